@@ -1,0 +1,123 @@
+/**
+ * Typed errors. Every failure leasehold reports is a {@link LeaseError}; callers branch on `code` (stable
+ * strings) or `instanceof`. The brand is a registered symbol so that `instanceof` and {@link isLeaseError} work
+ * across duplicated copies of the package (two bundles, two versions in one tree).
+ */
+
+const BRAND = Symbol.for("leasehold.LeaseError");
+
+/** Stable error codes. */
+export type LeaseErrorCode =
+  | "INVALID_ARGUMENT"
+  | "LEASE_LOST"
+  | "TIMEOUT"
+  | "TRANSPORT"
+  | "HTTP"
+  | "MALFORMED_RESPONSE"
+  | "UNSUPPORTED"
+  | "AUTH";
+
+export interface LeaseErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+}
+
+/**
+ * Base class of every error leasehold throws.
+ *
+ * - `code`: which failure, see {@link LeaseErrorCode}.
+ * - `retryable`: true when repeating the same call may succeed (timeouts, transport errors, 5xx).
+ * - `cause`: the underlying error or response detail, when there is one.
+ */
+export class LeaseError extends Error {
+  readonly code: LeaseErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: LeaseErrorCode, message: string, options: LeaseErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.name = new.target.name;
+  }
+
+  get [BRAND](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === LeaseError) return isLeaseError(value);
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+/** True for any leasehold error, including ones thrown by another copy of the package. */
+export function isLeaseError(value: unknown): value is LeaseError {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/**
+ * Bad input: an option, a name, an op or a compare breaks a rule. Thrown synchronously where possible (at
+ * `createLease`), before anything is sent. `field` names the input, `rule` says what it must satisfy.
+ */
+export class InvalidArgumentError extends LeaseError {
+  readonly field: string;
+  readonly rule: string;
+
+  constructor(field: string, rule: string, options: LeaseErrorOptions = {}) {
+    super("INVALID_ARGUMENT", `${field}: ${rule}`, options);
+    this.field = field;
+    this.rule = rule;
+  }
+}
+
+/** The store no longer has this holder's lease (expired, revoked, or taken over). Claim again to compete. */
+export class LeaseLostError extends LeaseError {
+  constructor(message: string, options: LeaseErrorOptions = {}) {
+    super("LEASE_LOST", message, options);
+  }
+}
+
+/** A request did not finish before its deadline. The outcome on the store is unknown. */
+export class LeaseTimeoutError extends LeaseError {
+  constructor(message: string, options: LeaseErrorOptions = {}) {
+    super("TIMEOUT", message, { retryable: true, ...options });
+  }
+}
+
+/** The request never got an HTTP response: connection refused or reset, DNS failure, TLS failure. */
+export class TransportError extends LeaseError {
+  constructor(message: string, options: LeaseErrorOptions = {}) {
+    super("TRANSPORT", message, { retryable: true, ...options });
+  }
+}
+
+/** The store answered with an HTTP status the operation does not expect. 5xx are retryable. */
+export class HttpStatusError extends LeaseError {
+  readonly status: number;
+
+  constructor(status: number, message: string, options: LeaseErrorOptions = {}) {
+    super("HTTP", `HTTP ${status}: ${message}`, { retryable: status >= 500, ...options });
+    this.status = status;
+  }
+}
+
+/** The store's response could not be parsed or does not have the expected shape. Never means "leader". */
+export class MalformedResponseError extends LeaseError {
+  constructor(message: string, options: LeaseErrorOptions = {}) {
+    super("MALFORMED_RESPONSE", message, options);
+  }
+}
+
+/** The backend cannot do this operation with the guarantee the API promises (see `Backend.capabilities`). */
+export class UnsupportedError extends LeaseError {
+  constructor(message: string, options: LeaseErrorOptions = {}) {
+    super("UNSUPPORTED", message, options);
+  }
+}
+
+/** The store refused the credentials, or the request lacks permission. */
+export class AuthError extends LeaseError {
+  constructor(message: string, options: LeaseErrorOptions = {}) {
+    super("AUTH", message, options);
+  }
+}

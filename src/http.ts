@@ -1,0 +1,108 @@
+/**
+ * The HTTP seam. Backends speak to stores only through a {@link Transport}; the default one is `fetch`, so the
+ * core runs wherever `fetch` runs (Workers, Deno, Bun, Node). `leasehold/node` offers an undici transport.
+ */
+import { LeaseError, LeaseTimeoutError, TransportError } from "./errors.ts";
+
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
+
+export interface HttpRequest {
+  method: HttpMethod;
+  /** Absolute URL. Never contains credentials: those travel in headers, so error messages may quote it. */
+  url: string;
+  headers?: Readonly<Record<string, string>>;
+  body?: string | Uint8Array<ArrayBuffer>;
+  /** Aborts the request. When it aborts with a `TimeoutError` reason, the transport throws {@link LeaseTimeoutError}. */
+  signal: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Header names in lower case. */
+  headers: Readonly<Record<string, string>>;
+  /** The whole body as text ("" for HEAD and empty bodies). */
+  body: string;
+}
+
+/**
+ * Sends one HTTP request and returns the whole response. Any HTTP status is a response, not an error: the
+ * backend decides what a status means.
+ *
+ * @throws {LeaseTimeoutError} the signal aborted with a timeout reason.
+ * @throws {TransportError} no response: connection refused or reset, DNS or TLS failure, other abort.
+ */
+export interface Transport {
+  request(req: HttpRequest): Promise<HttpResponse>;
+  /**
+   * Optional: sends the requests in order on one connection without waiting for the earlier responses
+   * (HTTP/1.1 pipelining), one promise per request in the same order. Only offered where it is safe: the
+   * requests must be independent of each other's responses, and a later one must be harmless when an earlier
+   * one fails.
+   */
+  pipeline?(reqs: readonly HttpRequest[]): Promise<HttpResponse>[];
+  /** Releases pooled connections. */
+  close?(): Promise<void>;
+}
+
+/** An AbortSignal that fires with a `TimeoutError` after `ms` milliseconds, combined with an optional caller signal. */
+export function deadlineSignal(ms: number, signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(ms)));
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+/** Maps whatever a failed request threw to a typed leasehold error. Shared by every transport. */
+export function toTransportError(error: unknown, req: Pick<HttpRequest, "method" | "url" | "signal">): LeaseError {
+  if (error instanceof LeaseError) return error;
+  const what = `${req.method} ${redactUrl(req.url)}`;
+  if (req.signal.aborted) {
+    const reason: unknown = req.signal.reason;
+    if (reason instanceof Error && reason.name === "TimeoutError") {
+      return new LeaseTimeoutError(`${what} timed out`, { cause: reason });
+    }
+    return new TransportError(`${what} was aborted`, { cause: reason, retryable: false });
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return new TransportError(`${what} failed: ${detail}`, { cause: error });
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    parsed.search = "";
+    return parsed.toString();
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+export interface FetchTransportOptions {
+  /** The fetch implementation; defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** The default transport: the platform's `fetch`. Works on Workers, Deno, Bun and Node. */
+export function fetchTransport(options: FetchTransportOptions = {}): Transport {
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+  return {
+    async request(req) {
+      try {
+        const res = await doFetch(req.url, {
+          method: req.method,
+          ...(req.headers ? { headers: req.headers } : {}),
+          ...(req.body === undefined ? {} : { body: req.body }),
+          signal: req.signal,
+        });
+        const body = await res.text();
+        const headers: Record<string, string> = {};
+        res.headers.forEach((value, name) => {
+          headers[name] = value;
+        });
+        return { status: res.status, headers, body };
+      } catch (error) {
+        throw toTransportError(error, req);
+      }
+    },
+  };
+}

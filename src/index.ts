@@ -1,0 +1,47 @@
+export type { Backend, BackendCapabilities, CallContext, ClaimOutcome, ClaimRequest, LeaderInfo, TermRef, TxnRequest } from "./backend.ts";
+export { type Clock, systemClock } from "./clock.ts";
+export {
+  AuthError,
+  HttpStatusError,
+  InvalidArgumentError,
+  isLeaseError,
+  LeaseError,
+  type LeaseErrorCode,
+  LeaseLostError,
+  LeaseTimeoutError,
+  MalformedResponseError,
+  TransportError,
+  UnsupportedError,
+} from "./errors.ts";
+export {
+  deadlineSignal,
+  type FetchTransportOptions,
+  fetchTransport,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponse,
+  type Transport,
+  toTransportError,
+} from "./http.ts";
+export { type CallOptions, createLease, type Lease, type LeaseState } from "./lease.ts";
+export { MAX_HOLDER_LENGTH, MAX_NAME_LENGTH, validateHolder, validateName } from "./names.ts";
+export type { LeaseOptions } from "./options.ts";
+export { decodeHolderRecord, encodeHolderRecord, type HolderRecord } from "./record.ts";
+export {
+  type Bytes,
+  bytesToText,
+  type Compare,
+  type CompareOp,
+  type CompareTarget,
+  compareMatches,
+  type KeyValue,
+  MAX_TXN_OPS,
+  type NormalizedCompare,
+  type NormalizedOp,
+  type NotAppliedReason,
+  normalizeTxn,
+  type OpResult,
+  toBytes,
+  type TxnOp,
+  type TxnOutcome,
+} from "./txn.ts";

@@ -1,0 +1,292 @@
+/**
+ * `createLease`: one participant's handle on one named lease. It keeps only what this invocation learned (the
+ * term it holds, a pending claim ID); everything else comes from the store in the same call, so short-lived
+ * code can create a handle per invocation. Calls on one handle run one at a time, in call order.
+ */
+import type { Backend, CallContext, LeaderInfo, TermRef } from "./backend.ts";
+import { isLeaseError, LeaseLostError, MalformedResponseError, UnsupportedError } from "./errors.ts";
+import { deadlineSignal } from "./http.ts";
+import { type LeaseOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { type Compare, normalizeTxn, type TxnOp, type TxnOutcome } from "./txn.ts";
+
+/**
+ * What one participant knows about a lease after a call.
+ *
+ * - `isLeader`: true only while this handle holds the lease and local time is before `validUntil`.
+ * - `holder`, `token`, `leaseId`, `value`: the current term as the store reported it (this handle's own when
+ *   `isLeader`), or null when nobody holds the lease.
+ * - `validUntil`: local epoch ms until which this handle may act as leader: the local time the claim or renew
+ *   was sent + the TTL the store granted - the drift margin. Null when not leader.
+ * - `ttlMs`: the current term's TTL in ms (the holder's own, for another holder): its lease expires at most
+ *   this long after its last renewal (etcd adds up to 500 ms).
+ */
+export interface LeaseState {
+  name: string;
+  isLeader: boolean;
+  holder: string | null;
+  token: bigint | null;
+  leaseId: string | null;
+  validUntil: number | null;
+  ttlMs: number | null;
+  value?: string;
+}
+
+/** Call options. `signal` aborts the call early (in addition to the `requestTimeoutMs` deadline). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface Lease {
+  readonly name: string;
+  readonly holder: string;
+  /** The TTL sent to the store, in ms (the option rounded up to the store's granularity). */
+  readonly ttlMs: number;
+  readonly backend: Backend;
+  /**
+   * Renews the term this handle holds; otherwise takes the lease if it is free, resumes it if the store shows
+   * this holder already holds it, or reports who does. Round trips on etcd: 1 to renew, 2 to take a free lease
+   * (1 when the transport pipelines), 2 when another holder has it.
+   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} on any
+   *   doubt; a failed claim never reports `isLeader: true`. Retrying after a lost response is safe: the retry
+   *   reuses the same claim ID and recognises the lease it created.
+   */
+  claim(options?: CallOptions): Promise<LeaseState>;
+  /**
+   * Extends the held term by the TTL with one round trip (etcd `POST /v3/lease/keepalive`).
+   * @throws {LeaseLostError} this handle holds no term, or the store no longer has its lease.
+   */
+  renew(options?: CallOptions): Promise<LeaseState>;
+  /**
+   * Resigns: ends the term so the next claimant can take the lease at once (etcd `POST /v3/lease/revoke`).
+   * Without a term in this handle, it releases the store's current term if its holder is this `holder`
+   * (one extra read). Releasing a lease already gone succeeds.
+   */
+  release(options?: CallOptions): Promise<void>;
+  /** Who holds the lease now, read from the store (one round trip), or null when it is free. */
+  leader(options?: CallOptions): Promise<LeaderInfo | null>;
+  /**
+   * Commits `ops` atomically only if this handle still holds its term at commit time and every compare
+   * matches: on etcd ONE `POST /v3/kv/txn` guarded by the leader key's create_revision and lease.
+   * Returns `{applied: false, reason: "not-leader"}` without a round trip when this handle holds no term
+   * (call `claim()` first), and `"condition-failed"` when only the caller's compares failed.
+   * @throws {InvalidArgumentError} bad ops or compares (nothing is sent).
+   * @throws {UnsupportedError} the backend's guard is not atomic and `allowNonAtomicGuard` is not set.
+   */
+  doIfLeader(ops: readonly TxnOp[], compares?: readonly Compare[], options?: CallOptions): Promise<TxnOutcome>;
+  /** The local view, without I/O: `isLeader` turns false by itself once `validUntil` passes. */
+  state(): LeaseState;
+}
+
+interface HeldTerm {
+  leaseId: string;
+  token: bigint;
+  ttlMs: number;
+  validUntil: number;
+  value: string | undefined;
+}
+
+/**
+ * Creates a lease handle. No I/O happens until a method is called.
+ * @throws {InvalidArgumentError} an option breaks a rule; the message names the option and the rule.
+ */
+export function createLease(options: LeaseOptions): Lease {
+  const opts = resolveOptions(options);
+  return new LeaseHandle(opts);
+}
+
+function ownInfo(holder: string, term: HeldTerm): LeaderInfo {
+  return {
+    holder,
+    token: term.token,
+    leaseId: term.leaseId,
+    ttlMs: term.ttlMs,
+    ...(term.value === undefined ? {} : { value: term.value }),
+  };
+}
+
+function randomClaimId(): bigint {
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  const id = (BigInt((words[0] as number) & 0x7fffffff) << 32n) | BigInt(words[1] as number);
+  return id === 0n ? 1n : id;
+}
+
+class LeaseHandle implements Lease {
+  readonly name: string;
+  readonly holder: string;
+  readonly ttlMs: number;
+  readonly backend: Backend;
+  readonly #opts: ResolvedOptions;
+  #term: HeldTerm | null = null;
+  #lastSeen: LeaderInfo | null = null;
+  #pendingClaimId: bigint | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: ResolvedOptions) {
+    this.#opts = opts;
+    this.name = opts.name;
+    this.holder = opts.holder;
+    this.ttlMs = opts.ttlMs;
+    this.backend = opts.backend;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #ctx(options: CallOptions | undefined): CallContext {
+    return { signal: deadlineSignal(this.#opts.requestTimeoutMs, options?.signal) };
+  }
+
+  #termRef(term: { leaseId: string; token: bigint }): TermRef {
+    return { name: this.name, holder: this.holder, leaseId: term.leaseId, token: term.token };
+  }
+
+  #hold(info: LeaderInfo, grantedTtlMs: number, sentAt: number): void {
+    if (info.holder !== this.holder || !(grantedTtlMs > 0)) {
+      throw new MalformedResponseError(
+        `${this.backend.kind} backend reported a held claim for holder ${JSON.stringify(info.holder)} with TTL ${grantedTtlMs} ms`,
+      );
+    }
+    this.#term = {
+      leaseId: info.leaseId,
+      token: info.token,
+      ttlMs: grantedTtlMs,
+      validUntil: sentAt + grantedTtlMs - this.#opts.driftMarginMs,
+      value: info.value,
+    };
+    this.#lastSeen = info;
+  }
+
+  state(): LeaseState {
+    const term = this.#term;
+    if (term && this.#opts.clock.now() < term.validUntil) {
+      return {
+        name: this.name,
+        isLeader: true,
+        holder: this.holder,
+        token: term.token,
+        leaseId: term.leaseId,
+        validUntil: term.validUntil,
+        ttlMs: term.ttlMs,
+        ...(term.value === undefined ? {} : { value: term.value }),
+      };
+    }
+    const seen = term ? null : this.#lastSeen;
+    return {
+      name: this.name,
+      isLeader: false,
+      holder: seen?.holder ?? null,
+      token: seen?.token ?? null,
+      leaseId: seen?.leaseId ?? null,
+      validUntil: null,
+      ttlMs: seen?.ttlMs ?? null,
+      ...(seen?.value === undefined ? {} : { value: seen.value }),
+    };
+  }
+
+  claim(options?: CallOptions): Promise<LeaseState> {
+    return this.#serial(async () => {
+      const ctx = this.#ctx(options);
+      const { backend, clock } = this.#opts;
+      const term = this.#term;
+      if (term) {
+        try {
+          await this.#renewHeld(term, ctx);
+          return this.state();
+        } catch (error) {
+          if (!(error instanceof LeaseLostError)) throw error;
+        }
+      }
+      this.#pendingClaimId ??= randomClaimId();
+      const sentAt = clock.now();
+      let outcome: Awaited<ReturnType<Backend["claim"]>>;
+      try {
+        outcome = await backend.claim(
+          {
+            name: this.name,
+            holder: this.holder,
+            ttlMs: this.ttlMs,
+            claimId: this.#pendingClaimId,
+            ...(this.#opts.value === undefined ? {} : { value: this.#opts.value }),
+          },
+          ctx,
+        );
+      } catch (error) {
+        // Only an outcome-unknown failure keeps the claim ID, so that the retry recognises its own lease.
+        if (!(isLeaseError(error) && error.retryable)) this.#pendingClaimId = null;
+        throw error;
+      }
+      this.#pendingClaimId = null;
+      if (outcome.held) {
+        this.#hold(outcome.leader, outcome.grantedTtlMs, sentAt);
+      } else {
+        this.#lastSeen = outcome.leader;
+      }
+      return this.state();
+    });
+  }
+
+  async #renewHeld(term: HeldTerm, ctx: CallContext): Promise<void> {
+    const sentAt = this.#opts.clock.now();
+    try {
+      const { grantedTtlMs } = await this.backend.renew(this.#termRef(term), ctx);
+      this.#hold(ownInfo(this.holder, term), grantedTtlMs, sentAt);
+    } catch (error) {
+      if (error instanceof LeaseLostError) this.#term = null;
+      throw error;
+    }
+  }
+
+  renew(options?: CallOptions): Promise<LeaseState> {
+    return this.#serial(async () => {
+      const term = this.#term;
+      if (!term) throw new LeaseLostError(`lease ${this.name}: this handle holds no term; call claim() first`);
+      await this.#renewHeld(term, this.#ctx(options));
+      return this.state();
+    });
+  }
+
+  release(options?: CallOptions): Promise<void> {
+    return this.#serial(async () => {
+      const ctx = this.#ctx(options);
+      const term = this.#term;
+      if (term) {
+        await this.backend.release(this.#termRef(term), ctx);
+      } else {
+        const current = await this.backend.leader(this.name, ctx);
+        if (current?.holder !== this.holder) return;
+        await this.backend.release(this.#termRef(current), ctx);
+      }
+      this.#term = null;
+      this.#lastSeen = null;
+    });
+  }
+
+  leader(options?: CallOptions): Promise<LeaderInfo | null> {
+    return this.backend.leader(this.name, this.#ctx(options));
+  }
+
+  doIfLeader(ops: readonly TxnOp[], compares: readonly Compare[] = [], options?: CallOptions): Promise<TxnOutcome> {
+    return this.#serial(async () => {
+      const normalized = normalizeTxn(ops, compares);
+      const caps = this.backend.capabilities;
+      if (!caps.atomicGuard && !this.#opts.allowNonAtomicGuard) {
+        throw new UnsupportedError(
+          `${this.backend.kind} backend cannot guard a transaction atomically; pass allowNonAtomicGuard: true to accept a non-atomic check`,
+        );
+      }
+      normalized.compares.forEach((c, i) => {
+        if (!caps.compareTargets.includes(c.target)) {
+          throw new UnsupportedError(`compares[${i}].target "${c.target}" is not supported by ${this.backend.kind}`);
+        }
+      });
+      const term = this.#term;
+      if (!term) return { applied: false, reason: "not-leader" };
+      const outcome = await this.backend.txn({ term: this.#termRef(term), ...normalized }, this.#ctx(options));
+      if (!outcome.applied && outcome.reason === "not-leader") this.#term = null;
+      return outcome;
+    });
+  }
+}

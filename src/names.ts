@@ -1,0 +1,54 @@
+/** Validation of lease names and holder identities, shared by `createLease` and the backends. */
+import { InvalidArgumentError } from "./errors.ts";
+
+/** Longest lease name, in characters. */
+export const MAX_NAME_LENGTH = 200;
+/** Longest holder identity, in characters. */
+export const MAX_HOLDER_LENGTH = 256;
+
+const SEGMENT = /^[\p{L}\p{N}._~:@+=,-]+$/u;
+const CONTROL = /[\p{Cc}\p{Cs}]/u;
+
+/**
+ * A lease name is one or more "/"-separated segments, e.g. `jobs/nightly-report`: no empty segment (so no
+ * leading, trailing or doubled "/"), no "." or ".." segment, and each segment made of letters, digits and
+ * `. _ ~ : @ + = , -`. These rules make every name a valid etcd key suffix and a valid ZooKeeper path.
+ * @throws {InvalidArgumentError} with `field` set to `field`.
+ */
+export function validateName(name: unknown, field = "name"): string {
+  if (typeof name !== "string") throw new InvalidArgumentError(field, "must be a string");
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new InvalidArgumentError(field, `must be 1 to ${MAX_NAME_LENGTH} characters long`);
+  }
+  const segments = name.split("/");
+  segments.forEach((segment, i) => {
+    if (segment === "") {
+      throw new InvalidArgumentError(field, `must not have empty segments (no leading, trailing or doubled "/")`);
+    }
+    if (segment === "." || segment === "..") {
+      throw new InvalidArgumentError(field, `segment ${i + 1} must not be "." or ".."`);
+    }
+    if (!SEGMENT.test(segment)) {
+      throw new InvalidArgumentError(
+        field,
+        `segment ${i + 1} may contain only letters, digits and . _ ~ : @ + = , - (got ${JSON.stringify(segment)})`,
+      );
+    }
+  });
+  return name;
+}
+
+/**
+ * A holder identity: 1 to 256 characters, no control characters or unpaired surrogates.
+ * @throws {InvalidArgumentError} with `field` set to `field`.
+ */
+export function validateHolder(holder: unknown, field = "holder"): string {
+  if (typeof holder !== "string") throw new InvalidArgumentError(field, "must be a string");
+  if (holder.length === 0 || holder.length > MAX_HOLDER_LENGTH) {
+    throw new InvalidArgumentError(field, `must be 1 to ${MAX_HOLDER_LENGTH} characters long`);
+  }
+  if (CONTROL.test(holder)) {
+    throw new InvalidArgumentError(field, "must not contain control characters or unpaired surrogates");
+  }
+  return holder;
+}

@@ -1,0 +1,44 @@
+/**
+ * The holder record: what a claim stores in the leader key (etcd) or leader znode (ZooKeeper), as UTF-8 JSON
+ * `{"holder":string,"ttlMs":number,"value"?:string}`. Shared by backends so that every store reads the same thing.
+ */
+import * as z from "zod/mini";
+import { MalformedResponseError } from "./errors.ts";
+
+export interface HolderRecord {
+  holder: string;
+  ttlMs: number;
+  value?: string;
+}
+
+const holderRecordSchema = z.object({
+  holder: z.string().check(z.minLength(1)),
+  ttlMs: z.number().check(z.int(), z.positive()),
+  value: z.optional(z.string()),
+});
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export function encodeHolderRecord(record: HolderRecord): Uint8Array {
+  return encoder.encode(JSON.stringify(record));
+}
+
+/**
+ * Parses a stored holder record.
+ * @throws {MalformedResponseError} the bytes are not a holder record (something else wrote the key).
+ */
+export function decodeHolderRecord(bytes: Uint8Array, where: string): HolderRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(bytes));
+  } catch (error) {
+    throw new MalformedResponseError(`${where} does not hold a leasehold holder record`, { cause: error });
+  }
+  const parsed = holderRecordSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new MalformedResponseError(`${where} does not hold a leasehold holder record`, { cause: parsed.error });
+  }
+  const { holder, ttlMs, value } = parsed.data;
+  return value === undefined ? { holder, ttlMs } : { holder, ttlMs, value };
+}

@@ -1,0 +1,172 @@
+/**
+ * The portable guarded-transaction model: ops and compares are plain, serialisable data, the same for every
+ * store. Backends receive them normalised (bytes and bigints) by {@link normalizeTxn}.
+ */
+import { InvalidArgumentError } from "./errors.ts";
+
+/** Keys and values: a string (encoded as UTF-8) or raw bytes. */
+export type Bytes = string | Uint8Array;
+
+export type TxnOp =
+  | { type: "put"; key: Bytes; value: Bytes }
+  | { type: "delete"; key: Bytes }
+  | { type: "get"; key: Bytes };
+
+/** What a compare reads from a key. Revisions are the store's: etcd revisions, ZooKeeper zxids. */
+export type CompareTarget = "value" | "version" | "createRevision" | "modRevision";
+export type CompareOp = "=" | "!=" | "<" | ">";
+
+/**
+ * One condition of a guarded transaction, checked by the store at commit time.
+ * `value` is bytes for target `"value"`, an integer (bigint, or a non-negative safe-integer number) otherwise.
+ * A missing key has version, createRevision and modRevision 0 (etcd's convention).
+ */
+export interface Compare {
+  key: Bytes;
+  target: CompareTarget;
+  op: CompareOp;
+  value: Bytes | bigint | number;
+}
+
+/** A key as read inside a transaction. Revisions and version are exact 64-bit integers. */
+export interface KeyValue {
+  key: Uint8Array;
+  value: Uint8Array;
+  createRevision: bigint;
+  modRevision: bigint;
+  version: bigint;
+}
+
+export type OpResult =
+  | { type: "put" }
+  | { type: "delete"; deleted: bigint }
+  | { type: "get"; kv: KeyValue | null };
+
+/** Why a guarded transaction did not commit. */
+export type NotAppliedReason = "not-leader" | "condition-failed";
+
+/**
+ * Outcome of `doIfLeader`. `applied: true` means the store committed every op atomically while this
+ * participant held the lease term; `results` has one entry per op, in order.
+ */
+export type TxnOutcome =
+  | { applied: true; results: OpResult[] }
+  | { applied: false; reason: NotAppliedReason };
+
+export type NormalizedOp =
+  | { type: "put"; key: Uint8Array; value: Uint8Array }
+  | { type: "delete"; key: Uint8Array }
+  | { type: "get"; key: Uint8Array };
+
+export type NormalizedCompare =
+  | { key: Uint8Array; target: "value"; op: CompareOp; value: Uint8Array }
+  | { key: Uint8Array; target: "version" | "createRevision" | "modRevision"; op: CompareOp; value: bigint };
+
+/** At most this many ops, and as many compares, per transaction (etcd's default `--max-txn-ops` is 128). */
+export const MAX_TXN_OPS = 64;
+
+const TARGETS: readonly CompareTarget[] = ["value", "version", "createRevision", "modRevision"];
+const OPS: readonly CompareOp[] = ["=", "!=", "<", ">"];
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** UTF-8 bytes of a string; bytes are returned as they are. */
+export function toBytes(value: Bytes): Uint8Array {
+  return typeof value === "string" ? encoder.encode(value) : value;
+}
+
+/** Decodes UTF-8 bytes (a `KeyValue`'s `key` or `value`) to a string. */
+export function bytesToText(value: Uint8Array): string {
+  return decoder.decode(value);
+}
+
+function bytesField(value: unknown, field: string, allowEmpty: boolean): Uint8Array {
+  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+    throw new InvalidArgumentError(field, "must be a string or a Uint8Array");
+  }
+  const bytes = toBytes(value);
+  if (!allowEmpty && bytes.length === 0) throw new InvalidArgumentError(field, "must not be empty");
+  return bytes;
+}
+
+function integerField(value: unknown, field: string): bigint {
+  if (typeof value === "bigint" && value >= 0n) return value;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  throw new InvalidArgumentError(field, "must be a non-negative bigint (or a non-negative safe integer)");
+}
+
+/**
+ * Validates ops and compares and converts them to bytes and bigints.
+ * @throws {InvalidArgumentError} naming the offending element, e.g. `ops[2].key: must not be empty`.
+ */
+export function normalizeTxn(
+  ops: readonly TxnOp[],
+  compares: readonly Compare[] = [],
+): { ops: NormalizedOp[]; compares: NormalizedCompare[] } {
+  if (!Array.isArray(ops)) throw new InvalidArgumentError("ops", "must be an array");
+  if (!Array.isArray(compares)) throw new InvalidArgumentError("compares", "must be an array");
+  if (ops.length > MAX_TXN_OPS) throw new InvalidArgumentError("ops", `must have at most ${MAX_TXN_OPS} entries`);
+  if (compares.length > MAX_TXN_OPS) {
+    throw new InvalidArgumentError("compares", `must have at most ${MAX_TXN_OPS} entries`);
+  }
+  const normalizedOps = ops.map((op, i): NormalizedOp => {
+    const field = `ops[${i}]`;
+    if (typeof op !== "object" || op === null) throw new InvalidArgumentError(field, "must be an object");
+    const key = bytesField(op.key, `${field}.key`, false);
+    switch (op.type) {
+      case "put":
+        return { type: "put", key, value: bytesField(op.value, `${field}.value`, true) };
+      case "delete":
+      case "get":
+        return { type: op.type, key };
+      default:
+        throw new InvalidArgumentError(`${field}.type`, 'must be "put", "delete" or "get"');
+    }
+  });
+  const normalizedCompares = compares.map((c, i): NormalizedCompare => {
+    const field = `compares[${i}]`;
+    if (typeof c !== "object" || c === null) throw new InvalidArgumentError(field, "must be an object");
+    const key = bytesField(c.key, `${field}.key`, false);
+    if (!TARGETS.includes(c.target)) {
+      throw new InvalidArgumentError(`${field}.target`, `must be one of ${TARGETS.join(", ")}`);
+    }
+    if (!OPS.includes(c.op)) throw new InvalidArgumentError(`${field}.op`, `must be one of ${OPS.join(" ")}`);
+    if (c.target === "value") {
+      return { key, target: "value", op: c.op, value: bytesField(c.value, `${field}.value`, true) };
+    }
+    return { key, target: c.target, op: c.op, value: integerField(c.value, `${field}.value`) };
+  });
+  return { ops: normalizedOps, compares: normalizedCompares };
+}
+
+/** Evaluates one compare against a key's current state (null when absent), as etcd does. */
+export function compareMatches(c: NormalizedCompare, kv: KeyValue | null): boolean {
+  if (c.target === "value") {
+    if (kv === null) return false;
+    return orderMatches(compareBytes(kv.value, c.value), c.op);
+  }
+  const actual = kv === null ? 0n : kv[c.target];
+  return orderMatches(actual < c.value ? -1 : actual > c.value ? 1 : 0, c.op);
+}
+
+function orderMatches(order: number, op: CompareOp): boolean {
+  switch (op) {
+    case "=":
+      return order === 0;
+    case "!=":
+      return order !== 0;
+    case "<":
+      return order < 0;
+    case ">":
+      return order > 0;
+  }
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}

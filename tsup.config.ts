@@ -1,0 +1,15 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    etcd: "adapters/etcd/index.ts",
+    testing: "adapters/testing/index.ts",
+  },
+  format: ["esm"],
+  target: "es2023",
+  dts: true,
+  clean: true,
+  splitting: true,
+  treeshake: true,
+});
