@@ -49,7 +49,7 @@ export interface ClaimRequest {
   ttlMs: number;
   value?: string;
   /**
-   * A random positive 63-bit number, kept by the handle across retries of one claim: a claim retried after a
+   * A random int64 in [2^62, 2^63), kept by the handle across retries of one claim: a claim retried after a
    * lost response reuses it, so the backend can recognise the lease or node it created (etcd: the lease ID).
    */
   claimId: bigint;

@@ -35,6 +35,7 @@ export {
   type CompareTarget,
   compareMatches,
   type KeyValue,
+  assertNoWritesUnder,
   MAX_TXN_OPS,
   type NormalizedCompare,
   type NormalizedOp,

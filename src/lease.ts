@@ -104,10 +104,10 @@ function ownInfo(holder: string, term: HeldTerm): LeaderInfo {
   };
 }
 
+/** A random ID in [2^62, 2^63): positive as an int64, and always beyond JS number precision. */
 function randomClaimId(): bigint {
   const words = crypto.getRandomValues(new Uint32Array(2));
-  const id = (BigInt((words[0] as number) & 0x7fffffff) << 32n) | BigInt(words[1] as number);
-  return id === 0n ? 1n : id;
+  return (1n << 62n) | (BigInt((words[0] as number) & 0x3fffffff) << 32n) | BigInt(words[1] as number);
 }
 
 class LeaseHandle implements Lease {

@@ -170,3 +170,17 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   }
   return a.length - b.length;
 }
+
+/**
+ * Refuses writes (put, delete) to keys that start with `prefix`: the lease keys live there, and a guarded
+ * transaction must not be able to forge or delete a holder record.
+ * @throws {InvalidArgumentError} naming the op.
+ */
+export function assertNoWritesUnder(prefix: Uint8Array, ops: readonly NormalizedOp[]): void {
+  ops.forEach((op, i) => {
+    if (op.type === "get" || op.key.length < prefix.length) return;
+    if (prefix.every((byte, j) => op.key[j] === byte)) {
+      throw new InvalidArgumentError(`ops[${i}].key`, `must not be under the lease prefix "${bytesToText(prefix)}"`);
+    }
+  });
+}

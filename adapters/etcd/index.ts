@@ -1,0 +1,33 @@
+/**
+ * `leasehold/etcd`: the etcd backend over etcd's v3 JSON gateway (etcd 3.4 and later).
+ *
+ * ```ts
+ * import { createLease } from "leasehold";
+ * import { etcd } from "leasehold/etcd";
+ * const lease = createLease({ backend: etcd({ endpoints: ["http://127.0.0.1:2379"] }), name: "jobs/report", holder: "a", ttlMs: 10_000 });
+ * ```
+ */
+import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/index.ts";
+import { EtcdBackend } from "./backend.ts";
+import { Gateway } from "./gateway.ts";
+import { type EtcdOptions, validateEndpoints, validatePrefix } from "./options.ts";
+
+export { ETCD_CAPABILITIES } from "./backend.ts";
+export { DEFAULT_PREFIX, type EtcdOptions } from "./options.ts";
+
+/**
+ * Creates an etcd Backend. No request is sent until a lease method is called.
+ * @throws {InvalidArgumentError} an option breaks a rule (`endpoints`, `endpoints[i]`, `prefix`, `transport`).
+ */
+export function etcd(options: EtcdOptions): Backend {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError("options", "must be an object with endpoints");
+  }
+  const endpoints = validateEndpoints(options.endpoints);
+  const prefix = validatePrefix(options.prefix);
+  const transport = options.transport ?? fetchTransport();
+  if (typeof transport.request !== "function") {
+    throw new InvalidArgumentError("transport", "must be a Transport with request(req)");
+  }
+  return new EtcdBackend(new Gateway({ endpoints, transport }), prefix);
+}
