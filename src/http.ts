@@ -51,7 +51,10 @@ export function deadlineSignal(ms: number, signal?: AbortSignal): AbortSignal {
 }
 
 /** Maps whatever a failed request threw to a typed leasehold error. Shared by every transport. */
-export function toTransportError(error: unknown, req: Pick<HttpRequest, "method" | "url" | "signal">): LeaseError {
+export function toTransportError(
+  error: unknown,
+  req: Pick<HttpRequest, "method" | "url" | "signal">,
+): LeaseError {
   if (error instanceof LeaseError) return error;
   const what = `${req.method} ${redactUrl(req.url)}`;
   if (req.signal.aborted) {

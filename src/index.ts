@@ -1,4 +1,13 @@
-export type { Backend, BackendCapabilities, CallContext, ClaimOutcome, ClaimRequest, LeaderInfo, TermRef, TxnRequest } from "./backend.ts";
+export type {
+  Backend,
+  BackendCapabilities,
+  CallContext,
+  ClaimOutcome,
+  ClaimRequest,
+  LeaderInfo,
+  TermRef,
+  TxnRequest,
+} from "./backend.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export {
   AuthError,
@@ -28,6 +37,7 @@ export { MAX_HOLDER_LENGTH, MAX_NAME_LENGTH, validateHolder, validateName } from
 export type { LeaseOptions } from "./options.ts";
 export { decodeHolderRecord, encodeHolderRecord, type HolderRecord } from "./record.ts";
 export {
+  assertNoWritesUnder,
   type Bytes,
   bytesToText,
   type Compare,
@@ -35,14 +45,13 @@ export {
   type CompareTarget,
   compareMatches,
   type KeyValue,
-  assertNoWritesUnder,
   MAX_TXN_OPS,
   type NormalizedCompare,
   type NormalizedOp,
   type NotAppliedReason,
   normalizeTxn,
   type OpResult,
-  toBytes,
   type TxnOp,
   type TxnOutcome,
+  toBytes,
 } from "./txn.ts";

@@ -72,7 +72,11 @@ export interface Lease {
    * @throws {InvalidArgumentError} bad ops or compares (nothing is sent).
    * @throws {UnsupportedError} the backend's guard is not atomic and `allowNonAtomicGuard` is not set.
    */
-  doIfLeader(ops: readonly TxnOp[], compares?: readonly Compare[], options?: CallOptions): Promise<TxnOutcome>;
+  doIfLeader(
+    ops: readonly TxnOp[],
+    compares?: readonly Compare[],
+    options?: CallOptions,
+  ): Promise<TxnOutcome>;
   /** The local view, without I/O: `isLeader` turns false by itself once `validUntil` passes. */
   state(): LeaseState;
 }
@@ -135,8 +139,15 @@ class LeaseHandle implements Lease {
     return run;
   }
 
+  /**
+   * The call's deadline: `requestTimeoutMs`, cut short while a term is held so that no request outlives the
+   * term's `validUntil` (once that has passed, the store decides and the full timeout applies).
+   */
   #ctx(options: CallOptions | undefined): CallContext {
-    return { signal: deadlineSignal(this.#opts.requestTimeoutMs, options?.signal) };
+    let ms = this.#opts.requestTimeoutMs;
+    const left = this.#term ? this.#term.validUntil - this.#opts.clock.now() : 0;
+    if (left > 0) ms = Math.min(ms, left);
+    return { signal: deadlineSignal(ms, options?.signal) };
   }
 
   #termRef(term: { leaseId: string; token: bigint }): TermRef {
@@ -242,7 +253,8 @@ class LeaseHandle implements Lease {
   renew(options?: CallOptions): Promise<LeaseState> {
     return this.#serial(async () => {
       const term = this.#term;
-      if (!term) throw new LeaseLostError(`lease ${this.name}: this handle holds no term; call claim() first`);
+      if (!term)
+        throw new LeaseLostError(`lease ${this.name}: this handle holds no term; call claim() first`);
       await this.#renewHeld(term, this.#ctx(options));
       return this.state();
     });
@@ -268,7 +280,11 @@ class LeaseHandle implements Lease {
     return this.backend.leader(this.name, this.#ctx(options));
   }
 
-  doIfLeader(ops: readonly TxnOp[], compares: readonly Compare[] = [], options?: CallOptions): Promise<TxnOutcome> {
+  doIfLeader(
+    ops: readonly TxnOp[],
+    compares: readonly Compare[] = [],
+    options?: CallOptions,
+  ): Promise<TxnOutcome> {
     return this.#serial(async () => {
       const normalized = normalizeTxn(ops, compares);
       const caps = this.backend.capabilities;
@@ -279,12 +295,17 @@ class LeaseHandle implements Lease {
       }
       normalized.compares.forEach((c, i) => {
         if (!caps.compareTargets.includes(c.target)) {
-          throw new UnsupportedError(`compares[${i}].target "${c.target}" is not supported by ${this.backend.kind}`);
+          throw new UnsupportedError(
+            `compares[${i}].target "${c.target}" is not supported by ${this.backend.kind}`,
+          );
         }
       });
       const term = this.#term;
       if (!term) return { applied: false, reason: "not-leader" };
-      const outcome = await this.backend.txn({ term: this.#termRef(term), ...normalized }, this.#ctx(options));
+      const outcome = await this.backend.txn(
+        { term: this.#termRef(term), ...normalized },
+        this.#ctx(options),
+      );
       if (!outcome.applied && outcome.reason === "not-leader") this.#term = null;
       return outcome;
     });

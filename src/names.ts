@@ -23,7 +23,10 @@ export function validateName(name: unknown, field = "name"): string {
   const segments = name.split("/");
   segments.forEach((segment, i) => {
     if (segment === "") {
-      throw new InvalidArgumentError(field, `must not have empty segments (no leading, trailing or doubled "/")`);
+      throw new InvalidArgumentError(
+        field,
+        `must not have empty segments (no leading, trailing or doubled "/")`,
+      );
     }
     if (segment === "." || segment === "..") {
       throw new InvalidArgumentError(field, `segment ${i + 1} must not be "." or ".."`);

@@ -88,7 +88,10 @@ export function resolveOptions(options: LeaseOptions): ResolvedOptions {
 
   const driftMarginMs = options.driftMarginMs ?? Math.max(100, Math.ceil(ttlMs / 100));
   if (typeof driftMarginMs !== "number" || !(driftMarginMs >= 0) || driftMarginMs >= ttlMs / 2) {
-    throw new InvalidArgumentError("driftMarginMs", "must be a number of ms, at least 0 and below half of ttlMs");
+    throw new InvalidArgumentError(
+      "driftMarginMs",
+      "must be a number of ms, at least 0 and below half of ttlMs",
+    );
   }
 
   const requestTimeoutMs =
@@ -96,7 +99,10 @@ export function resolveOptions(options: LeaseOptions): ResolvedOptions {
       ? Math.min(10_000, Math.max(500, Math.floor(ttlMs / 3)))
       : positiveNumber(options.requestTimeoutMs, "requestTimeoutMs");
   if (requestTimeoutMs > ttlMs) {
-    throw new InvalidArgumentError("requestTimeoutMs", "must not exceed ttlMs (a request must not outlive the lease)");
+    throw new InvalidArgumentError(
+      "requestTimeoutMs",
+      "must not exceed ttlMs (a request must not outlive the lease)",
+    );
   }
 
   const allowNonAtomicGuard = options.allowNonAtomicGuard ?? false;

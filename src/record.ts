@@ -37,7 +37,9 @@ export function decodeHolderRecord(bytes: Uint8Array, where: string): HolderReco
   }
   const parsed = holderRecordSchema.safeParse(json);
   if (!parsed.success) {
-    throw new MalformedResponseError(`${where} does not hold a leasehold holder record`, { cause: parsed.error });
+    throw new MalformedResponseError(`${where} does not hold a leasehold holder record`, {
+      cause: parsed.error,
+    });
   }
   const { holder, ttlMs, value } = parsed.data;
   return value === undefined ? { holder, ttlMs } : { holder, ttlMs, value };

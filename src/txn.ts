@@ -105,7 +105,8 @@ export function normalizeTxn(
 ): { ops: NormalizedOp[]; compares: NormalizedCompare[] } {
   if (!Array.isArray(ops)) throw new InvalidArgumentError("ops", "must be an array");
   if (!Array.isArray(compares)) throw new InvalidArgumentError("compares", "must be an array");
-  if (ops.length > MAX_TXN_OPS) throw new InvalidArgumentError("ops", `must have at most ${MAX_TXN_OPS} entries`);
+  if (ops.length > MAX_TXN_OPS)
+    throw new InvalidArgumentError("ops", `must have at most ${MAX_TXN_OPS} entries`);
   if (compares.length > MAX_TXN_OPS) {
     throw new InvalidArgumentError("compares", `must have at most ${MAX_TXN_OPS} entries`);
   }
@@ -180,7 +181,10 @@ export function assertNoWritesUnder(prefix: Uint8Array, ops: readonly Normalized
   ops.forEach((op, i) => {
     if (op.type === "get" || op.key.length < prefix.length) return;
     if (prefix.every((byte, j) => op.key[j] === byte)) {
-      throw new InvalidArgumentError(`ops[${i}].key`, `must not be under the lease prefix "${bytesToText(prefix)}"`);
+      throw new InvalidArgumentError(
+        `ops[${i}].key`,
+        `must not be under the lease prefix "${bytesToText(prefix)}"`,
+      );
     }
   });
 }

@@ -28,9 +28,9 @@ import {
   type NormalizedOp,
   type OpResult,
   type TermRef,
-  toBytes,
   type TxnOutcome,
   type TxnRequest,
+  toBytes,
 } from "../../src/index.ts";
 import { encodeBase64 } from "./base64.ts";
 import { type Gateway, GrpcCode, gatewayFailure, readGatewayError } from "./gateway.ts";
@@ -56,12 +56,22 @@ export const ETCD_CAPABILITIES: BackendCapabilities = {
 };
 
 const TARGET = { value: "VALUE", version: "VERSION", createRevision: "CREATE", modRevision: "MOD" } as const;
-const TARGET_FIELD = { value: "value", version: "version", createRevision: "create_revision", modRevision: "mod_revision" } as const;
+const TARGET_FIELD = {
+  value: "value",
+  version: "version",
+  createRevision: "create_revision",
+  modRevision: "mod_revision",
+} as const;
 const RESULT = { "=": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER" } as const;
 
 function compareToWire(c: NormalizedCompare): Record<string, string> {
   const value = c.target === "value" ? encodeBase64(c.value) : c.value.toString();
-  return { key: encodeBase64(c.key), target: TARGET[c.target], result: RESULT[c.op], [TARGET_FIELD[c.target]]: value };
+  return {
+    key: encodeBase64(c.key),
+    target: TARGET[c.target],
+    result: RESULT[c.op],
+    [TARGET_FIELD[c.target]]: value,
+  };
 }
 
 function opToWire(op: NormalizedOp): Record<string, Record<string, string>> {
@@ -82,7 +92,8 @@ function opResultFromWire(op: NormalizedOp, res: WireResponseOp | undefined): Op
       if (res?.response_put) return { type: "put" };
       break;
     case "delete":
-      if (res?.response_delete_range) return { type: "delete", deleted: int(res.response_delete_range.deleted) };
+      if (res?.response_delete_range)
+        return { type: "delete", deleted: int(res.response_delete_range.deleted) };
       break;
     case "get":
       if (res?.response_range) {
@@ -134,7 +145,9 @@ export class EtcdBackend implements Backend {
     const first = res.body.split("\n", 1)[0] ?? "";
     const { result } = parseWire(keepAliveResponse, first, "lease keepalive");
     if (result.ID !== undefined && result.ID !== leaseId) {
-      throw new MalformedResponseError(`etcd lease keepalive: answered for lease ${result.ID}, not ${leaseId}`);
+      throw new MalformedResponseError(
+        `etcd lease keepalive: answered for lease ${result.ID}, not ${leaseId}`,
+      );
     }
     const ttlS = int(result.TTL);
     return ttlS > 0n ? Number(ttlS) * 1000 : null;
@@ -154,7 +167,8 @@ export class EtcdBackend implements Backend {
     }
     if (res.status === 412 && readGatewayError(res).code === GrpcCode.FailedPrecondition) {
       const ttlMs = await this.#keepAlive(leaseId, ctx);
-      if (ttlMs === null) throw new LeaseLostError(`etcd lease ${leaseId} from an earlier try of this claim has expired`);
+      if (ttlMs === null)
+        throw new LeaseLostError(`etcd lease ${leaseId} from an earlier try of this claim has expired`);
       return ttlMs;
     }
     throw gatewayFailure(res, "lease grant");
@@ -192,7 +206,8 @@ export class EtcdBackend implements Backend {
     const txn = parseWire(txnResponse, res.body, "claim txn");
     if (txn.succeeded) {
       const revision = int(txn.header.revision);
-      if (revision <= 0n) throw new MalformedResponseError("etcd claim txn: no revision in the response header");
+      if (revision <= 0n)
+        throw new MalformedResponseError("etcd claim txn: no revision in the response header");
       return {
         held: true,
         grantedTtlMs,
@@ -206,12 +221,16 @@ export class EtcdBackend implements Backend {
       };
     }
     const current = this.#leaderFrom(req.name, txn.responses?.[0]?.response_range?.kvs?.[0]);
-    if (!current) throw new MalformedResponseError("etcd claim txn: compare failed but the key was not returned");
+    if (!current)
+      throw new MalformedResponseError("etcd claim txn: compare failed but the key was not returned");
     if (current.leaseId === leaseId) return { held: true, grantedTtlMs, leader: current };
     if (current.holder !== req.holder) return { held: false, leader: current };
     // This holder already holds the lease (an earlier invocation): resume that term.
     const resumedTtlMs = await this.#keepAlive(current.leaseId, ctx);
-    if (resumedTtlMs === null) throw new LeaseLostError(`etcd lease ${current.leaseId} of this holder expired during the claim`, { retryable: true });
+    if (resumedTtlMs === null)
+      throw new LeaseLostError(`etcd lease ${current.leaseId} of this holder expired during the claim`, {
+        retryable: true,
+      });
     return { held: true, grantedTtlMs: resumedTtlMs, leader: current };
   }
 

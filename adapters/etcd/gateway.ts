@@ -4,9 +4,9 @@
 import {
   AuthError,
   type CallContext,
-  HttpStatusError,
   type HttpRequest,
   type HttpResponse,
+  HttpStatusError,
   type LeaseError,
   type Transport,
 } from "../../src/index.ts";
@@ -72,9 +72,13 @@ export class Gateway {
    * Sends the requests in order: pipelined on one connection when the transport can (one round trip), else
    * each after the previous one settled. One promise per request.
    */
-  postInOrder(requests: readonly { path: string; body: unknown }[], ctx: CallContext): Promise<HttpResponse>[] {
+  postInOrder(
+    requests: readonly { path: string; body: unknown }[],
+    ctx: CallContext,
+  ): Promise<HttpResponse>[] {
     const transport = this.#transport;
-    if (transport.pipeline) return transport.pipeline(requests.map((r) => this.#request(r.path, r.body, ctx)));
+    if (transport.pipeline)
+      return transport.pipeline(requests.map((r) => this.#request(r.path, r.body, ctx)));
     let previous: Promise<unknown> = Promise.resolve();
     return requests.map((r) => {
       const next = previous.then(

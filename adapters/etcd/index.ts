@@ -9,10 +9,12 @@
  */
 import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/index.ts";
 import { EtcdBackend } from "./backend.ts";
+import { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
 import { Gateway } from "./gateway.ts";
 import { type EtcdOptions, validateEndpoints, validatePrefix } from "./options.ts";
 
 export { ETCD_CAPABILITIES } from "./backend.ts";
+export { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
 export { DEFAULT_PREFIX, type EtcdOptions } from "./options.ts";
 
 /**
@@ -30,4 +32,12 @@ export function etcd(options: EtcdOptions): Backend {
     throw new InvalidArgumentError("transport", "must be a Transport with request(req)");
   }
   return new EtcdBackend(new Gateway({ endpoints, transport }), prefix);
+}
+
+/**
+ * Creates an etcd Backend from environment variables (see {@link etcdOptionsFromEnv}); `overrides` win.
+ * @throws {InvalidArgumentError} naming the variable that is missing or invalid.
+ */
+export function etcdFromEnv(env: EnvSource, overrides: Partial<EtcdOptions> = {}): Backend {
+  return etcd(etcdOptionsFromEnv(env, overrides));
 }

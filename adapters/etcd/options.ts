@@ -18,7 +18,10 @@ export const DEFAULT_PREFIX = "leasehold/";
 /** @throws {InvalidArgumentError} naming the option (`endpoints`, `endpoints[i]`, `prefix`) and the rule. */
 export function validateEndpoints(endpoints: unknown, field = "endpoints"): string[] {
   if (!Array.isArray(endpoints) || endpoints.length === 0) {
-    throw new InvalidArgumentError(field, 'must be a non-empty array of URLs, e.g. ["http://127.0.0.1:2379"]');
+    throw new InvalidArgumentError(
+      field,
+      'must be a non-empty array of URLs, e.g. ["http://127.0.0.1:2379"]',
+    );
   }
   return endpoints.map((endpoint, i) => {
     const at = `${field}[${i}]`;

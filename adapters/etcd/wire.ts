@@ -25,7 +25,12 @@ const keyValue = z.object({
 export type WireKeyValue = z.infer<typeof keyValue>;
 
 /** `POST /v3/lease/grant` → LeaseGrantResponse. */
-export const grantResponse = z.object({ header: z.optional(header), ID: int64, TTL: int64, error: z.optional(z.string()) });
+export const grantResponse = z.object({
+  header: z.optional(header),
+  ID: int64,
+  TTL: int64,
+  error: z.optional(z.string()),
+});
 
 /** `POST /v3/lease/keepalive` streams LeaseKeepAliveResponse messages, each wrapped as `{"result": ...}`. */
 export const keepAliveResponse = z.object({

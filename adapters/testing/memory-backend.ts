@@ -19,8 +19,8 @@ import {
   type OpResult,
   systemClock,
   type TermRef,
-  toBytes,
   type TxnOutcome,
+  toBytes,
 } from "../../src/index.ts";
 
 export interface MemoryBackendOptions {
@@ -161,7 +161,11 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       const leaseId = String(req.claimId);
       leases.set(leaseId, { ttlMs: req.ttlMs, expiresAt: clock.now() + req.ttlMs, keys: new Set() });
       revision += 1n;
-      const record = { holder: req.holder, ttlMs: req.ttlMs, ...(req.value === undefined ? {} : { value: req.value }) };
+      const record = {
+        holder: req.holder,
+        ttlMs: req.ttlMs,
+        ...(req.value === undefined ? {} : { value: req.value }),
+      };
       put(leaseKey(req.name), encodeHolderRecord(record), leaseId, revision);
       const claimed = leaderOf(req.name);
       if (!claimed) throw new Error("memory backend: lease key missing after put");
@@ -171,7 +175,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     async renew(term: TermRef) {
       sweep();
       const grantedTtlMs = keepAlive(term.leaseId);
-      if (grantedTtlMs === null) throw new LeaseLostError(`lease ${term.name}: lease ${term.leaseId} has expired or was revoked`);
+      if (grantedTtlMs === null)
+        throw new LeaseLostError(`lease ${term.name}: lease ${term.leaseId} has expired or was revoked`);
       return { grantedTtlMs };
     },
 
@@ -199,17 +204,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       const writes = req.ops.some((op) => op.type !== "get");
       if (writes) revision += 1n;
       const results = req.ops.map((op): OpResult => {
-        switch (op.type) {
-          case "get": {
-            const entry = read(op.key);
-            return { type: "get", kv: entry ? publicView(entry) : null };
-          }
-          case "put":
-            put(op.key, op.value, null, revision);
-            return { type: "put" };
-          case "delete":
-            return { type: "delete", deleted: deleteKey(hex(op.key)) ? 1n : 0n };
+        if (op.type === "put") {
+          put(op.key, op.value, null, revision);
+          return { type: "put" };
         }
+        if (op.type === "delete") return { type: "delete", deleted: deleteKey(hex(op.key)) ? 1n : 0n };
+        const entry = read(op.key);
+        return { type: "get", kv: entry ? publicView(entry) : null };
       });
       return { applied: true, results };
     },
