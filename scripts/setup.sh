@@ -34,6 +34,31 @@ for server in "$@"; do
         apt_install etcd etcd-server
       fi
       ;;
+    etcd35)
+      # etcd 3.5 is Debian trixie's etcd-server, a static binary: fetch the .deb with apt-get using private
+      # source, list and cache dirs (the system's apt configuration stays untouched) and unpack it here.
+      etcd35_dir=.cache/etcd-3.5
+      if [ ! -x "$etcd35_dir/usr/bin/etcd" ]; then
+        echo "setup: fetching etcd 3.5 (Debian trixie's etcd-server) into $etcd35_dir"
+        apt_dir=$(mktemp -d)
+        mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$etcd35_dir"
+        echo "deb http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+        apt_private() {
+          apt-get -qq -o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+            -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache" -o APT::Sandbox::User=root "$@"
+        }
+        apt_private update
+        (cd "$apt_dir" && apt_private download etcd-server)
+        dpkg -x "$apt_dir"/etcd-server_*.deb "$etcd35_dir"
+        rm -rf "$apt_dir"
+        "$etcd35_dir/usr/bin/etcd" --version | head -1
+      fi
+      ;;
+    openssl)
+      if ! command -v openssl >/dev/null 2>&1; then
+        apt_install openssl openssl
+      fi
+      ;;
     zookeeper)
       if [ ! -x /usr/share/zookeeper/bin/zkServer.sh ]; then
         apt_install zookeeper zookeeper
