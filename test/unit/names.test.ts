@@ -1,0 +1,37 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { validateHolder, validateName } from "../../src/index.ts";
+
+const segment = fc.stringMatching(/^[A-Za-z0-9_~:@+=,-][A-Za-z0-9._~:@+=,-]{0,12}$/);
+
+describe("validateName", () => {
+  it("accepts every name made of valid segments", () => {
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), (segments) => {
+        const name = segments.join("/");
+        return validateName(name) === name;
+      }),
+    );
+  });
+
+  it("rejects any name with a character outside the allowed set", () => {
+    fc.assert(
+      fc.property(segment, fc.constantFrom(" ", "\0", "\n", "?", "#", "%", "\\", "*", "\u007f"), (s, bad) => {
+        expect(() => validateName(`${s}${bad}x`)).toThrow(/^name: /);
+      }),
+    );
+  });
+
+  it("accepts letters of any script", () => {
+    expect(validateName("jobs/報告/émission")).toBe("jobs/報告/émission");
+  });
+});
+
+describe("validateHolder", () => {
+  it("rejects control characters and unpaired surrogates, accepts the rest", () => {
+    expect(validateHolder("worker eu-1 (pid 42)")).toBe("worker eu-1 (pid 42)");
+    for (const bad of ["", "a\nb", "a\0", "\ud800", "x".repeat(257)]) {
+      expect(() => validateHolder(bad)).toThrow(/^holder: /);
+    }
+  });
+});
