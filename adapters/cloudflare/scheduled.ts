@@ -1,0 +1,83 @@
+/**
+ * `leaderOnlyScheduled`: wraps a Worker's `scheduled` handler so that it runs only on the lease holder, with the
+ * lease renewed while it runs.
+ */
+import { createLease, InvalidArgumentError, type Lease, type LeaseState } from "../../src/index.ts";
+import { type LeaderOnlyScheduledOptions, resolveScheduledOptions } from "./options.ts";
+import { keepRenewed } from "./renewal.ts";
+import type { ExecutionContextLike, ScheduledControllerLike } from "./workers.ts";
+
+/** What the wrapped handler receives as its fourth argument. */
+export interface LeaderRun {
+  /** This invocation's handle: use `lease.doIfLeader(...)` for writes that must only land while it leads. */
+  lease: Lease;
+  /** The state the claim returned: `isLeader` is true, `token` is this term's fencing token. */
+  state: LeaseState;
+  /**
+   * Aborts when the lease is lost while the handler runs (a renewal found it gone, or failed until the term's
+   * `validUntil` passed); the reason is the renewal's error. Long work should stop when it fires.
+   */
+  signal: AbortSignal;
+}
+
+/** A `scheduled` handler that receives the {@link LeaderRun} as a fourth argument. */
+export type LeaderScheduledHandler<Env> = (
+  controller: ScheduledControllerLike,
+  env: Env,
+  ctx: ExecutionContextLike,
+  run: LeaderRun,
+) => unknown;
+
+/** What the wrapper resolves to: whether the handler ran, and the claim's state (the holder when it did not). */
+export interface ScheduledRun {
+  ran: boolean;
+  state: LeaseState;
+}
+
+/**
+ * Wraps a Worker's `scheduled(controller, env, ctx)` handler. On each invocation it:
+ *
+ * 1. creates a handle with the backend built from `env` (default `etcdFromEnv(env)`) and claims the lease;
+ * 2. if another holder has it, resolves `{ ran: false }` without calling `handler`;
+ * 3. otherwise calls `handler`, renewing the lease every `renewIntervalMs` (default TTL/3) until it settles,
+ *    and aborts `run.signal` if the lease is lost meanwhile;
+ * 4. then keeps the lease or releases it through `ctx.waitUntil`, per `afterRun` (also when `handler` threw).
+ *
+ * The returned promise rejects, and `handler` does not run, when the claim fails (`LeaseTimeoutError`,
+ * `TransportError`, `HttpStatusError`, `MalformedResponseError`, `AuthError`, or `InvalidArgumentError` for bad
+ * bindings); it rejects with `handler`'s error when `handler` throws.
+ * @throws {InvalidArgumentError} at creation, naming the bad option.
+ */
+export function leaderOnlyScheduled<Env>(
+  options: LeaderOnlyScheduledOptions<Env>,
+  handler: LeaderScheduledHandler<Env>,
+): (controller: ScheduledControllerLike, env: Env, ctx: ExecutionContextLike) => Promise<ScheduledRun> {
+  const opts = resolveScheduledOptions(options);
+  if (typeof handler !== "function") throw new InvalidArgumentError("handler", "must be a function");
+  return async (controller, env, ctx) => {
+    const lease = createLease({
+      ...opts.lease,
+      backend: opts.backend(env),
+      holder: opts.holder(controller, env),
+    });
+    const state = await lease.claim();
+    if (!state.isLeader) return { ran: false, state };
+    const stop = new AbortController();
+    const lost = new AbortController();
+    const renewing = keepRenewed(
+      lease,
+      opts.renewIntervalMs ?? Math.floor(lease.ttlMs / 3),
+      opts.clock,
+      stop.signal,
+      (reason) => lost.abort(reason),
+    );
+    try {
+      await handler(controller, env, ctx, { lease, state, signal: lost.signal });
+    } finally {
+      stop.abort();
+      await renewing;
+      if (opts.afterRun === "release") ctx.waitUntil(lease.release());
+    }
+    return { ran: true, state };
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * `leasehold/hono`: Hono middleware that claims a lease per request and guards a route to the lease holder.
+ *
+ * ```ts
+ * import { Hono } from "hono";
+ * import { etcdFromEnv } from "leasehold/etcd";
+ * import { requireLeader } from "leasehold/hono";
+ *
+ * const app = new Hono<{ Bindings: { LEASEHOLD_ETCD_ENDPOINTS: string } }>();
+ * app.post("/cron/report", requireLeader({ backend: (c) => etcdFromEnv(c.env), name: "cron/report", ttlMs: 60_000 }),
+ *   async (c) => c.json({ token: c.var.lease.token?.toString() }));
+ * ```
+ */
+export {
+  type LeaseVariables,
+  leaseMiddleware,
+  requireLeader,
+  type WithLease,
+} from "./middleware.ts";
+export type { LeaseRouteOptions, PerRequest } from "./options.ts";
+export {
+  type LeaseErrorBody,
+  leaseErrorResponse,
+  leaseErrorStatus,
+  type NotLeaderBody,
+  notLeaderResponse,
+  retryAfterSeconds,
+} from "./responses.ts";

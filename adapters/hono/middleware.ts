@@ -1,0 +1,104 @@
+/**
+ * `leaseMiddleware` and `requireLeader`: claim (or renew) a lease for a route on each request, and expose it to
+ * the handler on the typed context.
+ */
+import type { Context, Env, MiddlewareHandler } from "hono";
+import { createLease, isLeaseError, type Lease, type LeaseState } from "../../src/index.ts";
+import { type LeaseRouteOptions, type ResolvedRouteOptions, resolveRouteOptions } from "./options.ts";
+import { leaseErrorResponse, notLeaderResponse } from "./responses.ts";
+
+/** What the middleware sets on the context: `c.var.lease` and `c.var.leaseHandle`. */
+export interface LeaseVariables {
+  /** The lease state after this request's claim: `isLeader`, `holder`, `token` (bigint), `validUntil` (epoch ms). */
+  lease: LeaseState;
+  /** This request's handle: `doIfLeader`, `renew` and `release` act on the term the claim took. */
+  leaseHandle: Lease;
+}
+
+/** The Hono `Env` the middleware adds to a route: `E` plus {@link LeaseVariables}. */
+export type WithLease<E extends Env> = E & { Variables: LeaseVariables };
+
+type Outcome = { ok: true; handle: Lease; state: LeaseState } | { ok: false; response: Response };
+
+async function claimForRequest<E extends Env>(
+  opts: ResolvedRouteOptions<E>,
+  c: Context<E>,
+): Promise<Outcome> {
+  try {
+    const handle = createLease({
+      ...opts.lease,
+      backend: opts.backend(c),
+      name: opts.name(c),
+      holder: opts.holder(c),
+    });
+    return { ok: true, handle, state: await handle.claim() };
+  } catch (error) {
+    if (!isLeaseError(error)) throw error;
+    opts.onError?.(error, c);
+    return { ok: false, response: leaseErrorResponse(c, error) };
+  }
+}
+
+/** Ends the term after the response: through `waitUntil` where the runtime has one, else before returning. */
+async function releaseAfter<E extends Env>(opts: ResolvedRouteOptions<E>, c: Context<E>, handle: Lease) {
+  if (!handle.state().isLeader) return;
+  const released = handle.release().catch((error: unknown) => {
+    if (!isLeaseError(error)) throw error;
+    // The response is already made: the lease then ends by its TTL.
+    opts.onError?.(error, c);
+  });
+  let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    // Hono throws when the runtime passed no ExecutionContext (Node, Deno, Bun).
+    ctx = undefined;
+  }
+  if (ctx) ctx.waitUntil(released);
+  else await released;
+}
+
+function routeMiddleware<E extends Env>(
+  options: LeaseRouteOptions<E>,
+  guard: boolean,
+): MiddlewareHandler<WithLease<E>> {
+  const opts = resolveRouteOptions(options);
+  return async (c, next) => {
+    const outcome = await claimForRequest(opts, c as unknown as Context<E>);
+    if (!outcome.ok) return outcome.response;
+    const { handle, state } = outcome;
+    if (guard && !state.isLeader) return notLeaderResponse(c, state, handle.ttlMs);
+    c.set("lease", state);
+    c.set("leaseHandle", handle);
+    await next();
+    if (opts.releaseAfterResponse) await releaseAfter(opts, c as unknown as Context<E>, handle);
+  };
+}
+
+/**
+ * Claims or renews the lease on every request and sets `c.var.lease` (the `LeaseState`) and
+ * `c.var.leaseHandle` (for `doIfLeader`); the handler runs whether or not this request leads. One claim per
+ * request: on etcd 1 round trip to renew, 2 to take a free lease or to learn another holder.
+ *
+ * Claim failures never reach the handler and never count as leadership: they answer a JSON
+ * {@link LeaseErrorBody} (503 + `Retry-After` for retryable ones, 502 for store errors, 500 for bad
+ * configuration, see `leaseErrorStatus`).
+ * @throws {InvalidArgumentError} at creation, naming the bad option.
+ */
+export function leaseMiddleware<E extends Env = Env>(
+  options: LeaseRouteOptions<E>,
+): MiddlewareHandler<WithLease<E>> {
+  return routeMiddleware(options, false);
+}
+
+/**
+ * Like {@link leaseMiddleware}, but lets the request through only when it leads. Otherwise it answers 503 with
+ * `Retry-After` (whole seconds until the holder's lease can expire: its TTL rounded up, since its last
+ * renewal is unknown) and a JSON {@link NotLeaderBody} naming the holder and its fencing token.
+ * @throws {InvalidArgumentError} at creation, naming the bad option.
+ */
+export function requireLeader<E extends Env = Env>(
+  options: LeaseRouteOptions<E>,
+): MiddlewareHandler<WithLease<E>> {
+  return routeMiddleware(options, true);
+}

@@ -1,0 +1,326 @@
+import { Hono } from "hono";
+import { describe, expect, expectTypeOf, it, vi } from "vitest";
+import { etcdFromEnv } from "../../adapters/etcd/index.ts";
+import {
+  type LeaseErrorBody,
+  type LeaseVariables,
+  leaseErrorResponse,
+  leaseErrorStatus,
+  leaseMiddleware,
+  type NotLeaderBody,
+  requireLeader,
+} from "../../adapters/hono/index.ts";
+import { fakeClock, memoryBackend } from "../../adapters/testing/index.ts";
+import {
+  AuthError,
+  type Backend,
+  HttpStatusError,
+  InvalidArgumentError,
+  isLeaseError,
+  type LeaseError,
+  LeaseLostError,
+  type LeaseState,
+  LeaseTimeoutError,
+  MalformedResponseError,
+  TransportError,
+  UnsupportedError,
+} from "../../src/index.ts";
+
+const START = 2n ** 60n;
+
+function setup(ttlMs = 10_000) {
+  const clock = fakeClock();
+  const backend = memoryBackend({ clock, startRevision: START });
+  const app = new Hono();
+  app.post(
+    "/cron/report",
+    requireLeader({
+      backend,
+      clock,
+      name: "cron/report",
+      ttlMs,
+      holder: (c) => c.req.header("x-instance") ?? "",
+    }),
+    async (c) => {
+      const outcome = await c.var.leaseHandle.doIfLeader([
+        { type: "put", key: "reports/last", value: c.var.lease.holder ?? "" },
+      ]);
+      return c.json({
+        holder: c.var.lease.holder,
+        token: c.var.lease.token?.toString(),
+        applied: outcome.applied,
+      });
+    },
+  );
+  const post = (instance: string) =>
+    app.request("/cron/report", { method: "POST", headers: { "x-instance": instance } });
+  return { clock, backend, app, post };
+}
+
+/** A memory backend whose `claim` throws `error`. */
+function failingBackend(error: unknown): Backend {
+  const inner = memoryBackend();
+  return {
+    ...inner,
+    async claim() {
+      throw error;
+    },
+  };
+}
+
+describe("requireLeader", () => {
+  it("lets the holder through with c.var.lease and c.var.leaseHandle, and answers 503 + Retry-After to others", async () => {
+    const { backend, post } = setup(10_000);
+    const first = await post("a");
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ holder: "a", token: (START + 1n).toString(), applied: true });
+    expect(new TextDecoder().decode(backend.get("reports/last")?.value)).toBe("a");
+
+    const second = await post("b");
+    expect(second.status).toBe(503);
+    expect(second.headers.get("retry-after")).toBe("10");
+    const body = (await second.json()) as NotLeaderBody;
+    expect(body).toEqual({
+      error: "not-leader",
+      lease: "cron/report",
+      holder: "a",
+      token: (START + 1n).toString(),
+      retryAfterSeconds: 10,
+    });
+    expect(BigInt(body.token ?? "0") > 2n ** 53n).toBe(true);
+  });
+
+  it("renews for the holder on its next request and hands over once the TTL has passed", async () => {
+    const { clock, post } = setup(4000);
+    expect((await post("a")).status).toBe(200);
+    clock.advance(3000);
+    expect((await post("a")).status).toBe(200);
+    clock.advance(3000);
+    expect((await post("b")).status).toBe(503);
+    clock.advance(1001);
+    const taken = await post("b");
+    expect(taken.status).toBe(200);
+    expect(BigInt(((await taken.json()) as { token: string }).token)).toBeGreaterThan(START + 1n);
+  });
+
+  it("rounds Retry-After up to whole seconds of the holder's TTL, not the caller's", async () => {
+    const clock = fakeClock();
+    const backend = memoryBackend({ clock });
+    const route = (ttlMs: number) =>
+      requireLeader({ backend, clock, name: "n", ttlMs, holder: (c) => c.req.query("h") ?? "" });
+    const app = new Hono();
+    app.get("/long", route(2500), (c) => c.text("ok"));
+    app.get("/short", route(2000), (c) => c.text("ok"));
+    expect((await app.request("/long?h=a")).status).toBe(200);
+    const res = await app.request("/short?h=b");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("3");
+  });
+
+  it("lets exactly one of several concurrent requests through with the default random holder", async () => {
+    const clock = fakeClock();
+    const backend = memoryBackend({ clock });
+    const app = new Hono();
+    const ran = vi.fn();
+    app.post("/cron", requireLeader({ backend, clock, name: "cron/x", ttlMs: 5000 }), (c) => {
+      ran(c.var.lease.holder);
+      return c.text("done");
+    });
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, () => app.request("/cron", { method: "POST" })),
+    );
+    expect(statuses.map((r) => r.status).sort()).toEqual([200, 503, 503, 503, 503, 503, 503, 503]);
+    expect(ran).toHaveBeenCalledTimes(1);
+    expect(ran.mock.calls[0]?.[0]).toMatch(/^req-[0-9a-f-]{36}$/);
+  });
+
+  it("releases after the response when configured, through executionCtx.waitUntil on Workers", async () => {
+    const clock = fakeClock();
+    const backend = memoryBackend({ clock });
+    const app = new Hono();
+    app.post(
+      "/cron",
+      requireLeader({ backend, clock, name: "cron/x", ttlMs: 5000, releaseAfterResponse: true }),
+      (c) => c.text("done"),
+    );
+    const waited: Promise<unknown>[] = [];
+    const executionCtx = {
+      waitUntil: (p: Promise<unknown>) => waited.push(p),
+      passThroughOnException() {},
+      props: {},
+    };
+    const res = await app.request("/cron", { method: "POST" }, {}, executionCtx);
+    expect(res.status).toBe(200);
+    expect(waited).toHaveLength(1);
+    await Promise.all(waited);
+    expect(await backend.leader("cron/x", { signal: new AbortController().signal })).toBeNull();
+
+    const again = await app.request("/cron", { method: "POST" });
+    expect(again.status).toBe(200);
+    expect(await backend.leader("cron/x", { signal: new AbortController().signal })).toBeNull();
+  });
+
+  it("keeps the lease after the response by default", async () => {
+    const { backend, post } = setup();
+    await post("a");
+    expect((await backend.leader("cron/report", { signal: new AbortController().signal }))?.holder).toBe("a");
+  });
+});
+
+describe("leaseMiddleware", () => {
+  it("runs the handler for every request with its LeaseState; doIfLeader applies only for the holder", async () => {
+    const clock = fakeClock();
+    const backend = memoryBackend({ clock, startRevision: START });
+    const app = new Hono();
+    app.get(
+      "/work",
+      leaseMiddleware({ backend, clock, name: "w", ttlMs: 3000, holder: (c) => c.req.query("h") ?? "" }),
+      async (c) => {
+        const outcome = await c.var.leaseHandle.doIfLeader([{ type: "put", key: "k", value: "v" }]);
+        return c.json({
+          isLeader: c.var.lease.isLeader,
+          holder: c.var.lease.holder,
+          applied: outcome.applied,
+        });
+      },
+    );
+    expect(await (await app.request("/work?h=a")).json()).toEqual({
+      isLeader: true,
+      holder: "a",
+      applied: true,
+    });
+    expect(await (await app.request("/work?h=b")).json()).toEqual({
+      isLeader: false,
+      holder: "a",
+      applied: false,
+    });
+  });
+
+  it("types c.var for the handler", () => {
+    const backend = memoryBackend();
+    const app = new Hono<{ Bindings: { REGION: string } }>();
+    app.get("/", leaseMiddleware({ backend, name: "n", ttlMs: 3000 }), (c) => {
+      expectTypeOf(c.var.lease).toEqualTypeOf<LeaseState>();
+      expectTypeOf(c.var.leaseHandle).toEqualTypeOf<LeaseVariables["leaseHandle"]>();
+      expectTypeOf(c.env.REGION).toEqualTypeOf<string>();
+      return c.text("ok");
+    });
+  });
+
+  it("builds the backend from the request's bindings", async () => {
+    const app = new Hono<{ Bindings: { LEASEHOLD_ETCD_ENDPOINTS?: string } }>();
+    const onError = vi.fn();
+    app.get(
+      "/",
+      leaseMiddleware({ backend: (c) => etcdFromEnv(c.env), name: "n", ttlMs: 3000, onError }),
+      (c) => c.text("unreachable"),
+    );
+    const res = await app.request("/", {}, {});
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({
+      error: "lease-error",
+      code: "INVALID_ARGUMENT",
+      retryable: false,
+      field: "LEASEHOLD_ETCD_ENDPOINTS",
+    });
+    expect(onError).toHaveBeenCalledWith(expect.any(InvalidArgumentError), expect.anything());
+  });
+});
+
+describe("errors become HTTP responses at the middleware only", () => {
+  const cases: [LeaseError, number, string | null][] = [
+    [new LeaseTimeoutError("POST http://10.0.0.1:2379/v3/kv/txn timed out"), 503, "1"],
+    [new TransportError("connect ECONNREFUSED"), 503, "1"],
+    [new HttpStatusError(503, "unavailable"), 503, "1"],
+    [new LeaseLostError("gone"), 503, "1"],
+    [new HttpStatusError(404, "not found"), 502, null],
+    [new MalformedResponseError("bad json"), 502, null],
+    [new AuthError("password user:s3cret rejected"), 502, null],
+    [new UnsupportedError("no atomic guard"), 500, null],
+  ];
+
+  it.each(cases)("%s → %d without the error's message", async (error, status, retryAfter) => {
+    const onError = vi.fn();
+    const app = new Hono();
+    const handler = vi.fn();
+    app.get("/", requireLeader({ backend: failingBackend(error), name: "n", ttlMs: 3000, onError }), handler);
+    const res = await app.request("/");
+    expect(res.status).toBe(status);
+    expect(res.headers.get("retry-after")).toBe(retryAfter);
+    const text = await res.text();
+    expect(JSON.parse(text) as LeaseErrorBody).toEqual({
+      error: "lease-error",
+      code: error.code,
+      retryable: error.retryable,
+    });
+    expect(text).not.toContain(error.message);
+    expect(text).not.toContain("s3cret");
+    expect(handler).not.toHaveBeenCalled();
+    expect(onError).toHaveBeenCalledWith(error, expect.anything());
+  });
+
+  it("lets errors that are not LeaseErrors through to Hono's error handler", async () => {
+    const app = new Hono();
+    const seen = vi.fn();
+    app.onError((error, c) => {
+      seen(error);
+      return c.text("app error", 500);
+    });
+    app.get(
+      "/",
+      requireLeader({ backend: failingBackend(new RangeError("bug")), name: "n", ttlMs: 3000 }),
+      (c) => c.text("unreachable"),
+    );
+    const res = await app.request("/");
+    expect(await res.text()).toBe("app error");
+    expect(seen).toHaveBeenCalledWith(expect.any(RangeError));
+  });
+
+  it("maps errors thrown by a handler when the app's onError uses leaseErrorResponse", async () => {
+    const app = new Hono();
+    app.onError((error, c) => (isLeaseError(error) ? leaseErrorResponse(c, error) : c.text("other", 500)));
+    app.get("/", leaseMiddleware({ backend: memoryBackend(), name: "n", ttlMs: 3000 }), async () => {
+      throw new HttpStatusError(500, "etcd exploded");
+    });
+    const res = await app.request("/");
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: "lease-error", code: "HTTP", retryable: true });
+  });
+
+  it("classifies every error code", () => {
+    expect(leaseErrorStatus(new InvalidArgumentError("ttlMs", "must be positive"))).toBe(500);
+    expect(leaseErrorStatus(new HttpStatusError(429, "slow down"))).toBe(502);
+  });
+});
+
+describe("options are validated once, at creation", () => {
+  const backend = memoryBackend();
+  it.each([
+    [{ backend, name: "/bad", ttlMs: 3000 }, "name"],
+    [{ backend, name: "n", ttlMs: 0 }, "ttlMs"],
+    [{ backend, name: "n", ttlMs: 1000 }, "ttlMs"],
+    [{ backend, name: "n", ttlMs: 3000, requestTimeoutMs: 5000 }, "requestTimeoutMs"],
+    [{ backend, name: "n", ttlMs: 3000, holder: "" }, "holder"],
+    [{ backend, name: "n", ttlMs: 3000, releaseAfterResponse: "yes" }, "releaseAfterResponse"],
+    [{ backend, name: "n", ttlMs: 3000, onError: "log" }, "onError"],
+    [{ backend: null, name: "n", ttlMs: 3000 }, "backend"],
+    [{ backend: () => backend, name: "n", ttlMs: -1 }, "ttlMs"],
+  ])("rejects %o naming %s", (options, field) => {
+    for (const make of [leaseMiddleware, requireLeader]) {
+      expect(() => make(options as never)).toThrow(expect.objectContaining({ field }));
+    }
+  });
+
+  it("checks per-request values on each request", async () => {
+    const app = new Hono();
+    app.get(
+      "/:name",
+      leaseMiddleware({ backend, name: (c) => c.req.param("name") ?? "", ttlMs: 3000 }),
+      (c) => c.text("ok"),
+    );
+    expect((await app.request("/ok")).status).toBe(200);
+    const res = await app.request("/a%20b");
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ code: "INVALID_ARGUMENT", field: "name" });
+  });
+});
