@@ -40,6 +40,11 @@ export interface LeaderInfo {
 /** Per-call context. `signal` carries the call's deadline; pass it to every transport request. */
 export interface CallContext {
   signal: AbortSignal;
+  /**
+   * The deadline `signal` carries, in ms from the start of the call, when known. Backends that fail over
+   * between endpoints split it among their attempts.
+   */
+  timeoutMs?: number;
 }
 
 export interface ClaimRequest {

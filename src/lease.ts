@@ -147,7 +147,7 @@ class LeaseHandle implements Lease {
     let ms = this.#opts.requestTimeoutMs;
     const left = this.#term ? this.#term.validUntil - this.#opts.clock.now() : 0;
     if (left > 0) ms = Math.min(ms, left);
-    return { signal: deadlineSignal(ms, options?.signal) };
+    return { signal: deadlineSignal(ms, options?.signal), timeoutMs: ms };
   }
 
   #termRef(term: { leaseId: string; token: bigint }): TermRef {

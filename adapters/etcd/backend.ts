@@ -55,6 +55,9 @@ export const ETCD_CAPABILITIES: BackendCapabilities = {
   compareTargets: ["value", "version", "createRevision", "modRevision"],
 };
 
+/** Requests safe to send again after a lost answer (see `SendOptions`); the guarded txn is not one. */
+const IDEMPOTENT = { idempotent: true } as const;
+
 const TARGET = { value: "VALUE", version: "VERSION", createRevision: "CREATE", modRevision: "MOD" } as const;
 const TARGET_FIELD = {
   value: "value",
@@ -139,7 +142,7 @@ export class EtcdBackend implements Backend {
 
   /** One keepalive; returns the granted TTL in ms, or null when etcd no longer has the lease. */
   async #keepAlive(leaseId: string, ctx: CallContext): Promise<number | null> {
-    const res = await this.#gateway.post("/v3/lease/keepalive", { ID: leaseId }, ctx);
+    const res = await this.#gateway.post("/v3/lease/keepalive", { ID: leaseId }, ctx, IDEMPOTENT);
     if (res.status !== 200) throw gatewayFailure(res, "lease keepalive");
     // The gateway streams one JSON message per line; one request body yields one message.
     const first = res.body.split("\n", 1)[0] ?? "";
@@ -195,6 +198,7 @@ export class EtcdBackend implements Backend {
         },
       ],
       ctx,
+      IDEMPOTENT,
     ) as [Promise<HttpResponse>, Promise<HttpResponse>];
     // Settle both before deciding, so that no rejection is left unobserved.
     const [grantSettled, txnSettled] = await Promise.allSettled([grantRes, txnRes]);
@@ -243,14 +247,14 @@ export class EtcdBackend implements Backend {
   }
 
   async release(term: TermRef, ctx: CallContext): Promise<void> {
-    const res = await this.#gateway.post("/v3/lease/revoke", { ID: term.leaseId }, ctx);
+    const res = await this.#gateway.post("/v3/lease/revoke", { ID: term.leaseId }, ctx, IDEMPOTENT);
     if (res.status === 200) return;
     if (res.status === 404 && readGatewayError(res).code === GrpcCode.NotFound) return;
     throw gatewayFailure(res, "lease revoke");
   }
 
   async leader(name: string, ctx: CallContext): Promise<LeaderInfo | null> {
-    const res = await this.#gateway.post("/v3/kv/range", { key: this.#key(name) }, ctx);
+    const res = await this.#gateway.post("/v3/kv/range", { key: this.#key(name) }, ctx, IDEMPOTENT);
     if (res.status !== 200) throw gatewayFailure(res, "range");
     return this.#leaderFrom(name, parseWire(rangeResponse, res.body, "range").kvs?.[0]);
   }

@@ -11,15 +11,26 @@ import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/in
 import { EtcdBackend } from "./backend.ts";
 import { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
 import { Gateway } from "./gateway.ts";
-import { type EtcdOptions, validateEndpoints, validatePrefix } from "./options.ts";
+import {
+  type EtcdOptions,
+  validateAuth,
+  validateCount,
+  validateEndpoints,
+  validatePrefix,
+} from "./options.ts";
 
 export { ETCD_CAPABILITIES } from "./backend.ts";
 export { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
-export { DEFAULT_PREFIX, type EtcdOptions } from "./options.ts";
+export { DEFAULT_PREFIX, type EtcdAuth, type EtcdOptions } from "./options.ts";
 
 /**
  * Creates an etcd Backend. No request is sent until a lease method is called.
- * @throws {InvalidArgumentError} an option breaks a rule (`endpoints`, `endpoints[i]`, `prefix`, `transport`).
+ *
+ * With several `endpoints` (members of one cluster), a call that meets a connection error, an attempt timeout
+ * or a 5xx / Unavailable answer tries the next endpoint after a short jittered backoff, within the call's
+ * deadline; see `EtcdOptions.maxAttempts` for what is retried.
+ * @throws {InvalidArgumentError} an option breaks a rule (`endpoints`, `endpoints[i]`, `prefix`, `transport`,
+ *   `auth`, `auth.username`, `auth.password`, `maxAttempts`, `attemptTimeoutMs`).
  */
 export function etcd(options: EtcdOptions): Backend {
   if (typeof options !== "object" || options === null) {
@@ -31,7 +42,14 @@ export function etcd(options: EtcdOptions): Backend {
   if (typeof transport.request !== "function") {
     throw new InvalidArgumentError("transport", "must be a Transport with request(req)");
   }
-  return new EtcdBackend(new Gateway({ endpoints, transport }), prefix);
+  const gateway = new Gateway({
+    endpoints,
+    transport,
+    auth: validateAuth(options.auth),
+    maxAttempts: validateCount(options.maxAttempts, "maxAttempts", 1, 100),
+    attemptTimeoutMs: validateCount(options.attemptTimeoutMs, "attemptTimeoutMs", 1, 600_000),
+  });
+  return new EtcdBackend(gateway, prefix);
 }
 
 /**

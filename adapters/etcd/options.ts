@@ -11,6 +11,30 @@ export interface EtcdOptions {
   prefix?: string;
   /** HTTP transport. Default: `fetchTransport()`; on Node, `undiciTransport()` from `leasehold/node` is faster. */
   transport?: Transport;
+  /**
+   * etcd user credentials. When set, they are exchanged for a token (`POST /v3/auth/authenticate`, once per
+   * endpoint) that every request carries in its `Authorization` header; a token etcd reports invalid or expired
+   * is replaced once per request. Credentials and tokens never appear in errors.
+   */
+  auth?: EtcdAuth;
+  /**
+   * How many endpoints one call may try, counting the first. Only reads (range), keepalive, revoke,
+   * authenticate and claim's grant+txn are tried again; the guarded txn of `doIfLeader` only when the
+   * connection was refused (it was never sent). Default: 1 with one endpoint, else twice the number of
+   * endpoints. Every attempt stays within the call's deadline (`requestTimeoutMs` of `createLease`).
+   */
+  maxAttempts?: number;
+  /**
+   * Deadline of one attempt at one endpoint, in ms, within the call's deadline. Default: half the call's
+   * deadline when there are several endpoints (so a hung member leaves time for another), else the whole of it.
+   */
+  attemptTimeoutMs?: number;
+}
+
+/** An etcd user. Kept private to the backend: never logged, never put into an error. */
+export interface EtcdAuth {
+  username: string;
+  password: string;
 }
 
 export const DEFAULT_PREFIX = "leasehold/";
@@ -50,4 +74,29 @@ export function validatePrefix(prefix: unknown): string {
     throw new InvalidArgumentError("prefix", "must be a string of 1 to 128 characters without NUL");
   }
   return prefix;
+}
+
+/** @throws {InvalidArgumentError} naming `auth`, `auth.username` or `auth.password` (never quoting them). */
+export function validateAuth(auth: unknown): EtcdAuth | undefined {
+  if (auth === undefined) return undefined;
+  if (typeof auth !== "object" || auth === null) {
+    throw new InvalidArgumentError("auth", "must be an object with username and password");
+  }
+  const { username, password } = auth as Record<string, unknown>;
+  if (typeof username !== "string" || username.length === 0) {
+    throw new InvalidArgumentError("auth.username", "must be a non-empty string");
+  }
+  if (typeof password !== "string" || password.length === 0) {
+    throw new InvalidArgumentError("auth.password", "must be a non-empty string");
+  }
+  return { username, password };
+}
+
+/** @throws {InvalidArgumentError} when `value` is set and not an integer in [min, max]. */
+export function validateCount(value: unknown, field: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(field, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
 }

@@ -1,0 +1,92 @@
+/**
+ * etcd authentication: username and password are exchanged for a token with `POST /v3/auth/authenticate`; every
+ * other request carries the token in its `Authorization` header. Tokens are kept per endpoint because etcd's
+ * default "simple" tokens are only known to the member that issued them.
+ *
+ * The credentials and tokens live in private fields and are never put into an error message or `cause`.
+ */
+import * as z from "zod/mini";
+import {
+  AuthError,
+  type HttpRequest,
+  type HttpResponse,
+  HttpStatusError,
+  MalformedResponseError,
+} from "../../src/index.ts";
+import { readGatewayError } from "./gateway-error.ts";
+import type { EtcdAuth } from "./options.ts";
+
+const authenticateResponse = z.object({ token: z.string().check(z.minLength(1)) });
+
+interface CachedToken {
+  pending: Promise<string>;
+  token?: string;
+}
+
+export class Authenticator {
+  readonly #username: string;
+  readonly #password: string;
+  readonly #tokens = new Map<string, CachedToken>();
+
+  constructor(auth: EtcdAuth) {
+    this.#username = auth.username;
+    this.#password = auth.password;
+  }
+
+  /**
+   * The token for `endpoint`, authenticating first when there is none. Concurrent calls share one
+   * authenticate request.
+   * @throws {AuthError} etcd refused the credentials (or auth is not enabled on it).
+   * @throws {HttpStatusError | TransportError | LeaseTimeoutError} no usable answer; retryable.
+   */
+  token(endpoint: string, signal: AbortSignal, send: (req: HttpRequest) => Promise<HttpResponse>) {
+    const cached = this.#tokens.get(endpoint);
+    if (cached) return cached.pending;
+    const entry: CachedToken = { pending: this.#authenticate(endpoint, signal, send) };
+    this.#tokens.set(endpoint, entry);
+    entry.pending.then(
+      (token) => {
+        entry.token = token;
+      },
+      () => {
+        if (this.#tokens.get(endpoint) === entry) this.#tokens.delete(endpoint);
+      },
+    );
+    return entry.pending;
+  }
+
+  /** Forgets `token` for `endpoint` (etcd refused it), unless another call already replaced it. */
+  invalidate(endpoint: string, token: string): void {
+    if (this.#tokens.get(endpoint)?.token === token) this.#tokens.delete(endpoint);
+  }
+
+  async #authenticate(
+    endpoint: string,
+    signal: AbortSignal,
+    send: (req: HttpRequest) => Promise<HttpResponse>,
+  ): Promise<string> {
+    const res = await send({
+      method: "POST",
+      url: `${endpoint}/v3/auth/authenticate`,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: this.#username, password: this.#password }),
+      signal,
+    });
+    if (res.status !== 200) {
+      // Only etcd's own gRPC message is quoted: a raw body could echo the request.
+      const { code, message } = readGatewayError(res);
+      const detail = code === undefined ? "no etcd error in the response" : message;
+      if (res.status >= 500) throw new HttpStatusError(res.status, `etcd authenticate: ${detail}`);
+      throw new AuthError(`etcd authenticate: ${detail}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.body);
+    } catch {
+      parsed = undefined;
+    }
+    const result = authenticateResponse.safeParse(parsed);
+    if (!result.success) throw new MalformedResponseError("etcd authenticate: the response carries no token");
+    return result.data.token;
+  }
+}

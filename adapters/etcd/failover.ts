@@ -1,0 +1,83 @@
+/**
+ * Failover policy between the endpoints of one etcd cluster: which endpoint an attempt goes to, which
+ * outcomes justify another attempt, and how long to back off before it.
+ */
+import { type HttpResponse, isLeaseError } from "../../src/index.ts";
+import { readGatewayError } from "./gateway-error.ts";
+
+/** The outcome of one attempt: one settled result per request, in order. */
+export type AttemptResults = PromiseSettledResult<HttpResponse>[];
+
+/**
+ * Endpoints in order of preference. Calls start at the preferred one and move along the ring; a failure moves
+ * the preference past the failed endpoint and a success pins it, so that calls stick to a member that answers
+ * (which also keeps etcd's per-member simple tokens valid).
+ */
+export class EndpointRing {
+  readonly endpoints: readonly string[];
+  #preferred = 0;
+
+  constructor(endpoints: readonly string[]) {
+    this.endpoints = endpoints;
+  }
+
+  /** Index of the endpoint a call starts at. */
+  start(): number {
+    return this.#preferred;
+  }
+
+  /** The endpoint for the `attempt`-th try (0-based) of a call that started at `start`. */
+  at(start: number, attempt: number): string {
+    return this.endpoints[(start + attempt) % this.endpoints.length] as string;
+  }
+
+  succeeded(endpoint: string): void {
+    this.#preferred = this.endpoints.indexOf(endpoint);
+  }
+
+  failed(endpoint: string): void {
+    const i = this.endpoints.indexOf(endpoint);
+    if (i === this.#preferred) this.#preferred = (i + 1) % this.endpoints.length;
+  }
+}
+
+/** gRPC codes that mean "this member cannot serve now": Unavailable (no leader, leader changed), ResourceExhausted. */
+const BUSY_CODES: ReadonlySet<number> = new Set([14, 8]);
+
+function unavailable(res: HttpResponse): boolean {
+  if (res.status >= 500 || res.status === 429) return true;
+  if (res.status === 200) return false;
+  const code = readGatewayError(res).code;
+  return code !== undefined && BUSY_CODES.has(code);
+}
+
+/**
+ * True when another endpoint might answer: a retryable transport failure (connection error, attempt timeout)
+ * or a 5xx / 429 / Unavailable answer.
+ */
+export function shouldFailOver(results: AttemptResults): boolean {
+  return results.some((r) =>
+    r.status === "rejected" ? isLeaseError(r.reason) && r.reason.retryable : unavailable(r.value),
+  );
+}
+
+/** True when every failure in `results` proves the request never reached etcd (the connection was refused). */
+export function neverSent(results: AttemptResults): boolean {
+  const failures = results.filter((r) => r.status === "rejected");
+  return failures.length > 0 && failures.every((r) => connectionRefused(r.reason));
+}
+
+function connectionRefused(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    if ((current as { code?: unknown }).code === "ECONNREFUSED") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Exponential backoff before the `attempt`-th try (attempt >= 1): 25–50 ms, then doubling up to 400–800 ms. */
+export function backoffMs(attempt: number, random: () => number): number {
+  const ceiling = Math.min(800, 50 * 2 ** (attempt - 1));
+  return ceiling / 2 + random() * (ceiling / 2);
+}

@@ -1,0 +1,52 @@
+/** etcd's JSON-gateway error bodies (a gRPC status as JSON) and their mapping to typed errors. */
+import { AuthError, type HttpResponse, HttpStatusError, type LeaseError } from "../../src/index.ts";
+import { errorBody } from "./wire.ts";
+
+/** gRPC status codes the gateway puts in error bodies (`code`). */
+export const GrpcCode = {
+  InvalidArgument: 3,
+  NotFound: 5,
+  PermissionDenied: 7,
+  FailedPrecondition: 9,
+  Unauthenticated: 16,
+} as const;
+
+export interface GatewayError {
+  code: number | undefined;
+  message: string;
+}
+
+/** Reads the gateway's error body ({error, message, code}); tolerant, because it only feeds messages. */
+export function readGatewayError(res: HttpResponse): GatewayError {
+  try {
+    const parsed = errorBody.safeParse(JSON.parse(res.body));
+    if (parsed.success) {
+      return { code: parsed.data.code, message: parsed.data.message ?? parsed.data.error ?? "" };
+    }
+  } catch {
+    // Not JSON: fall through to the raw text.
+  }
+  return { code: undefined, message: res.body.slice(0, 200) };
+}
+
+/** Maps a non-200 gateway answer to a typed error. */
+export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
+  const { code, message } = readGatewayError(res);
+  const detail = `etcd ${what}: ${message || "no message"}`;
+  if (res.status === 401 || code === GrpcCode.Unauthenticated || code === GrpcCode.PermissionDenied) {
+    return new AuthError(detail);
+  }
+  return new HttpStatusError(res.status, detail);
+}
+
+/**
+ * True when etcd refused the request's token and a fresh one may succeed: the token is invalid or expired
+ * (Unauthenticated, HTTP 401), or it predates a change of the auth store ("revision of auth store is old").
+ * A refused request was not executed, so sending it again with a new token is safe.
+ */
+export function tokenRejected(res: HttpResponse): boolean {
+  if (res.status === 200) return false;
+  const { code, message } = readGatewayError(res);
+  if (res.status === 401 || code === GrpcCode.Unauthenticated) return true;
+  return code === GrpcCode.InvalidArgument && message.includes("revision of auth store is old");
+}

@@ -1,0 +1,198 @@
+/**
+ * The Node transport: undici with keep-alive connections per endpoint. Single requests share a `Pool` (one
+ * request per connection at a time, so a slow answer never holds up another lease's renewal); pipelined
+ * sequences (claim's grant+txn) go together on one connection of their own, written without waiting for the
+ * first answer, so a fresh claim costs one round trip.
+ */
+import { Client, type Dispatcher, Pool } from "undici";
+import {
+  type HttpRequest,
+  type HttpResponse,
+  InvalidArgumentError,
+  type Transport,
+  toTransportError,
+} from "../../src/index.ts";
+
+type Pem = string | Buffer;
+
+/** TLS material for https endpoints, PEM-encoded (file contents, not paths). Server verification is always on. */
+export interface UndiciTlsOptions {
+  /** CA certificates that sign the etcd servers' certificates; default: Node's bundled public CAs. */
+  ca?: Pem | readonly Pem[];
+  /** Client certificate, for etcd's `--client-cert-auth`. Requires `key`. */
+  cert?: Pem;
+  /** Private key of `cert`. */
+  key?: Pem;
+}
+
+export interface UndiciTransportOptions {
+  tls?: UndiciTlsOptions;
+  /** Most keep-alive connections per endpoint for single requests; further requests queue. Default 32. */
+  connections?: number;
+  /**
+   * How long an idle connection is kept open, in ms, unless the server's `Keep-Alive` header says less.
+   * Default 30 000: etcd does not close idle client connections, and renewals come every few seconds.
+   */
+  keepAliveTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECTIONS = 32;
+const DEFAULT_KEEP_ALIVE_MS = 30_000;
+/** Depth of the connections that carry pipelined sequences (claim sends 2). */
+const PIPELINE_DEPTH = 8;
+
+function positiveInteger(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError(field, "must be a positive integer");
+  }
+  return value;
+}
+
+function isPem(value: unknown): value is Pem {
+  return typeof value === "string" || Buffer.isBuffer(value);
+}
+
+function validateTls(tls: unknown): UndiciTlsOptions | undefined {
+  if (tls === undefined) return undefined;
+  if (typeof tls !== "object" || tls === null) {
+    throw new InvalidArgumentError("tls", "must be an object with ca, cert and key (PEM strings or Buffers)");
+  }
+  const { ca, cert, key } = tls as Record<string, unknown>;
+  if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem))) {
+    throw new InvalidArgumentError("tls.ca", "must be PEM text or a Buffer, or an array of them");
+  }
+  if (cert !== undefined && !isPem(cert))
+    throw new InvalidArgumentError("tls.cert", "must be PEM text or a Buffer");
+  if (key !== undefined && !isPem(key))
+    throw new InvalidArgumentError("tls.key", "must be PEM text or a Buffer");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new InvalidArgumentError(
+      cert === undefined ? "tls.cert" : "tls.key",
+      "tls.cert and tls.key go together",
+    );
+  }
+  return tls as UndiciTlsOptions;
+}
+
+function toHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
+}
+
+async function send(
+  dispatcher: Dispatcher,
+  req: HttpRequest,
+  extra: Partial<Dispatcher.RequestOptions> = {},
+): Promise<HttpResponse> {
+  try {
+    const url = new URL(req.url);
+    const res = await dispatcher.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: req.method,
+      ...(req.headers ? { headers: req.headers } : {}),
+      ...(req.body === undefined ? {} : { body: req.body }),
+      signal: req.signal,
+      ...extra,
+    });
+    const body = await res.body.text();
+    return { status: res.statusCode, headers: toHeaders(res.headers), body };
+  } catch (error) {
+    throw toTransportError(error, req);
+  }
+}
+
+/**
+ * Creates the undici transport. Pass it to a backend, e.g. `etcd({ endpoints, transport: undiciTransport() })`,
+ * and call the backend's `close()` (or this transport's) at shutdown to release the connections.
+ * @throws {InvalidArgumentError} an option breaks a rule (`tls`, `tls.ca`, `tls.cert`, `tls.key`,
+ *   `connections`, `keepAliveTimeoutMs`).
+ */
+export function undiciTransport(options: UndiciTransportOptions = {}): Transport {
+  const tls = validateTls(options.tls);
+  const connections = positiveInteger(options.connections, "connections", DEFAULT_CONNECTIONS);
+  const keepAliveTimeout = positiveInteger(
+    options.keepAliveTimeoutMs,
+    "keepAliveTimeoutMs",
+    DEFAULT_KEEP_ALIVE_MS,
+  );
+  const clientOptions = {
+    keepAliveTimeout,
+    ...(tls ? { connect: { ...tls, ca: tls.ca as Pem | Pem[] | undefined } } : {}),
+  };
+  const pools = new Map<string, Pool>();
+  const idlePipelines = new Map<string, Client[]>();
+  const pipelines = new Set<Client>();
+
+  const poolFor = (origin: string): Pool => {
+    let pool = pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, { ...clientOptions, connections });
+      pools.set(origin, pool);
+    }
+    return pool;
+  };
+
+  const takePipeline = (origin: string): Client => {
+    const idle = idlePipelines.get(origin) ?? [];
+    idlePipelines.set(origin, idle);
+    for (let client = idle.pop(); client; client = idle.pop()) {
+      if (!client.closed && !client.destroyed) return client;
+      pipelines.delete(client);
+    }
+    const client = new Client(origin, { ...clientOptions, pipelining: PIPELINE_DEPTH });
+    pipelines.add(client);
+    return client;
+  };
+
+  const returnPipeline = (origin: string, client: Client): void => {
+    const idle = idlePipelines.get(origin) ?? [];
+    if (!client.closed && !client.destroyed && idle.length < connections) {
+      idle.push(client);
+      return;
+    }
+    pipelines.delete(client);
+    client.close().catch(() => undefined);
+  };
+
+  return {
+    request(req) {
+      let origin: string;
+      try {
+        origin = new URL(req.url).origin;
+      } catch (error) {
+        return Promise.reject(toTransportError(error, req));
+      }
+      return send(poolFor(origin), req);
+    },
+
+    pipeline(reqs) {
+      let origin: string;
+      try {
+        const origins = new Set(reqs.map((r) => new URL(r.url).origin));
+        if (origins.size !== 1) throw new InvalidArgumentError("reqs", "a pipeline goes to one origin");
+        origin = [...origins][0] as string;
+      } catch (error) {
+        return reqs.map((r) => Promise.reject(toTransportError(error, r)));
+      }
+      const client = takePipeline(origin);
+      // Marked idempotent and non-blocking so that undici writes each request without waiting for the answer
+      // to the previous one; the caller only pipelines requests that are safe to repeat (Transport.pipeline).
+      const results = reqs.map((req) => send(client, req, { idempotent: true, blocking: false }));
+      Promise.allSettled(results).then(() => returnPipeline(origin, client));
+      return results;
+    },
+
+    async close() {
+      const all: Dispatcher[] = [...pools.values(), ...pipelines];
+      pools.clear();
+      idlePipelines.clear();
+      pipelines.clear();
+      await Promise.all(all.map((d) => d.close().catch(() => undefined)));
+    },
+  };
+}
