@@ -245,9 +245,15 @@ class LeaseHandle implements Lease {
       const { grantedTtlMs } = await this.backend.renew(this.#termRef(term), ctx);
       this.#hold(ownInfo(this.holder, term), grantedTtlMs, sentAt);
     } catch (error) {
-      if (error instanceof LeaseLostError) this.#term = null;
+      if (error instanceof LeaseLostError) this.#forget();
       throw error;
     }
+  }
+
+  /** Drops the held term and what it said about the holder: after a loss, who leads is unknown. */
+  #forget(): void {
+    this.#term = null;
+    this.#lastSeen = null;
   }
 
   renew(options?: CallOptions): Promise<LeaseState> {
@@ -271,8 +277,7 @@ class LeaseHandle implements Lease {
         if (current?.holder !== this.holder) return;
         await this.backend.release(this.#termRef(current), ctx);
       }
-      this.#term = null;
-      this.#lastSeen = null;
+      this.#forget();
     });
   }
 
@@ -306,7 +311,7 @@ class LeaseHandle implements Lease {
         { term: this.#termRef(term), ...normalized },
         this.#ctx(options),
       );
-      if (!outcome.applied && outcome.reason === "not-leader") this.#term = null;
+      if (!outcome.applied && outcome.reason === "not-leader") this.#forget();
       return outcome;
     });
   }

@@ -135,7 +135,7 @@ export function runConformance(target: ConformanceTarget): void {
         await target.elapse(ttlMs + target.expirySlackMs);
         expect(a.state().isLeader).toBe(false);
         await expect(a.renew()).rejects.toBeInstanceOf(LeaseLostError);
-        expect(a.state().isLeader).toBe(false);
+        expect(a.state()).toMatchObject({ isLeader: false, holder: null, token: null, validUntil: null });
         const b = await lease(backend, "b").claim();
         expect(b.isLeader).toBe(true);
         expect(b.token).toBeGreaterThan(first.token as bigint);
