@@ -5,6 +5,8 @@ export default defineConfig({
     index: "src/index.ts",
     etcd: "adapters/etcd/index.ts",
     testing: "adapters/testing/index.ts",
+    hono: "adapters/hono/index.ts",
+    cloudflare: "adapters/cloudflare/index.ts",
   },
   format: ["esm"],
   target: "es2023",

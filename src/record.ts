@@ -18,7 +18,8 @@ const holderRecordSchema = z.object({
 });
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM is spelled out (its default) because @cloudflare/workers-types requires it.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export function encodeHolderRecord(record: HolderRecord): Uint8Array {
   return encoder.encode(JSON.stringify(record));

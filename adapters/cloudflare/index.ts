@@ -16,6 +16,5 @@ export {
   type LeaderRun,
   type LeaderScheduledHandler,
   leaderOnlyScheduled,
-  type ScheduledRun,
 } from "./scheduled.ts";
 export type { ExecutionContextLike, ScheduledControllerLike } from "./workers.ts";

@@ -5,6 +5,7 @@ import {
   createLease,
   InvalidArgumentError,
   type LeaseOptions,
+  type LeaseState,
   systemClock,
   validateHolder,
   validateName,
@@ -39,6 +40,11 @@ export interface LeaderOnlyScheduledOptions<Env> extends Omit<LeaseOptions, "bac
   afterRun?: AfterRun;
   /** How often the lease is renewed while the handler runs, in ms. Default: a third of the TTL. Below the TTL. */
   renewIntervalMs?: number;
+  /**
+   * Called instead of the handler when another holder has the lease, with the claim's state (`holder`, `token`,
+   * `ttlMs` of the current term), e.g. for logging.
+   */
+  onNotLeader?: (state: LeaseState, controller: ScheduledControllerLike, env: Env) => void;
 }
 
 export interface ResolvedScheduledOptions<Env> {
@@ -47,6 +53,7 @@ export interface ResolvedScheduledOptions<Env> {
   lease: Omit<LeaseOptions, "backend" | "holder">;
   afterRun: AfterRun;
   renewIntervalMs: number | undefined;
+  onNotLeader: ((state: LeaseState, controller: ScheduledControllerLike, env: Env) => void) | undefined;
   clock: Clock;
 }
 
@@ -63,7 +70,7 @@ export function resolveScheduledOptions<Env>(
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("options", "must be an object");
   }
-  const { backend, holder, afterRun = "keep", renewIntervalMs, ...lease } = options;
+  const { backend, holder, afterRun = "keep", renewIntervalMs, onNotLeader, ...lease } = options;
   validateName(lease.name);
   if (backend !== undefined && typeof backend !== "function") {
     throw new InvalidArgumentError("backend", "must be a function of the Worker's env returning a Backend");
@@ -81,6 +88,9 @@ export function resolveScheduledOptions<Env>(
   ) {
     throw new InvalidArgumentError("renewIntervalMs", "must be a number of ms above 0 and below ttlMs");
   }
+  if (onNotLeader !== undefined && typeof onNotLeader !== "function") {
+    throw new InvalidArgumentError("onNotLeader", "must be a function");
+  }
   if (backend === undefined) {
     createLease({
       ...lease,
@@ -94,6 +104,7 @@ export function resolveScheduledOptions<Env>(
     lease,
     afterRun,
     renewIntervalMs,
+    onNotLeader,
     clock: lease.clock ?? systemClock,
   };
 }

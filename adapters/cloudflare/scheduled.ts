@@ -28,17 +28,11 @@ export type LeaderScheduledHandler<Env> = (
   run: LeaderRun,
 ) => unknown;
 
-/** What the wrapper resolves to: whether the handler ran, and the claim's state (the holder when it did not). */
-export interface ScheduledRun {
-  ran: boolean;
-  state: LeaseState;
-}
-
 /**
  * Wraps a Worker's `scheduled(controller, env, ctx)` handler. On each invocation it:
  *
  * 1. creates a handle with the backend built from `env` (default `etcdFromEnv(env)`) and claims the lease;
- * 2. if another holder has it, resolves `{ ran: false }` without calling `handler`;
+ * 2. if another holder has it, calls `onNotLeader` (if given) instead of `handler` and resolves;
  * 3. otherwise calls `handler`, renewing the lease every `renewIntervalMs` (default TTL/3) until it settles,
  *    and aborts `run.signal` if the lease is lost meanwhile;
  * 4. then keeps the lease or releases it through `ctx.waitUntil`, per `afterRun` (also when `handler` threw).
@@ -51,7 +45,7 @@ export interface ScheduledRun {
 export function leaderOnlyScheduled<Env>(
   options: LeaderOnlyScheduledOptions<Env>,
   handler: LeaderScheduledHandler<Env>,
-): (controller: ScheduledControllerLike, env: Env, ctx: ExecutionContextLike) => Promise<ScheduledRun> {
+): (controller: ScheduledControllerLike, env: Env, ctx: ExecutionContextLike) => Promise<void> {
   const opts = resolveScheduledOptions(options);
   if (typeof handler !== "function") throw new InvalidArgumentError("handler", "must be a function");
   return async (controller, env, ctx) => {
@@ -61,7 +55,10 @@ export function leaderOnlyScheduled<Env>(
       holder: opts.holder(controller, env),
     });
     const state = await lease.claim();
-    if (!state.isLeader) return { ran: false, state };
+    if (!state.isLeader) {
+      opts.onNotLeader?.(state, controller, env);
+      return;
+    }
     const stop = new AbortController();
     const lost = new AbortController();
     const renewing = keepRenewed(
@@ -78,6 +75,5 @@ export function leaderOnlyScheduled<Env>(
       await renewing;
       if (opts.afterRun === "release") ctx.waitUntil(lease.release());
     }
-    return { ran: true, state };
   };
 }

@@ -6,18 +6,17 @@
  * import { etcdFromEnv } from "leasehold/etcd";
  * import { requireLeader } from "leasehold/hono";
  *
- * const app = new Hono<{ Bindings: { LEASEHOLD_ETCD_ENDPOINTS: string } }>();
- * app.post("/cron/report", requireLeader({ backend: (c) => etcdFromEnv(c.env), name: "cron/report", ttlMs: 60_000 }),
- *   async (c) => c.json({ token: c.var.lease.token?.toString() }));
+ * type Env = { LEASEHOLD_ETCD_ENDPOINTS: string };
+ * const app = new Hono<{ Bindings: Env }>();
+ * app.post(
+ *   "/cron/report",
+ *   requireLeader<Env>({ backend: (c) => etcdFromEnv(c.env), name: "cron/report", ttlMs: 60_000 }),
+ *   async (c) => c.json({ token: c.var.lease.token?.toString() }),
+ * );
  * ```
  */
-export {
-  type LeaseVariables,
-  leaseMiddleware,
-  requireLeader,
-  type WithLease,
-} from "./middleware.ts";
-export type { LeaseRouteOptions, PerRequest } from "./options.ts";
+export { type LeaseEnv, type LeaseVariables, leaseMiddleware, requireLeader } from "./middleware.ts";
+export type { LeaseRouteOptions, PerRequest, RouteContext } from "./options.ts";
 export {
   type LeaseErrorBody,
   leaseErrorResponse,

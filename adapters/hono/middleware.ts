@@ -2,9 +2,14 @@
  * `leaseMiddleware` and `requireLeader`: claim (or renew) a lease for a route on each request, and expose it to
  * the handler on the typed context.
  */
-import type { Context, Env, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { createLease, isLeaseError, type Lease, type LeaseState } from "../../src/index.ts";
-import { type LeaseRouteOptions, type ResolvedRouteOptions, resolveRouteOptions } from "./options.ts";
+import {
+  type LeaseRouteOptions,
+  type ResolvedRouteOptions,
+  type RouteContext,
+  resolveRouteOptions,
+} from "./options.ts";
 import { leaseErrorResponse, notLeaderResponse } from "./responses.ts";
 
 /** What the middleware sets on the context: `c.var.lease` and `c.var.leaseHandle`. */
@@ -15,14 +20,14 @@ export interface LeaseVariables {
   leaseHandle: Lease;
 }
 
-/** The Hono `Env` the middleware adds to a route: `E` plus {@link LeaseVariables}. */
-export type WithLease<E extends Env> = E & { Variables: LeaseVariables };
+/** The Hono `Env` the middleware adds to a route: {@link LeaseVariables} on `c.var`. */
+export type LeaseEnv = { Variables: LeaseVariables };
 
 type Outcome = { ok: true; handle: Lease; state: LeaseState } | { ok: false; response: Response };
 
-async function claimForRequest<E extends Env>(
-  opts: ResolvedRouteOptions<E>,
-  c: Context<E>,
+async function claimForRequest<B extends object>(
+  opts: ResolvedRouteOptions<B>,
+  c: RouteContext<B>,
 ): Promise<Outcome> {
   try {
     const handle = createLease({
@@ -40,7 +45,11 @@ async function claimForRequest<E extends Env>(
 }
 
 /** Ends the term after the response: through `waitUntil` where the runtime has one, else before returning. */
-async function releaseAfter<E extends Env>(opts: ResolvedRouteOptions<E>, c: Context<E>, handle: Lease) {
+async function releaseAfter<B extends object>(
+  opts: ResolvedRouteOptions<B>,
+  c: RouteContext<B>,
+  handle: Lease,
+) {
   if (!handle.state().isLeader) return;
   const released = handle.release().catch((error: unknown) => {
     if (!isLeaseError(error)) throw error;
@@ -58,20 +67,22 @@ async function releaseAfter<E extends Env>(opts: ResolvedRouteOptions<E>, c: Con
   else await released;
 }
 
-function routeMiddleware<E extends Env>(
-  options: LeaseRouteOptions<E>,
+function routeMiddleware<B extends object>(
+  options: LeaseRouteOptions<B>,
   guard: boolean,
-): MiddlewareHandler<WithLease<E>> {
+): MiddlewareHandler<LeaseEnv> {
   const opts = resolveRouteOptions(options);
   return async (c, next) => {
-    const outcome = await claimForRequest(opts, c as unknown as Context<E>);
+    // The app's bindings are B: the caller says so by the type argument.
+    const route = c as unknown as RouteContext<B>;
+    const outcome = await claimForRequest(opts, route);
     if (!outcome.ok) return outcome.response;
     const { handle, state } = outcome;
     if (guard && !state.isLeader) return notLeaderResponse(c, state, handle.ttlMs);
     c.set("lease", state);
     c.set("leaseHandle", handle);
     await next();
-    if (opts.releaseAfterResponse) await releaseAfter(opts, c as unknown as Context<E>, handle);
+    if (opts.releaseAfterResponse) await releaseAfter(opts, route, handle);
   };
 }
 
@@ -83,11 +94,13 @@ function routeMiddleware<E extends Env>(
  * Claim failures never reach the handler and never count as leadership: they answer a JSON
  * {@link LeaseErrorBody} (503 + `Retry-After` for retryable ones, 502 for store errors, 500 for bad
  * configuration, see `leaseErrorStatus`).
+ *
+ * `B` types `c.env` in the option callbacks (default: unknown values by name).
  * @throws {InvalidArgumentError} at creation, naming the bad option.
  */
-export function leaseMiddleware<E extends Env = Env>(
-  options: LeaseRouteOptions<E>,
-): MiddlewareHandler<WithLease<E>> {
+export function leaseMiddleware<B extends object = Record<string, unknown>>(
+  options: LeaseRouteOptions<B>,
+): MiddlewareHandler<LeaseEnv> {
   return routeMiddleware(options, false);
 }
 
@@ -97,8 +110,8 @@ export function leaseMiddleware<E extends Env = Env>(
  * renewal is unknown) and a JSON {@link NotLeaderBody} naming the holder and its fencing token.
  * @throws {InvalidArgumentError} at creation, naming the bad option.
  */
-export function requireLeader<E extends Env = Env>(
-  options: LeaseRouteOptions<E>,
-): MiddlewareHandler<WithLease<E>> {
+export function requireLeader<B extends object = Record<string, unknown>>(
+  options: LeaseRouteOptions<B>,
+): MiddlewareHandler<LeaseEnv> {
   return routeMiddleware(options, true);
 }

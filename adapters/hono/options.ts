@@ -1,5 +1,5 @@
 /** Options of the Hono middleware, validated once when the middleware is created. */
-import type { Context, Env } from "hono";
+import type { Context } from "hono";
 import {
   type Backend,
   createLease,
@@ -10,27 +10,34 @@ import {
   validateName,
 } from "../../src/index.ts";
 
+/**
+ * The request context the option callbacks receive. `B` types `c.env`, the runtime's bindings (a Worker's
+ * `env`); pass it as the middleware's type argument, e.g. `requireLeader<Env>({...})`.
+ */
+export type RouteContext<B extends object> = Context<{ Bindings: B }>;
+
 /** A value fixed at creation, or computed from the request (e.g. from `c.env` on Workers). */
-export type PerRequest<T, E extends Env> = T | ((c: Context<E>) => T);
+export type PerRequest<T, B extends object> = T | ((c: RouteContext<B>) => T);
 
 /**
  * Options of {@link leaseMiddleware} and {@link requireLeader}. The lease options (`ttlMs`, `value`,
  * `driftMarginMs`, `requestTimeoutMs`, `allowNonAtomicGuard`, `clock`) are those of `createLease`.
  */
-export interface LeaseRouteOptions<E extends Env> extends Omit<LeaseOptions, "backend" | "name" | "holder"> {
+export interface LeaseRouteOptions<B extends object = Record<string, unknown>>
+  extends Omit<LeaseOptions, "backend" | "name" | "holder"> {
   /**
    * The store, or a function building it from the request; on Workers the bindings are only known per request:
    * `backend: (c) => etcdFromEnv(c.env)`.
    */
-  backend: PerRequest<Backend, E>;
+  backend: PerRequest<Backend, B>;
   /** The lease name, e.g. `cron/nightly-report`, or a function of the request. */
-  name: PerRequest<string, E>;
+  name: PerRequest<string, B>;
   /**
    * This participant's identity. Default: a new random identity per request, so that concurrent invocations of
    * the same endpoint compete and exactly one of them leads. A fixed identity makes every request from it
    * resume the same term.
    */
-  holder?: PerRequest<string, E>;
+  holder?: PerRequest<string, B>;
   /**
    * Releases the lease once the handler has produced its response, when this request led: through
    * `executionCtx.waitUntil` where the runtime has one (Workers), else before the response is returned.
@@ -42,20 +49,20 @@ export interface LeaseRouteOptions<E extends Env> extends Omit<LeaseOptions, "ba
    * Called with every `LeaseError` before it is turned into an HTTP response (claim failures, release
    * failures), e.g. for logging. The response body never carries the error's message.
    */
-  onError?: (error: LeaseError, c: Context<E>) => void;
+  onError?: (error: LeaseError, c: RouteContext<B>) => void;
 }
 
-export interface ResolvedRouteOptions<E extends Env> {
-  backend: (c: Context<E>) => Backend;
-  name: (c: Context<E>) => string;
-  holder: (c: Context<E>) => string;
+export interface ResolvedRouteOptions<B extends object> {
+  backend: (c: RouteContext<B>) => Backend;
+  name: (c: RouteContext<B>) => string;
+  holder: (c: RouteContext<B>) => string;
   lease: Omit<LeaseOptions, "backend" | "name" | "holder">;
   releaseAfterResponse: boolean;
-  onError: ((error: LeaseError, c: Context<E>) => void) | undefined;
+  onError: ((error: LeaseError, c: RouteContext<B>) => void) | undefined;
 }
 
-function perRequest<T, E extends Env>(value: PerRequest<T, E>): (c: Context<E>) => T {
-  return typeof value === "function" ? (value as (c: Context<E>) => T) : () => value;
+function perRequest<T, B extends object>(value: PerRequest<T, B>): (c: RouteContext<B>) => T {
+  return typeof value === "function" ? (value as (c: RouteContext<B>) => T) : () => value;
 }
 
 const randomHolder = () => `req-${crypto.randomUUID()}`;
@@ -66,7 +73,9 @@ const randomHolder = () => `req-${crypto.randomUUID()}`;
  * are checked at creation too; with a per-request backend they are checked on each request.
  * @throws {InvalidArgumentError} naming the option and the rule.
  */
-export function resolveRouteOptions<E extends Env>(options: LeaseRouteOptions<E>): ResolvedRouteOptions<E> {
+export function resolveRouteOptions<B extends object>(
+  options: LeaseRouteOptions<B>,
+): ResolvedRouteOptions<B> {
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("options", "must be an object");
   }

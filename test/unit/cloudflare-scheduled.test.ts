@@ -2,7 +2,13 @@ import { setImmediate } from "node:timers/promises";
 import { describe, expect, it, vi } from "vitest";
 import { type LeaderRun, leaderOnlyScheduled } from "../../adapters/cloudflare/index.ts";
 import { fakeClock, type MemoryBackend, memoryBackend } from "../../adapters/testing/index.ts";
-import { type Backend, InvalidArgumentError, LeaseLostError, TransportError } from "../../src/index.ts";
+import {
+  type Backend,
+  InvalidArgumentError,
+  LeaseLostError,
+  type LeaseState,
+  TransportError,
+} from "../../src/index.ts";
 
 const START = 2n ** 60n;
 const signal = () => new AbortController().signal;
@@ -42,23 +48,28 @@ describe("leaderOnlyScheduled", () => {
   it("runs the handler on exactly one of several concurrent invocations", async () => {
     const { clock, backend } = setup();
     const runs: LeaderRun[] = [];
+    const skipped: LeaseState[] = [];
     const scheduled = leaderOnlyScheduled(
-      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000 },
+      {
+        backend: () => backend,
+        clock,
+        name: "cron/job",
+        ttlMs: 10_000,
+        onNotLeader: (state) => skipped.push(state),
+      },
       async (_controller, _env, _ctx, run) => {
         runs.push(run);
         await run.lease.doIfLeader([{ type: "put", key: "journal", value: run.lease.holder }]);
       },
     );
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => scheduled(controller(), {}, executionContext())),
-    );
-    expect(results.filter((r) => r.ran)).toHaveLength(1);
+    await Promise.all(Array.from({ length: 6 }, () => scheduled(controller(), {}, executionContext())));
     expect(runs).toHaveLength(1);
+    expect(skipped).toHaveLength(5);
     const winner = runs[0]?.lease.holder;
     expect(winner).toMatch(/^cron-[0-9a-f-]{36}$/);
     expect(runs[0]?.state).toMatchObject({ isLeader: true, token: START + 1n });
-    for (const r of results.filter((x) => !x.ran)) {
-      expect(r.state).toMatchObject({ isLeader: false, holder: winner, token: START + 1n });
+    for (const state of skipped) {
+      expect(state).toMatchObject({ isLeader: false, holder: winner, token: START + 1n });
     }
     expect(new TextDecoder().decode(backend.get("journal")?.value)).toBe(winner);
   });
@@ -87,7 +98,7 @@ describe("leaderOnlyScheduled", () => {
     expect((await current(backend))?.holder).toBe(run?.lease.holder);
 
     done.open();
-    expect(await result).toMatchObject({ ran: true });
+    await result;
     clock.advance(3000);
     await settle();
     expect(renew).toHaveBeenCalledTimes(9);
@@ -202,16 +213,20 @@ describe("leaderOnlyScheduled", () => {
   it('keeps the lease by default (afterRun: "keep") so a late duplicate does not run again', async () => {
     const { clock, backend } = setup();
     const handler = vi.fn();
+    const onNotLeader = vi.fn();
     const scheduled = leaderOnlyScheduled(
-      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000 },
+      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000, onNotLeader },
       handler,
     );
     const ctx = executionContext();
-    expect((await scheduled(controller(), {}, ctx)).ran).toBe(true);
+    await scheduled(controller(), {}, ctx);
+    expect(handler).toHaveBeenCalledTimes(1);
     expect(ctx.pending).toHaveLength(0);
-    expect((await scheduled(controller(), {}, ctx)).ran).toBe(false);
+    await scheduled(controller(), {}, ctx);
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(onNotLeader).toHaveBeenCalledTimes(1);
     clock.advance(10_000);
-    expect((await scheduled(controller(), {}, ctx)).ran).toBe(true);
+    await scheduled(controller(), {}, ctx);
     expect(handler).toHaveBeenCalledTimes(2);
   });
 
@@ -271,6 +286,7 @@ describe("options are validated once, at creation", () => {
     [{ name: "n", ttlMs: 3000, holder: "" }, "holder"],
     [{ name: "n", ttlMs: 3000, backend: "etcd" }, "backend"],
     [{ name: "n", ttlMs: 3000, driftMarginMs: 2000 }, "driftMarginMs"],
+    [{ name: "n", ttlMs: 3000, onNotLeader: true }, "onNotLeader"],
     [{ name: "n", ttlMs: 3000, backend }, null],
   ])("checks %o (field %s)", (options, field) => {
     const make = () => leaderOnlyScheduled(options as never, () => {});

@@ -208,11 +208,12 @@ describe("leaseMiddleware", () => {
   });
 
   it("builds the backend from the request's bindings", async () => {
-    const app = new Hono<{ Bindings: { LEASEHOLD_ETCD_ENDPOINTS?: string } }>();
+    type Bindings = { LEASEHOLD_ETCD_ENDPOINTS?: string };
+    const app = new Hono<{ Bindings: Bindings }>();
     const onError = vi.fn();
     app.get(
       "/",
-      leaseMiddleware({ backend: (c) => etcdFromEnv(c.env), name: "n", ttlMs: 3000, onError }),
+      leaseMiddleware<Bindings>({ backend: (c) => etcdFromEnv(c.env), name: "n", ttlMs: 3000, onError }),
       (c) => c.text("unreachable"),
     );
     const res = await app.request("/", {}, {});
