@@ -108,7 +108,8 @@ async function send(
 
 /**
  * Creates the undici transport. Pass it to a backend, e.g. `etcd({ endpoints, transport: undiciTransport() })`,
- * and call the backend's `close()` (or this transport's) at shutdown to release the connections.
+ * and call the backend's `close()` (or this transport's) at shutdown: it lets requests in flight finish (each
+ * is bounded by its deadline) and closes every connection.
  * @throws {InvalidArgumentError} an option breaks a rule (`tls`, `tls.ca`, `tls.cert`, `tls.key`,
  *   `connections`, `keepAliveTimeoutMs`).
  */

@@ -4,9 +4,12 @@
  * (scripts/setup.sh installs Debian's etcd-server when it is missing).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Agent, request } from "undici";
 import { freePort } from "./free-port.ts";
 
 export interface EtcdServer {
@@ -26,20 +29,68 @@ export interface StartEtcdOptions {
   args?: readonly string[];
   /** How long to wait for `/health`, in ms. Default 20 000. */
   startTimeoutMs?: number;
+  /** Member name. Default `leasehold-test`. */
+  name?: string;
+  /** Ports to listen on. Default: free ports. */
+  clientPort?: number;
+  peerPort?: number;
+  /** `--initial-cluster` for a member of a multi-member cluster. Default: this member alone. */
+  initialCluster?: string;
+  /** Serve clients over https with these PEM files; with `clientCertAuth`, require a client certificate. */
+  tls?: EtcdServerTls;
+}
+
+export interface EtcdServerTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Paths of a client certificate and key the health check presents (needed with `clientCertAuth`). */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+  clientCertAuth?: boolean;
+}
+
+/** The etcd 3.5 binary that `scripts/setup.sh etcd35` unpacks (Debian trixie), or `LEASEHOLD_ETCD35_BIN`. */
+export function etcd35Binary(): string {
+  return (
+    process.env.LEASEHOLD_ETCD35_BIN ||
+    fileURLToPath(new URL("../../.cache/etcd-3.5/usr/bin/etcd", import.meta.url))
+  );
 }
 
 export function etcdBinary(): string {
   return process.env.LEASEHOLD_ETCD_BIN || "etcd";
 }
 
-async function waitForHealth(endpoint: string, child: ChildProcess, timeoutMs: number, log: () => string) {
+async function healthy(endpoint: string, tls: EtcdServerTls | undefined): Promise<boolean> {
+  if (!tls) {
+    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+    return ((await res.json()) as { health?: string }).health === "true";
+  }
+  const read = (path: string | undefined) => (path ? readFileSync(path) : undefined);
+  const dispatcher = new Agent({
+    connect: { ca: read(tls.caFile), cert: read(tls.clientCertFile), key: read(tls.clientKeyFile) },
+  });
+  try {
+    const res = await request(`${endpoint}/health`, { dispatcher, signal: AbortSignal.timeout(1000) });
+    return ((await res.body.json()) as { health?: string }).health === "true";
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+async function waitForHealth(
+  endpoint: string,
+  child: ChildProcess,
+  timeoutMs: number,
+  log: () => string,
+  tls?: EtcdServerTls,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`etcd exited with code ${child.exitCode}:\n${log()}`);
     try {
-      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-      const body = (await res.json()) as { health?: string };
-      if (body.health === "true") return;
+      if (await healthy(endpoint, tls)) return;
     } catch {
       // Not up yet.
     }
@@ -50,20 +101,31 @@ async function waitForHealth(endpoint: string, child: ChildProcess, timeoutMs: n
 
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "leasehold-etcd-"));
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const clientPort = options.clientPort ?? (await freePort());
+  const peerPort = options.peerPort ?? (await freePort());
+  const name = options.name ?? "leasehold-test";
+  const { tls } = options;
+  const endpoint = `${tls ? "https" : "http"}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const child = spawn(
     options.binary ?? etcdBinary(),
     [
-      "--name=leasehold-test",
+      `--name=${name}`,
       `--data-dir=${dataDir}`,
       `--listen-client-urls=${endpoint}`,
       `--advertise-client-urls=${endpoint}`,
       `--listen-peer-urls=${peer}`,
       `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=leasehold-test=${peer}`,
+      `--initial-cluster=${options.initialCluster ?? `${name}=${peer}`}`,
       "--log-level=error",
+      ...(tls
+        ? [
+            `--cert-file=${tls.certFile}`,
+            `--key-file=${tls.keyFile}`,
+            `--trusted-ca-file=${tls.caFile}`,
+            `--client-cert-auth=${tls.clientCertAuth === true}`,
+          ]
+        : []),
       ...(options.args ?? []),
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
@@ -88,7 +150,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   };
   try {
     await spawned;
-    await waitForHealth(endpoint, child, options.startTimeoutMs ?? 20_000, () => stderr);
+    await waitForHealth(endpoint, child, options.startTimeoutMs ?? 20_000, () => stderr, tls);
   } catch (error) {
     await stop();
     throw error;
