@@ -1,0 +1,55 @@
+/** Sizes of one benchmark run: the full run (`npm run bench`) and a quick smoke run (`--quick`). */
+
+export interface BenchConfig {
+  quick: boolean;
+  /** Untimed calls per operation and client before timing starts. */
+  warmupOps: number;
+  /** Timed sequential calls per operation and client. */
+  timedOps: number;
+  /** Calls per client in one block; clients take turns block by block. */
+  blockOps: number;
+  /** Concurrency levels of the throughput cells. */
+  concurrency: readonly number[];
+  /** Duration of one throughput cell (one client, one operation, one concurrency), in ms. */
+  cellMs: number;
+  /** Calls per operation and client over which round trips are counted. */
+  roundTripOps: number;
+  failoverTrials: number;
+  /** Fresh handles created to measure retained heap per idle handle. */
+  idleHandles: number;
+  /** Leases held and renewed by this process in the memory section. */
+  renewedLeases: number;
+  renewalRounds: number;
+  /** Keep-alive connections per endpoint for the undici clients (raw floor and leasehold). */
+  connections: number;
+}
+
+const common = { concurrency: [1, 16, 64], connections: 32 } as const;
+
+export const FULL: BenchConfig = {
+  ...common,
+  quick: false,
+  warmupOps: 200,
+  timedOps: 2000,
+  blockOps: 100,
+  cellMs: 1500,
+  roundTripOps: 5,
+  failoverTrials: 12,
+  idleHandles: 10_000,
+  renewedLeases: 1000,
+  renewalRounds: 3,
+};
+
+export const QUICK: BenchConfig = {
+  ...common,
+  quick: true,
+  warmupOps: 10,
+  timedOps: 40,
+  blockOps: 10,
+  cellMs: 100,
+  roundTripOps: 2,
+  failoverTrials: 2,
+  idleHandles: 1000,
+  renewedLeases: 50,
+  renewalRounds: 1,
+};

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: starts a throwaway etcd, measures leasehold against the raw undici floor and the etcd3 gRPC
+ * client (round trips, sequential latency, throughput), then failover, memory and bundle sizes, and prints a
+ * markdown report. A full run writes it to bench/results/latest.md; `--quick` runs every section with smoke
+ * sizes and only prints. Progress goes to stderr.
+ */
+import { writeFile } from "node:fs/promises";
+import { undiciTransport } from "../adapters/node/index.ts";
+import { startEtcd } from "../scripts/lib/etcd-server.ts";
+import { fetchTransport } from "../src/index.ts";
+import { measureEdgeBundles } from "./bundles.ts";
+import { etcd3Client } from "./clients/etcd3.ts";
+import { leaseholdClient } from "./clients/leasehold.ts";
+import { rawClient } from "./clients/raw.ts";
+import type { BenchClient, ClientId } from "./clients/types.ts";
+import { type BenchConfig, FULL, QUICK } from "./config.ts";
+import { measureFailover } from "./failover.ts";
+import { measureLatency } from "./latency.ts";
+import { finishMachineInfo, machineInfo } from "./machine.ts";
+import { measureMemory } from "./memory.ts";
+import { OPS, type OpId, op, SHORT_TTL_MS } from "./ops.ts";
+import { type BenchResults, renderReport } from "./report.ts";
+import { countRoundTrips } from "./round-trips.ts";
+import { type Percentiles, percentiles } from "./stats.ts";
+import { measureThroughput } from "./throughput.ts";
+import { WireTrace } from "./wire-trace.ts";
+
+/** Latency order: the losing claims go last, so the leases they leave behind expire during the pause after. */
+const LATENCY_OPS: readonly OpId[] = [
+  "renew",
+  "leader",
+  "do-if-leader",
+  "claim-free",
+  "release",
+  "cycle",
+  "election-cycle",
+  "claim-held",
+];
+/** Operations without untimed set-up per call, which can run back to back. */
+const THROUGHPUT_OPS: readonly OpId[] = ["renew", "leader", "do-if-leader", "cycle", "election-cycle"];
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function makeClients(endpoint: string, config: BenchConfig): BenchClient[] {
+  return [
+    rawClient(endpoint, "bench/raw/", config.connections),
+    leaseholdClient(
+      "lh-undici",
+      "leasehold (undici)",
+      endpoint,
+      "bench/lh-undici/",
+      undiciTransport({ connections: config.connections }),
+    ),
+    leaseholdClient("lh-fetch", "leasehold (fetch)", endpoint, "bench/lh-fetch/", fetchTransport()),
+    etcd3Client(endpoint, "bench/etcd3/"),
+  ];
+}
+
+async function run(config: BenchConfig): Promise<BenchResults> {
+  const started = performance.now();
+  log(`starting etcd (${config.quick ? "quick" : "full"} run)`);
+  const server = await startEtcd();
+  const trace = new WireTrace();
+  const clients = makeClients(server.endpoint, config);
+  try {
+    const machine = await machineInfo(server.endpoint);
+
+    log("round trips");
+    const roundTrips = await countRoundTrips(OPS, clients, config, server.endpoint, trace);
+
+    const latency = new Map<OpId, Map<ClientId, Percentiles>>();
+    for (const id of LATENCY_OPS) {
+      log(`latency: ${op(id).label}`);
+      const samples = await measureLatency(op(id), clients, config);
+      latency.set(id, new Map([...samples].map(([client, s]) => [client, percentiles(s)])));
+    }
+    if (!config.quick) {
+      log("waiting for the leases of losing claims to expire");
+      await sleep(SHORT_TTL_MS + 1500);
+    }
+
+    const throughput = new Map<OpId, Map<ClientId, Map<number, number>>>();
+    for (const id of THROUGHPUT_OPS) {
+      log(`throughput: ${op(id).label}`);
+      throughput.set(id, await measureThroughput(op(id), clients, config));
+    }
+
+    log("failover");
+    const failover = await measureFailover(server.endpoint, "bench/failover/", config);
+    log("memory");
+    const memory = await measureMemory(server.endpoint, "bench/memory/", config);
+    log("bundle sizes");
+    const bundles = await measureEdgeBundles();
+
+    finishMachineInfo(machine);
+    return {
+      config,
+      machine,
+      clients: clients.map(({ id, label }) => ({ id, label })),
+      roundTrips,
+      latency,
+      throughput,
+      failover,
+      memory,
+      bundles,
+      wallMs: performance.now() - started,
+    };
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    trace.close();
+    await server.stop();
+  }
+}
+
+const quick = process.argv.includes("--quick");
+const results = await run(quick ? QUICK : FULL);
+const report = renderReport(results);
+process.stdout.write(report);
+if (!quick) {
+  const out = new URL("results/latest.md", import.meta.url);
+  await writeFile(out, report);
+  log(`written to bench/results/latest.md`);
+}

@@ -1,0 +1,329 @@
+/** Renders a run's figures as the markdown report printed and written to bench/results/latest.md. */
+import type { BundleSize } from "../scripts/bundle-size.ts";
+import type { ClientId } from "./clients/types.ts";
+import type { BenchConfig } from "./config.ts";
+import { FAILOVER_TTL_MS, type FailoverTrial } from "./failover.ts";
+import type { MachineInfo } from "./machine.ts";
+import type { MemoryFigures } from "./memory.ts";
+import { OPS, type OpId, op } from "./ops.ts";
+import type { RoundTripRow, RoundTrips } from "./round-trips.ts";
+import { kib, median, mib, type Percentiles, ratio, sig } from "./stats.ts";
+
+export interface BenchResults {
+  config: BenchConfig;
+  machine: MachineInfo;
+  clients: readonly { id: ClientId; label: string }[];
+  roundTrips: RoundTrips;
+  latency: Map<OpId, Map<ClientId, Percentiles>>;
+  throughput: Map<OpId, Map<ClientId, Map<number, number>>>;
+  failover: FailoverTrial[];
+  memory: MemoryFigures;
+  bundles: BundleSize[];
+  wallMs: number;
+}
+
+const LEASEHOLD: readonly ClientId[] = ["lh-undici", "lh-fetch"];
+
+/** DESIGN.md's round-trip floor on etcd; the cycle is claim (free) + release. */
+const DESIGN_FLOOR: Partial<Record<OpId, string>> = {
+  "claim-free": "2 (1 pipelined)",
+  "claim-held": "1–2",
+  renew: "1",
+  leader: "1",
+  "do-if-leader": "1",
+  release: "1",
+  cycle: "3 (2 pipelined)",
+};
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}
+
+const num = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const plural = (n: number, word: string) => `${num(n)} ${word}${n === 1 ? "" : "s"}`;
+
+function machineSection(r: BenchResults): string {
+  const m = r.machine;
+  return [
+    "## Machine",
+    "",
+    table(
+      ["", ""],
+      [
+        ["CPU", `${m.cpu} × ${m.cores}`],
+        ["memory", m.memory],
+        ["OS", m.os],
+        ["Node", m.node],
+        ["etcd", `${m.etcd} (single member, WAL on local disk, loopback)`],
+        ["load average (1/5/15 min)", `${m.loadBefore} before, ${m.loadAfter ?? "?"} after`],
+        ["date", m.date],
+        [
+          "run",
+          `${(r.wallMs / 1000).toFixed(0)} s${r.config.quick ? " (--quick: smoke sizes, not figures)" : ""}`,
+        ],
+      ],
+    ),
+  ].join("\n");
+}
+
+function latencySection(r: BenchResults): string {
+  const rows: string[][] = [];
+  for (const spec of OPS) {
+    const byClient = r.latency.get(spec.id);
+    if (!byClient) continue;
+    const raw = byClient.get("raw")?.p50;
+    const etcd3 = byClient.get("etcd3")?.p50;
+    for (const client of r.clients) {
+      const p = byClient.get(client.id);
+      if (!p) continue;
+      const compared = LEASEHOLD.includes(client.id);
+      rows.push([
+        spec.label,
+        client.label,
+        sig(p.p50),
+        sig(p.p90),
+        sig(p.p99),
+        compared ? ratio(p.p50, raw) : "",
+        compared ? ratio(p.p50, etcd3) : "",
+      ]);
+    }
+  }
+  const c = r.config;
+  return [
+    "## Sequential latency (ms)",
+    "",
+    `${c.timedOps} timed calls per operation and client after ${c.warmupOps} warm-up calls, one call at a time;`,
+    `clients take turns in blocks of ${c.blockOps} calls. Ratios compare p50s (lower is better for leasehold).`,
+    "",
+    table(["operation", "client", "p50", "p90", "p99", "p50 / raw", "p50 / etcd3"], rows),
+  ].join("\n");
+}
+
+function throughputSection(r: BenchResults): string {
+  const levels = r.config.concurrency;
+  const top = levels[levels.length - 1] as number;
+  const rows: string[][] = [];
+  for (const [id, byClient] of r.throughput) {
+    const raw = byClient.get("raw")?.get(top);
+    const etcd3 = byClient.get("etcd3")?.get(top);
+    for (const client of r.clients) {
+      const cells = byClient.get(client.id);
+      if (!cells) continue;
+      const compared = LEASEHOLD.includes(client.id);
+      rows.push([
+        op(id).label,
+        client.label,
+        ...levels.map((c) => sig(cells.get(c) ?? Number.NaN, 3)),
+        compared ? ratio(cells.get(top), raw) : "",
+        compared ? ratio(cells.get(top), etcd3) : "",
+      ]);
+    }
+  }
+  return [
+    "## Throughput (operations per second)",
+    "",
+    `Each cell: ${r.config.cellMs / 1000} s of back-to-back calls by N workers of one client, each worker on its own`,
+    `lease, run as two halves in opposite client order. The undici clients use ${r.config.connections} keep-alive connections;`,
+    "etcd3 multiplexes one HTTP/2 connection. Ratios compare the highest concurrency (higher is better).",
+    "",
+    table(
+      ["operation", "client", ...levels.map((c) => `c=${c}`), `c=${top} / raw`, `c=${top} / etcd3`],
+      rows,
+    ),
+  ].join("\n");
+}
+
+function wireCell(row: RoundTripRow | undefined, connections: boolean): string {
+  if (!row) return "";
+  const base = `${num(row.requests)} req, ${num(row.roundTrips)} RT`;
+  return connections && row.connections > 0 ? `${base}, ${num(row.connections)} new conn` : base;
+}
+
+function roundTripSection(r: BenchResults): string {
+  const wire: string[][] = [];
+  const server: string[][] = [];
+  for (const [id, byClient] of r.roundTrips) {
+    const label = op(id).label;
+    wire.push([
+      label,
+      DESIGN_FLOOR[id] ?? "–",
+      ...r.clients.map((c) =>
+        c.id === "etcd3"
+          ? byClient.has(c.id)
+            ? plural(byClient.get(c.id)?.serverCalls ?? 0, "call")
+            : ""
+          : wireCell(byClient.get(c.id), true),
+      ),
+    ]);
+    server.push([label, ...r.clients.map((c) => byClient.get(c.id)?.methods ?? "")]);
+  }
+  const labels = r.clients.map((c) => c.label);
+  return [
+    "## Round trips per operation",
+    "",
+    `Averaged over ${r.config.roundTripOps} calls after a warm-up. HTTP clients: requests written and round trips, from undici's`,
+    "diagnostics channels (a request written while another awaits its answer is pipelined: same round trip), and",
+    "new connections opened. etcd3: gRPC calls counted by etcd, each awaited before the next.",
+    "",
+    table(["operation", "DESIGN.md (etcd)", ...labels], wire),
+    "",
+    "etcd calls per operation as counted by the server (`grpc_server_started_total`; the JSON gateway makes one",
+    "gRPC call per HTTP request):",
+    "",
+    table(["operation", ...labels], server),
+  ].join("\n");
+}
+
+function failoverSection(r: BenchResults): string {
+  const ms = r.failover.map((t) => t.failoverMs);
+  const margins = r.failover.map((t) => t.marginAfterValidUntilMs);
+  const s = (v: number) => `${(v / 1000).toFixed(2)} s`;
+  return [
+    "## Failover (leasehold, undici transport)",
+    "",
+    `The holder renews twice, then stops (no release); a contender polls \`claim()\` every 50 ms. Measured from the`,
+    `holder's last renewal (send time) to the contender's successful claim, ${ms.length} trials on separate leases.`,
+    "",
+    table(
+      ["TTL", "trials", "min", "median", "max", "max − TTL", "earliest takeover after holder's validUntil"],
+      [
+        [
+          s(FAILOVER_TTL_MS),
+          String(ms.length),
+          s(Math.min(...ms)),
+          s(median(ms)),
+          s(Math.max(...ms)),
+          s(Math.max(...ms) - FAILOVER_TTL_MS),
+          `${Math.min(...margins)} ms`,
+        ],
+      ],
+    ),
+  ].join("\n");
+}
+
+function memorySection(r: BenchResults): string {
+  const m = r.memory;
+  return [
+    "## Memory (leasehold, undici transport, in a fresh Node process)",
+    "",
+    table(
+      ["figure", "value"],
+      [
+        [
+          `retained heap per idle lease handle (${m.idleHandles} fresh handles)`,
+          `${Math.round(m.bytesPerIdleHandle)} B`,
+        ],
+        [`retained heap per held lease (${m.renewedLeases} claimed)`, `${Math.round(m.bytesPerHeldLease)} B`],
+        [
+          `heap retained by ${m.renewedLeases} leases after ${m.renewalRounds} renewal rounds`,
+          mib(m.heapAfterRenewals),
+        ],
+        [
+          "RSS of that process: at start → after the renewal rounds",
+          `${mib(m.rssBefore)} → ${mib(m.rssAfterRenewals)}`,
+        ],
+        [`one round renewing all ${m.renewedLeases} leases (64 in flight)`, `${sig(m.msPerRound)} ms`],
+        ["CPU (user + system) per renewal", `${sig(m.cpuMsPerRenewal * 1000)} µs`],
+      ],
+    ),
+  ].join("\n");
+}
+
+function bundleSection(r: BenchResults): string {
+  return [
+    "## Bundle sizes (esbuild, minified, ESM, worker conditions; hono external)",
+    "",
+    table(
+      ["bundle", "minified", "gzip"],
+      r.bundles.map((b) => [b.name, kib(b.minifiedBytes), kib(b.gzipBytes)]),
+    ),
+  ].join("\n");
+}
+
+function targetsSection(r: BenchResults): string {
+  const rows: string[][] = [];
+  const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
+
+  const ratios = OPS.flatMap((spec) => {
+    const byClient = r.latency.get(spec.id);
+    const lh = byClient?.get("lh-undici")?.p50;
+    const raw = byClient?.get("raw")?.p50;
+    return lh !== undefined && raw !== undefined ? [{ label: spec.label, ratio: lh / raw }] : [];
+  });
+  if (ratios.length > 0) {
+    const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    const over = ratios.filter((x) => x.ratio > 1.1).map((x) => `${x.label} ${x.ratio.toFixed(2)}×`);
+    rows.push([
+      "leasehold (undici) p50 ≤ 1.10× raw floor, every operation",
+      over.length > 0 ? `over: ${over.join(", ")}` : `worst: ${worst.label} ${worst.ratio.toFixed(2)}×`,
+      verdict(over.length === 0),
+    ]);
+  }
+
+  const cycle = r.latency.get("cycle")?.get("lh-undici")?.p50;
+  const election = r.latency.get("election-cycle")?.get("etcd3")?.p50;
+  if (cycle !== undefined && election !== undefined) {
+    rows.push([
+      "claim+release cycle faster than etcd3's Election cycle (p50)",
+      `${sig(cycle)} ms vs ${sig(election)} ms`,
+      verdict(cycle < election),
+    ]);
+  }
+
+  const top = r.config.concurrency[r.config.concurrency.length - 1] as number;
+  for (const [id, byClient] of r.throughput) {
+    const lh = byClient.get("lh-undici")?.get(top);
+    const etcd3 = byClient.get("etcd3")?.get(top);
+    if (lh === undefined || etcd3 === undefined) continue;
+    rows.push([
+      `throughput at c=${top} ≥ etcd3's: ${op(id).label}`,
+      `${sig(lh)} vs ${sig(etcd3)} ops/s`,
+      verdict(lh >= etcd3),
+    ]);
+  }
+
+  if (r.failover.length > 0) {
+    const max = Math.max(...r.failover.map((t) => t.failoverMs));
+    rows.push([
+      `failover ≤ TTL + 0.6 s (${(FAILOVER_TTL_MS + 600) / 1000} s)`,
+      `max ${(max / 1000).toFixed(2)} s`,
+      verdict(max <= FAILOVER_TTL_MS + 600),
+    ]);
+  }
+  rows.push([
+    "≤ 2 KB retained heap per idle lease handle",
+    `${Math.round(r.memory.bytesPerIdleHandle)} B`,
+    verdict(r.memory.bytesPerIdleHandle <= 2048),
+  ]);
+  return ["## Targets (reported, not asserted)", "", table(["target", "measured", ""], rows)].join("\n");
+}
+
+export function renderReport(r: BenchResults): string {
+  return [
+    "# leasehold benchmarks",
+    "",
+    "`npm run bench`: leasehold against the raw HTTP floor (hand-written undici requests making the same",
+    "exchanges) and against the etcd3 gRPC client, on one local etcd. How to read it: docs/benchmarks.md.",
+    "",
+    targetsSection(r),
+    "",
+    latencySection(r),
+    "",
+    throughputSection(r),
+    "",
+    roundTripSection(r),
+    "",
+    failoverSection(r),
+    "",
+    memorySection(r),
+    "",
+    bundleSection(r),
+    "",
+    machineSection(r),
+    "",
+  ].join("\n");
+}
