@@ -11,6 +11,8 @@ export interface ProxiedChunk {
   text: string;
   /** Whether the server had already answered anything on this connection when the chunk arrived. */
   afterFirstResponse: boolean;
+  /** Whether the server had already answered anything on any connection when the chunk arrived. */
+  afterAnyResponse: boolean;
 }
 
 export interface TcpProxy {
@@ -27,6 +29,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let accepted = 0;
   let stalled = false;
+  let answeredAny = false;
   const chunks: ProxiedChunk[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -42,12 +45,18 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       sockets.delete(upstream);
     };
     client.on("data", (data: Buffer) => {
-      chunks.push({ connection: id, text: data.toString("latin1"), afterFirstResponse: answered });
+      chunks.push({
+        connection: id,
+        text: data.toString("latin1"),
+        afterFirstResponse: answered,
+        afterAnyResponse: answeredAny,
+      });
       if (!stalled) upstream.write(data);
     });
     upstream.on("data", (data: Buffer) => {
       if (stalled) return;
       answered = true;
+      answeredAny = true;
       client.write(data);
     });
     client.on("close", end);
