@@ -1,0 +1,48 @@
+/**
+ * JSON parsing that keeps ZooKeeper's 64-bit stat fields exact. The gateways write czxid, mzxid, ctime,
+ * mtime, ephemeralOwner and pzxid as bare JSON numbers (Jersey's mapped notation does; so does
+ * leasehold-zk-gateway), and real values exceed 2^53: ephemeralOwner is a session ID whose top byte is the
+ * server ID, and zxids carry the leader epoch in their top 32 bits. These fields are read from their source
+ * text (`JSON.parse` reviver `context.source`: Node 22+, workerd, Deno, current browsers) into bigints.
+ */
+import { MalformedResponseError } from "../../src/index.ts";
+
+/** The stat fields that are Java longs. */
+export const LONG_FIELDS: ReadonlySet<string> = new Set([
+  "czxid",
+  "mzxid",
+  "ctime",
+  "mtime",
+  "ephemeralOwner",
+  "pzxid",
+]);
+
+const INTEGER = /^-?(0|[1-9]\d*)$/;
+
+type Reviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
+
+const exactLongs: Reviver = (key, value, context) => {
+  if (typeof value !== "number" || !LONG_FIELDS.has(key)) return value;
+  const source = context?.source;
+  if (source === undefined) {
+    // A runtime without source text access: only values that survived as exact numbers can be trusted.
+    if (Number.isSafeInteger(value)) return BigInt(value);
+    throw new Error(`${key} ${value} is beyond 2^53 and this runtime's JSON.parse gives no source text`);
+  }
+  if (!INTEGER.test(source)) throw new Error(`${key} ${source} is not an integer`);
+  return BigInt(source);
+};
+
+/**
+ * Parses JSON text; the long stat fields become bigints, exact.
+ * @throws {MalformedResponseError} the text is not JSON, or a long field is not an integer.
+ */
+export function parseExactJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text, exactLongs as Parameters<typeof JSON.parse>[1]);
+  } catch (error) {
+    throw new MalformedResponseError(`ZooKeeper gateway ${what}: response is not valid JSON`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The SPEC v2 calls the backend makes, and the one place where gateway answers become typed errors. Only
+ * what Apache's Java gateway does is relied on (see docs/zookeeper.md), plus the optional `/leasehold/v1`
+ * extension of leasehold-zk-gateway.
+ */
+import {
+  AuthError,
+  type CallContext,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponse,
+  HttpStatusError,
+  InvalidArgumentError,
+  type LeaseError,
+  MalformedResponseError,
+  type Transport,
+} from "../../src/index.ts";
+import { encodeBase64 } from "./base64.ts";
+import type { ZooKeeperAuth } from "./options.ts";
+import { splitPath, znodeUrl } from "./paths.ts";
+import {
+  errorEntity,
+  extensionInfo,
+  multiFailure,
+  multiResults,
+  parseWire,
+  type StatEntity,
+  sessionEntity,
+  statEntity,
+} from "./wire.ts";
+
+const JSON_TYPE = "application/json";
+const OCTET_TYPE = "application/octet-stream";
+
+/** The gateway's error message, tolerant: it only feeds error messages. */
+function messageOf(res: HttpResponse): string {
+  try {
+    const parsed = errorEntity.safeParse(JSON.parse(res.body));
+    if (parsed.success) return parsed.data.message ?? "";
+  } catch {
+    // Not JSON (octet errors, servlet error pages): use the raw text.
+  }
+  return res.body.slice(0, 200);
+}
+
+/** Maps an answer the call does not expect to a typed error: 401 with a challenge and 403 are auth failures. */
+export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
+  const detail = `ZooKeeper gateway ${what}: ${messageOf(res) || "no message"}`;
+  if ((res.status === 401 && res.headers["www-authenticate"] !== undefined) || res.status === 403) {
+    return new AuthError(detail);
+  }
+  return new HttpStatusError(res.status, detail);
+}
+
+/** A 401 without a basic-auth challenge: the gateway does not know the `?session=` (expired or closed). */
+export function unknownSession(res: HttpResponse): boolean {
+  return res.status === 401 && res.headers["www-authenticate"] === undefined;
+}
+
+/** One op of the extension's multi; versions are ZooKeeper's (-1 = any). */
+export type WireMultiOp =
+  | { op: "check"; path: string; version: number }
+  | { op: "create"; path: string; data: Uint8Array | null; ephemeral: boolean }
+  | { op: "set"; path: string; data: Uint8Array; version: number }
+  | { op: "delete"; path: string; version: number };
+
+export type MultiOutcome =
+  | { committed: true }
+  | { committed: false; index: number; code: string }
+  | { committed: false; index: -1; code: "NOSESSION" };
+
+export type CreateOutcome = "created" | "exists" | "no-parent" | "no-session";
+
+export class RestClient {
+  readonly #base: string;
+  readonly #transport: Transport;
+  readonly #authorization: string | undefined;
+
+  constructor(base: string, transport: Transport, auth: ZooKeeperAuth | undefined) {
+    this.#base = base;
+    this.#transport = transport;
+    this.#authorization = auth
+      ? `Basic ${encodeBase64(new TextEncoder().encode(`${auth.username}:${auth.password}`))}`
+      : undefined;
+  }
+
+  #request(
+    method: HttpMethod,
+    url: string,
+    ctx: CallContext,
+    body?: { type: string; data: Uint8Array | string },
+  ): HttpRequest {
+    const headers: Record<string, string> = { accept: JSON_TYPE };
+    if (this.#authorization) headers.authorization = this.#authorization;
+    if (body) headers["content-type"] = body.type;
+    const payload =
+      body === undefined ? undefined : typeof body.data === "string" ? body.data : copy(body.data);
+    return { method, url, headers, signal: ctx.signal, ...(payload === undefined ? {} : { body: payload }) };
+  }
+
+  #send(req: HttpRequest): Promise<HttpResponse> {
+    return this.#transport.request(req);
+  }
+
+  /**
+   * Sends requests in order: pipelined on one connection when the transport can, else each after the
+   * previous one settled. One promise per request.
+   */
+  #inOrder(reqs: readonly HttpRequest[]): Promise<HttpResponse>[] {
+    const transport = this.#transport;
+    if (transport.pipeline) return transport.pipeline(reqs);
+    let previous: Promise<unknown> = Promise.resolve();
+    return reqs.map((req) => {
+      const next = previous.then(
+        () => transport.request(req),
+        () => transport.request(req),
+      );
+      previous = next.catch(() => undefined);
+      return next;
+    });
+  }
+
+  /** `GET /znodes/v1/<path>` as JSON (data in base64): the znode, or null when it does not exist. */
+  async getNode(path: string, ctx: CallContext): Promise<StatEntity | null> {
+    return this.#readNode(await this.#send(this.#getRequest(path, ctx)), path);
+  }
+
+  #getRequest(path: string, ctx: CallContext): HttpRequest {
+    return this.#request("GET", znodeUrl(this.#base, path), ctx);
+  }
+
+  #readNode(res: HttpResponse, path: string): StatEntity | null {
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw gatewayFailure(res, `get ${path}`);
+    return parseWire(statEntity, res.body, `get ${path}`);
+  }
+
+  /** `HEAD /znodes/v1/<path>`: whether the znode exists. */
+  async exists(path: string, ctx: CallContext): Promise<boolean> {
+    const res = await this.#send(this.#request("HEAD", znodeUrl(this.#base, path), ctx));
+    if (res.status === 200 || res.status === 204) return true;
+    if (res.status === 404) return false;
+    throw gatewayFailure(res, `exists ${path}`);
+  }
+
+  #createRequest(
+    path: string,
+    data: Uint8Array | null,
+    options: { ephemeral: boolean; session?: string },
+    ctx: CallContext,
+  ): HttpRequest {
+    const [parent, name] = splitPath(path);
+    const query = new URLSearchParams({ op: "create", name });
+    if (options.ephemeral) query.set("ephemeral", "true");
+    if (options.session !== undefined) query.set("session", options.session);
+    if (data === null) query.set("null", "true");
+    return this.#request("POST", `${znodeUrl(this.#base, parent)}?${query}`, ctx, {
+      type: OCTET_TYPE,
+      data: data ?? new Uint8Array(0),
+    });
+  }
+
+  #createOutcome(res: HttpResponse, path: string): CreateOutcome {
+    switch (res.status) {
+      case 201:
+        return "created";
+      case 409:
+        return "exists";
+      case 404:
+        return "no-parent";
+      default:
+        if (unknownSession(res)) return "no-session";
+        throw gatewayFailure(res, `create ${path}`);
+    }
+  }
+
+  /** `POST /znodes/v1/<parent>?op=create&name=<name>`; `data: null` stores no data (`null=true`). */
+  async create(
+    path: string,
+    data: Uint8Array | null,
+    options: { ephemeral: boolean; session?: string },
+    ctx: CallContext,
+  ): Promise<CreateOutcome> {
+    return this.#createOutcome(await this.#send(this.#createRequest(path, data, options, ctx)), path);
+  }
+
+  /**
+   * Creates a znode and reads it back, in order on one connection when the transport pipelines (one round
+   * trip): the read is harmless whatever the create did. `node` is null when the znode does not exist.
+   */
+  async createThenGet(
+    path: string,
+    data: Uint8Array,
+    options: { ephemeral: boolean; session: string },
+    ctx: CallContext,
+  ): Promise<{ outcome: CreateOutcome; node: StatEntity | null }> {
+    const [created, read] = this.#inOrder([
+      this.#createRequest(path, data, options, ctx),
+      this.#getRequest(path, ctx),
+    ]) as [Promise<HttpResponse>, Promise<HttpResponse>];
+    const [c, r] = await Promise.allSettled([created, read]);
+    if (c.status === "rejected") throw c.reason;
+    const outcome = this.#createOutcome(c.value, path);
+    if (r.status === "rejected") throw r.reason;
+    return { outcome, node: this.#readNode(r.value, path) };
+  }
+
+  /** `PUT /znodes/v1/<path>` (any version). False when the znode does not exist. */
+  async setData(path: string, data: Uint8Array, ctx: CallContext): Promise<boolean> {
+    const res = await this.#send(
+      this.#request("PUT", znodeUrl(this.#base, path), ctx, { type: OCTET_TYPE, data }),
+    );
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw gatewayFailure(res, `set ${path}`);
+  }
+
+  /** `DELETE /znodes/v1/<path>` (any version). False when the znode did not exist. */
+  async delete(path: string, ctx: CallContext): Promise<boolean> {
+    const res = await this.#send(this.#request("DELETE", znodeUrl(this.#base, path), ctx));
+    if (res.status === 204 || res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw gatewayFailure(res, `delete ${path}`);
+  }
+
+  /**
+   * `POST /sessions/v1/?op=create&expire=<s>`: a new REST session's ID.
+   * @throws {InvalidArgumentError} for `ttlMs` when the gateway refuses the expire (400).
+   */
+  async createSession(expireS: number, ctx: CallContext): Promise<string> {
+    const res = await this.#send(
+      this.#request("POST", `${this.#base}/sessions/v1/?op=create&expire=${expireS}`, ctx, {
+        type: OCTET_TYPE,
+        data: new Uint8Array(0),
+      }),
+    );
+    if (res.status === 201) return parseWire(sessionEntity, res.body, "session create").id;
+    if (res.status === 400) {
+      throw new InvalidArgumentError(
+        "ttlMs",
+        `the gateway refused a session expire of ${expireS} s${messageOf(res) ? `: ${messageOf(res)}` : ""}`,
+      );
+    }
+    throw gatewayFailure(res, "session create");
+  }
+
+  /** `PUT /sessions/v1/<id>`: true when the gateway renewed it, false when it no longer has it (404). */
+  async heartbeat(session: string, ctx: CallContext): Promise<boolean> {
+    const res = await this.#send(
+      this.#request("PUT", `${this.#base}/sessions/v1/${session}`, ctx, {
+        type: OCTET_TYPE,
+        data: new Uint8Array(0),
+      }),
+    );
+    if (res.status === 200 || res.status === 204) return true;
+    if (res.status === 404) return false;
+    throw gatewayFailure(res, "session heartbeat");
+  }
+
+  /** `DELETE /sessions/v1/<id>`: closes the session; its ephemeral znodes go with it. */
+  async deleteSession(session: string, ctx: CallContext): Promise<void> {
+    const res = await this.#send(this.#request("DELETE", `${this.#base}/sessions/v1/${session}`, ctx));
+    if (res.status === 204 || res.status === 200 || res.status === 404) return;
+    throw gatewayFailure(res, "session delete");
+  }
+
+  /**
+   * `GET /leasehold/v1`: true when the gateway serves the multi extension, false when it answers 4xx
+   * (Apache's gateway: 404).
+   * @throws {LeaseError} on transport failures and 5xx: the answer is unknown.
+   */
+  async hasMultiExtension(ctx: CallContext): Promise<boolean> {
+    const res = await this.#send(this.#request("GET", `${this.#base}/leasehold/v1`, ctx));
+    if (res.status === 200) {
+      return parseWire(extensionInfo, res.body, "extension probe").extensions.includes("multi");
+    }
+    if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403) return false;
+    throw gatewayFailure(res, "extension probe");
+  }
+
+  /**
+   * `POST /leasehold/v1/multi?session=<id>`: ONE ZooKeeper multi on the session's ZooKeeper session. Null
+   * when the gateway has no such endpoint (a 404 that is not a multi failure).
+   */
+  async multi(ops: readonly WireMultiOp[], session: string, ctx: CallContext): Promise<MultiOutcome | null> {
+    const body = JSON.stringify({
+      ops: ops.map((op) => {
+        switch (op.op) {
+          case "create":
+            return {
+              op: "create",
+              path: op.path,
+              ephemeral: op.ephemeral,
+              ...(op.data === null ? {} : { data64: encodeBase64(op.data) }),
+            };
+          case "set":
+            return { op: "set", path: op.path, version: op.version, data64: encodeBase64(op.data) };
+          default:
+            return op;
+        }
+      }),
+    });
+    const url = `${this.#base}/leasehold/v1/multi?session=${encodeURIComponent(session)}`;
+    const res = await this.#send(this.#request("POST", url, ctx, { type: JSON_TYPE, data: body }));
+    if (res.status === 200) {
+      const { results } = parseWire(multiResults, res.body, "multi");
+      if (results.length !== ops.length) {
+        throw new MalformedResponseError(
+          `ZooKeeper gateway multi: ${results.length} results for ${ops.length} ops`,
+        );
+      }
+      return { committed: true };
+    }
+    if (unknownSession(res)) return { committed: false, index: -1, code: "NOSESSION" };
+    const failure = multiFailureOf(res);
+    if (failure && failure.index >= 0 && failure.index < ops.length) {
+      return { committed: false, index: failure.index, code: failure.code };
+    }
+    if (res.status === 404 && !failure) return null;
+    throw gatewayFailure(res, "multi");
+  }
+}
+
+function multiFailureOf(res: HttpResponse): { index: number; code: string } | null {
+  try {
+    const parsed = multiFailure.safeParse(JSON.parse(res.body));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A fresh ArrayBuffer-backed copy, as `HttpRequest.body` wants. */
+function copy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out;
+}

@@ -1,0 +1,129 @@
+/**
+ * Starts a throwaway standalone ZooKeeper on a free loopback port with a temp data dir, and stops it. Used by
+ * the test setup and the demo. It runs `org.apache.zookeeper.server.ZooKeeperServerMain` from Debian's
+ * `zookeeper` package (`/usr/share/java/zookeeper.jar`, whose manifest names its dependencies) with a
+ * generated zoo.cfg; the admin server is off. Override the jar with `LEASEHOLD_ZOOKEEPER_JAR` and the JVM with
+ * `LEASEHOLD_JAVA` (else `java` on PATH).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./free-port.ts";
+
+export interface ZooKeeperServer {
+  /** Connection string for clients, e.g. `127.0.0.1:41234`. */
+  connectString: string;
+  /** The JVM running ZooKeeper; tests may kill it. */
+  process: ChildProcess;
+  dataDir: string;
+  /** The server's tick in ms: sessions time out between 2 and 20 ticks (unless the options say otherwise). */
+  tickTimeMs: number;
+  /** Stops ZooKeeper (SIGTERM, then SIGKILL after 5 s) and deletes its data dir. */
+  stop(): Promise<void>;
+}
+
+export interface StartZooKeeperOptions {
+  /** ZooKeeper's tick in ms. Default 500, so that session expiry in tests takes seconds, not tens of seconds. */
+  tickTimeMs?: number;
+  /** Largest session timeout the server grants, in ms. Default 60 000. */
+  maxSessionTimeoutMs?: number;
+  /** How long to wait for the server to serve requests, in ms. Default 30 000. */
+  startTimeoutMs?: number;
+}
+
+export function zookeeperJar(): string {
+  return process.env.LEASEHOLD_ZOOKEEPER_JAR || "/usr/share/java/zookeeper.jar";
+}
+
+/** Sends a four-letter command and returns the reply (empty when the server is not up). */
+export function fourLetterWord(connectString: string, word: string, timeoutMs = 1000): Promise<string> {
+  const [host, port] = connectString.split(":") as [string, string];
+  return new Promise((resolve) => {
+    let reply = "";
+    const socket = connect({ host, port: Number(port) });
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on("connect", () => socket.end(word));
+    socket.on("data", (chunk: Buffer) => {
+      reply += chunk.toString();
+    });
+    socket.on("error", () => resolve(""));
+    socket.on("close", () => resolve(reply));
+  });
+}
+
+/** `ruok` answers before the server serves requests; `srvr` reports a mode only once it does. */
+async function waitForServing(server: string, child: ChildProcess, timeoutMs: number, log: () => string) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`ZooKeeper exited with code ${child.exitCode}:\n${log()}`);
+    if ((await fourLetterWord(server, "srvr")).includes("Mode: standalone")) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`ZooKeeper at ${server} was not serving within ${timeoutMs} ms:\n${log()}`);
+}
+
+export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promise<ZooKeeperServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), "leasehold-zookeeper-"));
+  const port = await freePort();
+  const tickTimeMs = options.tickTimeMs ?? 500;
+  const connectString = `127.0.0.1:${port}`;
+  const config = join(dataDir, "zoo.cfg");
+  await writeFile(
+    config,
+    [
+      `tickTime=${tickTimeMs}`,
+      `dataDir=${join(dataDir, "data")}`,
+      `clientPort=${port}`,
+      "clientPortAddress=127.0.0.1",
+      `maxSessionTimeout=${options.maxSessionTimeoutMs ?? 60_000}`,
+      "admin.enableServer=false",
+      "4lw.commands.whitelist=srvr,cons",
+      "",
+    ].join("\n"),
+  );
+  const child = spawn(
+    process.env.LEASEHOLD_JAVA || "java",
+    [
+      "-Xms32m",
+      "-Xmx256m",
+      "-XX:+UseSerialGC",
+      "-XX:TieredStopAtLevel=1",
+      "-Dzookeeper.jmx.log4j.disable=true",
+      "-cp",
+      zookeeperJar(),
+      "org.apache.zookeeper.server.ZooKeeperServerMain",
+      config,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", reject);
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await spawned;
+    await waitForServing(connectString, child, options.startTimeoutMs ?? 30_000, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { connectString, process: child, dataDir, tickTimeMs, stop };
+}
