@@ -156,7 +156,7 @@ export class EtcdBackend implements Backend {
     return ttlS > 0n ? Number(ttlS) * 1000 : null;
   }
 
-  /** The grant's TTL in ms; a 412 "lease already exists" means an earlier try of this claim created it. */
+  /** The grant's TTL in ms; "lease already exists" (gRPC 9) means an earlier try of this claim created it. */
   async #grantedTtl(res: HttpResponse, leaseId: string, ctx: CallContext): Promise<number> {
     if (res.status === 200) {
       const granted = parseWire(grantResponse, res.body, "lease grant");
@@ -168,7 +168,9 @@ export class EtcdBackend implements Backend {
       if (ttlS <= 0n) throw new MalformedResponseError("etcd lease grant: no TTL in the response");
       return Number(ttlS) * 1000;
     }
-    if (res.status === 412 && readGatewayError(res).code === GrpcCode.FailedPrecondition) {
+    // gRPC FailedPrecondition is HTTP 412 from etcd 3.4's gateway and HTTP 400 from etcd 3.5's.
+    const exists = res.status === 412 || res.status === 400;
+    if (exists && readGatewayError(res).code === GrpcCode.FailedPrecondition) {
       const ttlMs = await this.#keepAlive(leaseId, ctx);
       if (ttlMs === null)
         throw new LeaseLostError(`etcd lease ${leaseId} from an earlier try of this claim has expired`);
