@@ -7,6 +7,7 @@ export default defineConfig({
     testing: "adapters/testing/index.ts",
     hono: "adapters/hono/index.ts",
     cloudflare: "adapters/cloudflare/index.ts",
+    node: "adapters/node/index.ts",
   },
   format: ["esm"],
   target: "es2023",
