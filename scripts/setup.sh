@@ -36,12 +36,12 @@ for server in "$@"; do
       ;;
     etcd35)
       # etcd 3.5 is Debian trixie's etcd-server, a static binary: fetch the .deb with apt-get using private
-      # source, list and cache dirs (the system's apt configuration stays untouched) and unpack it here.
+      # source, list and cache dirs (the system's apt configuration stays untouched) and keep its binary here.
       etcd35_dir=.cache/etcd-3.5
       if [ ! -x "$etcd35_dir/usr/bin/etcd" ]; then
         echo "setup: fetching etcd 3.5 (Debian trixie's etcd-server) into $etcd35_dir"
         apt_dir=$(mktemp -d)
-        mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$etcd35_dir"
+        mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
         echo "deb http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
         apt_private() {
           apt-get -qq -o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
@@ -49,7 +49,9 @@ for server in "$@"; do
         }
         apt_private update
         (cd "$apt_dir" && apt_private download etcd-server)
-        dpkg -x "$apt_dir"/etcd-server_*.deb "$etcd35_dir"
+        dpkg -x "$apt_dir"/etcd-server_*.deb "$apt_dir/root"
+        mkdir -p "$etcd35_dir/usr/bin"
+        cp "$apt_dir/root/usr/bin/etcd" "$etcd35_dir/usr/bin/etcd"
         rm -rf "$apt_dir"
         "$etcd35_dir/usr/bin/etcd" --version | head -1
       fi

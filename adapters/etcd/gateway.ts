@@ -28,7 +28,7 @@ export interface GatewayOptions {
   /** See `EtcdOptions.attemptTimeoutMs`. */
   attemptTimeoutMs?: number | undefined;
   /** Sleeps between attempts; tests pass a fake clock. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Jitter source in [0, 1). */
   random?: () => number;
 }
