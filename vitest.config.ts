@@ -18,7 +18,17 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          exclude: ["test/integration/zookeeper-*.test.ts"],
           globalSetup: ["test/global-setup.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "zookeeper",
+          include: ["test/integration/zookeeper-*.test.ts"],
+          globalSetup: ["test/zookeeper-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

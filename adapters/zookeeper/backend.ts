@@ -1,18 +1,22 @@
 /**
  * The ZooKeeper Backend, over a REST gateway (SPEC v2). Layout: one ephemeral leader znode per lease (see
- * paths.ts), owned by a REST session whose expire is the lease TTL, holding the leader record (record.ts);
- * the fencing token is the znode's czxid. Requests:
+ * paths.ts), owned by a REST session whose expire is the lease TTL, holding the leader record (record.ts).
+ * The fencing token is the znode's czxid; the lease ID is its ephemeralOwner, the ZooKeeper session ID, as
+ * a decimal string. Both are exact 64-bit values. Requests:
  *
  * - claim: `GET` the leader znode. Held by another holder: report it (1 round trip). Held by this holder
  *   (an earlier invocation, or a retry after a lost response): heartbeat its session and resume (2).
- *   Free: `POST /sessions/v1/?op=create&expire=<ttl s>`, then `POST` create the ephemeral znode with
- *   `?session=` and `GET` it for its czxid, pipelined when the transport can (3 round trips, else 4).
- *   ZooKeeper's create is the mutual exclusion: a claimant that loses the race reads the winner and closes
- *   its own unused session.
+ *   Free: `POST /sessions/v1/?op=create&expire=<ttl s>`, then `POST` the ephemeral znode with `?session=`
+ *   and `GET` it for its czxid, pipelined when the transport can (3 round trips, else 4). ZooKeeper's create
+ *   is the mutual exclusion: a claimant that loses the race reads the winner and closes its unused session.
  * - renew: `PUT /sessions/v1/<id>` (one heartbeat; 404 = the lease is lost).
  * - release: `DELETE /sessions/v1/<id>`; the gateway closes the ZooKeeper session, which deletes the znode.
  * - leader: `GET` the leader znode.
  * - doIfLeader: see txn.ts (atomic with leasehold-zk-gateway's multi extension, else only non-atomic).
+ *
+ * Renew and release need the REST session (a UUID) of a lease ID (a ZooKeeper session ID): the leader
+ * record names it. This instance remembers the pairs it has read (they never change); a lease ID it has not
+ * seen costs one `GET` of the leader znode first.
  */
 import {
   assertNoWritesUnder,
@@ -34,13 +38,7 @@ import {
 } from "../../src/index.ts";
 import type { ZooKeeperExtensions } from "./options.ts";
 import { leaderPath } from "./paths.ts";
-import {
-  decodeLeaderRecord,
-  encodeLeaderRecord,
-  type LeaderRecord,
-  leaseIdOf,
-  parseLeaseId,
-} from "./record.ts";
+import { decodeLeaderRecord, encodeLeaderRecord, type LeaderRecord } from "./record.ts";
 import type { RestClient } from "./rest.ts";
 import { atomicTxn, type Guard, nonAtomicTxn } from "./txn.ts";
 import { dataOf, type StatEntity } from "./wire.ts";
@@ -51,11 +49,18 @@ import { dataOf, type StatEntity } from "./wire.ts";
  */
 const COMPARE_TARGETS: readonly CompareTarget[] = ["version"];
 
-/** TTL limits: gateways take `expire` in whole seconds, as a Java int. Gateways may refuse less. */
+/** TTL limits: gateways take `expire` in whole seconds, as a Java int. A gateway may refuse part of this range. */
 export const ZOOKEEPER_TTL = { minTtlMs: 1000, maxTtlMs: 2_147_483_000, ttlGranularityMs: 1000 } as const;
 
 /** A claim gives up after this many rounds of "the leader znode changed under us". */
 const CLAIM_ROUNDS = 3;
+/** Remembered lease ID → REST session pairs. */
+const SESSION_MEMORY = 4096;
+
+interface SessionRef {
+  session: string;
+  ttlMs: number;
+}
 
 export class ZooKeeperBackend implements Backend {
   readonly kind = "zookeeper";
@@ -63,6 +68,7 @@ export class ZooKeeperBackend implements Backend {
   readonly #root: string;
   readonly #keyPrefix: Uint8Array;
   readonly #transport: Transport;
+  readonly #sessions = new Map<string, SessionRef>();
   /** Whether the gateway serves the multi extension: undefined until detected ("auto"). */
   #multi: boolean | undefined;
   #probe: Promise<void> | null = null;
@@ -70,7 +76,7 @@ export class ZooKeeperBackend implements Backend {
   constructor(rest: RestClient, root: string, mode: ZooKeeperExtensions, transport: Transport) {
     this.#rest = rest;
     this.#root = root;
-    // Keys map to "/" + key, so the lease znodes are the keys under "<root without '/'>/".
+    // Keys map to "/" + key, so the lease znodes are the keys under "<root without its leading '/'>/".
     this.#keyPrefix = toBytes(`${root.slice(1)}/`);
     this.#transport = transport;
     this.#multi = mode === "leasehold-v1" ? true : mode === "none" ? false : undefined;
@@ -84,7 +90,7 @@ export class ZooKeeperBackend implements Backend {
     return { atomicGuard: this.#multi === true, ...ZOOKEEPER_TTL, compareTargets: COMPARE_TARGETS };
   }
 
-  /** Detects the extension once ("auto" only); a failed probe leaves it unknown and is retried next time. */
+  /** Detects the extension once ("auto" only); a failed probe leaves it unknown, to be tried again. */
   #detect(ctx: CallContext): Promise<void> {
     if (this.#multi !== undefined) return Promise.resolve();
     this.#probe ??= this.#rest
@@ -99,14 +105,13 @@ export class ZooKeeperBackend implements Backend {
     return this.#probe;
   }
 
-  #info(node: StatEntity, record: LeaderRecord): LeaderInfo {
-    return {
-      holder: record.holder,
-      token: node.czxid,
-      ttlMs: record.ttlMs,
-      leaseId: leaseIdOf(record.session, record.ttlMs),
-      ...(record.value === undefined ? {} : { value: record.value }),
-    };
+  #remember(leaseId: string, ref: SessionRef): void {
+    this.#sessions.delete(leaseId);
+    this.#sessions.set(leaseId, ref);
+    if (this.#sessions.size > SESSION_MEMORY) {
+      const oldest = this.#sessions.keys().next().value;
+      if (oldest !== undefined) this.#sessions.delete(oldest);
+    }
   }
 
   /** Reads a leader znode. One that is not ephemeral, or holds no leader record, was not written by leasehold. */
@@ -114,7 +119,26 @@ export class ZooKeeperBackend implements Backend {
     const where = `ZooKeeper znode ${leaderPath(this.#root, name)}`;
     if (node.ephemeralOwner === 0n) throw new MalformedResponseError(`${where} is not ephemeral`);
     const record = decodeLeaderRecord(dataOf(node, where), where);
-    return { info: this.#info(node, record), record };
+    const leaseId = node.ephemeralOwner.toString();
+    this.#remember(leaseId, { session: record.session, ttlMs: record.ttlMs });
+    const info: LeaderInfo = {
+      holder: record.holder,
+      token: node.czxid,
+      ttlMs: record.ttlMs,
+      leaseId,
+      ...(record.value === undefined ? {} : { value: record.value }),
+    };
+    return { info, record };
+  }
+
+  /** The REST session of a term; null when its leader znode is gone (the term ended). */
+  async #sessionOf(term: TermRef, ctx: CallContext): Promise<SessionRef | null> {
+    const known = this.#sessions.get(term.leaseId);
+    if (known) return known;
+    const node = await this.#rest.getNode(leaderPath(this.#root, term.name), ctx);
+    if (!node || node.ephemeralOwner.toString() !== term.leaseId) return null;
+    this.#decode(term.name, node);
+    return this.#sessions.get(term.leaseId) ?? null;
   }
 
   async claim(req: ClaimRequest, ctx: CallContext): Promise<ClaimOutcome> {
@@ -159,28 +183,19 @@ export class ZooKeeperBackend implements Backend {
     ctx: CallContext,
   ): Promise<ClaimOutcome | { node: StatEntity | null }> {
     const session = await this.#rest.createSession(req.ttlMs / 1000, ctx);
-    const record: LeaderRecord = {
+    const data = encodeLeaderRecord({
       holder: req.holder,
       ttlMs: req.ttlMs,
       ...(req.value === undefined ? {} : { value: req.value }),
       session,
-    };
+    });
+    const options = { ephemeral: true, session };
     let kept = false;
     try {
-      let { outcome, node } = await this.#rest.createThenGet(
-        path,
-        encodeLeaderRecord(record),
-        { ephemeral: true, session },
-        ctx,
-      );
+      let { outcome, node } = await this.#rest.createThenGet(path, data, options, ctx);
       if (outcome === "no-parent") {
         await this.#ensureRoot(ctx);
-        ({ outcome, node } = await this.#rest.createThenGet(
-          path,
-          encodeLeaderRecord(record),
-          { ephemeral: true, session },
-          ctx,
-        ));
+        ({ outcome, node } = await this.#rest.createThenGet(path, data, options, ctx));
       }
       if (outcome === "no-session") {
         throw new LeaseLostError(`lease ${req.name}: the gateway lost the new session before the create`, {
@@ -196,6 +211,8 @@ export class ZooKeeperBackend implements Backend {
       }
       return { node };
     } finally {
+      // An unused (or doubtful) session is closed at once rather than left to expire; if that fails too,
+      // it expires after the TTL, and a retry of this claim resumes the znode it may own.
       if (!kept) await this.#rest.deleteSession(session, ctx).catch(() => undefined);
     }
   }
@@ -213,15 +230,19 @@ export class ZooKeeperBackend implements Backend {
   }
 
   async renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }> {
-    const { session, ttlMs } = parseLeaseId(term.leaseId);
-    if (!(await this.#rest.heartbeat(session, ctx))) {
-      throw new LeaseLostError(`lease ${term.name}: the gateway no longer has session ${session}`);
+    const ref = await this.#sessionOf(term, ctx);
+    if (!ref || !(await this.#rest.heartbeat(ref.session, ctx))) {
+      this.#sessions.delete(term.leaseId);
+      throw new LeaseLostError(`lease ${term.name}: ZooKeeper session ${term.leaseId} is gone`);
     }
-    return { grantedTtlMs: ttlMs };
+    return { grantedTtlMs: ref.ttlMs };
   }
 
   async release(term: TermRef, ctx: CallContext): Promise<void> {
-    await this.#rest.deleteSession(parseLeaseId(term.leaseId).session, ctx);
+    const ref = await this.#sessionOf(term, ctx);
+    if (!ref) return;
+    await this.#rest.deleteSession(ref.session, ctx);
+    this.#sessions.delete(term.leaseId);
   }
 
   async leader(name: string, ctx: CallContext): Promise<LeaderInfo | null> {
@@ -232,25 +253,20 @@ export class ZooKeeperBackend implements Backend {
   async txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome> {
     assertNoWritesUnder(this.#keyPrefix, req.ops);
     const { term } = req;
-    const { session } = parseLeaseId(term.leaseId);
     const guard: Guard = {
       path: leaderPath(this.#root, term.name),
-      token: term.token,
-      session,
-      holds: (node) => {
-        if (node.czxid !== term.token) return false;
-        return this.#decode(term.name, node).record.session === session;
+      sessionOf: (node) => {
+        if (node.czxid !== term.token || node.ephemeralOwner.toString() !== term.leaseId) return null;
+        return this.#decode(term.name, node).record.session;
       },
     };
     await this.#detect(ctx);
-    if (this.#multi) {
-      const outcome = await atomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
-      if (outcome) return outcome;
-      throw new UnsupportedError(
-        'the ZooKeeper gateway has no /leasehold/v1/multi extension; use leasehold-zk-gateway, or extensions: "none" with allowNonAtomicGuard: true',
-      );
-    }
-    return nonAtomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
+    if (!this.#multi) return nonAtomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
+    const outcome = await atomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
+    if (outcome) return outcome;
+    throw new UnsupportedError(
+      'the ZooKeeper gateway has no /leasehold/v1/multi extension: use leasehold-zk-gateway, or extensions: "none" with allowNonAtomicGuard: true',
+    );
   }
 
   close(): Promise<void> {

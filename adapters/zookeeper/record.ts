@@ -5,17 +5,9 @@
  * etcd) plus `session`: the REST session that owns the ephemeral znode. That is what lets a fresh process
  * that knows only its `holder` find and heartbeat its own session, and a claim retried after a lost create
  * response recognise the znode it created.
- *
- * The lease ID is `<session>@<ttl>s`, e.g. `0f8fad5b-d9cb-469f-a165-70867728950e@15s`: the session to
- * heartbeat and the expire it was opened with (a heartbeat answers no TTL; this is the TTL it restores).
  */
 import * as z from "zod/mini";
-import {
-  decodeHolderRecord,
-  type HolderRecord,
-  InvalidArgumentError,
-  MalformedResponseError,
-} from "../../src/index.ts";
+import { decodeHolderRecord, type HolderRecord, MalformedResponseError } from "../../src/index.ts";
 import { SESSION_ID } from "./wire.ts";
 
 export interface LeaderRecord extends HolderRecord {
@@ -49,22 +41,4 @@ export function decodeLeaderRecord(bytes: Uint8Array, where: string): LeaderReco
     });
   }
   return { ...record, session: parsed.data.session };
-}
-
-export function leaseIdOf(session: string, ttlMs: number): string {
-  return `${session}@${ttlMs / 1000}s`;
-}
-
-const LEASE_ID = /^([A-Za-z0-9._~-]{1,128})@([1-9]\d{0,9})s$/;
-
-/**
- * Splits a lease ID from this backend into the REST session and its TTL in ms.
- * @throws {InvalidArgumentError} the ID does not come from the ZooKeeper backend.
- */
-export function parseLeaseId(leaseId: string): { session: string; ttlMs: number } {
-  const match = LEASE_ID.exec(leaseId);
-  if (!match) {
-    throw new InvalidArgumentError("leaseId", "must be a ZooKeeper backend lease ID: <session>@<ttl>s");
-  }
-  return { session: match[1] as string, ttlMs: Number(match[2]) * 1000 };
 }

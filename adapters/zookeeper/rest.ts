@@ -65,7 +65,8 @@ export type WireMultiOp =
   | { op: "delete"; path: string; version: number };
 
 export type MultiOutcome =
-  | { committed: true }
+  /** `commitZxid`: the zxid of the multi, from its first op, which must be a `set`. */
+  | { committed: true; commitZxid: bigint }
   | { committed: false; index: number; code: string }
   | { committed: false; index: -1; code: "NOSESSION" };
 
@@ -304,12 +305,13 @@ export class RestClient {
     const res = await this.#send(this.#request("POST", url, ctx, { type: JSON_TYPE, data: body }));
     if (res.status === 200) {
       const { results } = parseWire(multiResults, res.body, "multi");
-      if (results.length !== ops.length) {
+      const commitZxid = results[0]?.stat?.mzxid;
+      if (results.length !== ops.length || commitZxid === undefined) {
         throw new MalformedResponseError(
-          `ZooKeeper gateway multi: ${results.length} results for ${ops.length} ops`,
+          `ZooKeeper gateway multi: ${results.length} results for ${ops.length} ops, the first without a stat`,
         );
       }
-      return { committed: true };
+      return { committed: true, commitZxid };
     }
     if (unknownSession(res)) return { committed: false, index: -1, code: "NOSESSION" };
     const failure = multiFailureOf(res);

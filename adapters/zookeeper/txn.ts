@@ -1,25 +1,27 @@
 /**
- * Guarded transactions on ZooKeeper. Both ways read first (every request of the batch at once: the leader
- * znode, each key's znode, the ancestors of each key) and decide the guard and the caller's compares on what
- * they read. Then:
+ * Guarded transactions on ZooKeeper. Both ways first read, all requests at once, the leader znode, each
+ * key's znode and the parents of each key, and decide the guard and the caller's compares on what they read.
+ * Then:
  *
- * - atomic (leasehold-zk-gateway's multi extension): ONE ZooKeeper multi on the holder's own ZooKeeper
- *   session that re-checks, at commit, everything the decision used: `check` of the leader znode's version
- *   (the multi fails when the session is gone, and with it the ephemeral leader znode), `check` of each
- *   compared or read znode's version, and for a znode read as missing a create-then-delete that fails if it
- *   now exists. A multi refused because something changed in between is planned again (3 tries).
- * - non-atomic (SPEC v2 only, `allowNonAtomicGuard: true`): the writes follow as separate requests; the
- *   lease can move, and keys can change, between the read and the writes.
+ * - atomic (leasehold-zk-gateway's multi extension): ONE ZooKeeper multi, run on the holder's own ZooKeeper
+ *   session, that re-checks at commit everything the decision used. Its first op rewrites the leader znode's
+ *   data unchanged at the version read: that fails unless the znode is still there unchanged, and the multi
+ *   fails as a whole when the holder's session is gone (and with it the ephemeral leader znode); its result
+ *   also names the zxid the multi committed at. Each compared or read znode gets a `check` of the version
+ *   read, and a znode read as missing a create-then-delete that fails if it exists by then. A multi refused
+ *   because something changed in between is planned again (3 tries).
+ * - non-atomic (SPEC v2 only, `allowNonAtomicGuard: true`): the ops follow as separate requests; the lease
+ *   can move, and keys can change, between the read and the writes.
  *
  * Keys map to znodes as "/" + key. A put creates missing parent znodes (persistent, no data). Puts and
- * deletes ignore versions, as etcd's do. ZooKeeper limits: a znode with children cannot be deleted, a key
- * cannot be written twice or read after being written in one transaction.
+ * deletes ignore versions, as etcd's do. A znode with children cannot be deleted (ZooKeeper refuses).
  */
 import {
   type CallContext,
   compareMatches,
   HttpStatusError,
   InvalidArgumentError,
+  type KeyValue,
   type NormalizedCompare,
   type NormalizedOp,
   type OpResult,
@@ -28,15 +30,14 @@ import {
 } from "../../src/index.ts";
 import { ancestors, keyPath } from "./paths.ts";
 import type { RestClient, WireMultiOp } from "./rest.ts";
-import { type StatEntity, toKeyValue } from "./wire.ts";
+import { dataOf, type StatEntity, toKeyValue } from "./wire.ts";
 
-/** What a transaction needs to know about its term's leader znode. */
+/** The term a transaction is guarded by. */
 export interface Guard {
+  /** The leader znode. */
   path: string;
-  token: bigint;
-  session: string;
-  /** True when the znode read is this term's: same czxid and owned by this REST session. */
-  holds(node: StatEntity): boolean;
+  /** The REST session of the term, when the leader znode as read is still the term's; else null. */
+  sessionOf(node: StatEntity): string | null;
 }
 
 interface Read {
@@ -45,41 +46,34 @@ interface Read {
   exists: Map<string, boolean>;
 }
 
-interface Plan {
-  ops: WireMultiOp[];
-  results: OpResult[];
+/** A key's state as the planned ops leave it. `null` revisions: set by this transaction (its commit zxid). */
+interface Slot {
+  node: { value: Uint8Array; zkVersion: number; czxid: bigint | null; mzxid: bigint | null } | null;
+  touched: boolean;
 }
+
+type Result = OpResult | ((commitZxid: bigint) => OpResult);
 
 const TRIES = 3;
 const CONTENDED = new Set(["NONODE", "NODEEXISTS", "BADVERSION"]);
 
-/** The znode path of every op and compare, validated; and refuses writing a key twice or reading it after a write. */
 function pathsOf(ops: readonly NormalizedOp[], compares: readonly NormalizedCompare[]) {
-  const written = new Set<string>();
-  const opPaths = ops.map((op, i) => {
-    const path = keyPath(op.key, `ops[${i}].key`);
-    if (written.has(path)) {
-      throw new UnsupportedError(
-        `ops[${i}]: ZooKeeper transactions cannot ${op.type === "get" ? "read" : "write"} a key written earlier in the same transaction`,
-      );
-    }
-    if (op.type !== "get") written.add(path);
-    return path;
-  });
-  const comparePaths = compares.map((c, i) => keyPath(c.key, `compares[${i}].key`));
-  return { opPaths, comparePaths };
+  return {
+    opPaths: ops.map((op, i) => keyPath(op.key, `ops[${i}].key`)),
+    comparePaths: compares.map((c, i) => keyPath(c.key, `compares[${i}].key`)),
+  };
 }
 
 async function readAll(
   rest: RestClient,
-  guard: Guard,
+  leaderPath: string,
   keyPaths: readonly string[],
   ctx: CallContext,
 ): Promise<Read> {
   const keys = [...new Set(keyPaths)];
   const parents = [...new Set(keys.flatMap(ancestors))].filter((p) => !keys.includes(p));
   const [leader, nodes, parentExists] = await Promise.all([
-    rest.getNode(guard.path, ctx),
+    rest.getNode(leaderPath, ctx),
     Promise.all(keys.map((p) => rest.getNode(p, ctx))),
     Promise.all(parents.map((p) => rest.exists(p, ctx))),
   ]);
@@ -94,75 +88,115 @@ async function readAll(
   return read;
 }
 
-function missingAncestors(read: Read, path: string): string[] {
-  return ancestors(path).filter((p) => read.exists.get(p) !== true);
-}
-
-/** Ops that fail at commit unless `path` is still missing, and leave no trace when it is. */
-function stillMissing(read: Read, path: string): WireMultiOp[] {
-  const created = [...missingAncestors(read, path), path];
-  return [
-    ...created.map((p): WireMultiOp => ({ op: "create", path: p, data: null, ephemeral: false })),
-    ...created.reverse().map((p): WireMultiOp => ({ op: "delete", path: p, version: 0 })),
-  ];
-}
-
-/** The re-check at commit of a znode as read: its version, or that it is still missing. */
-function unchanged(read: Read, path: string): WireMultiOp[] {
-  const node = read.nodes.get(path);
-  return node ? [{ op: "check", path, version: node.version }] : stillMissing(read, path);
-}
-
-function plan(
-  read: Read,
-  leader: StatEntity,
-  guard: Guard,
-  ops: readonly NormalizedOp[],
-  opPaths: readonly string[],
-  comparePaths: readonly string[],
-): Plan {
-  const multi: WireMultiOp[] = [{ op: "check", path: guard.path, version: leader.version }];
-  for (const path of new Set(comparePaths)) multi.push(...unchanged(read, path));
-  const results = ops.map((op, i): OpResult => {
-    const path = opPaths[i] as string;
-    const node = read.nodes.get(path) ?? null;
-    switch (op.type) {
-      case "put":
-        if (node) {
-          multi.push({ op: "set", path, data: op.value, version: -1 });
-        } else {
-          for (const p of missingAncestors(read, path)) {
-            multi.push({ op: "create", path: p, data: null, ephemeral: false });
-            read.exists.set(p, true);
-          }
-          multi.push({ op: "create", path, data: op.value, ephemeral: false });
-        }
-        return { type: "put" };
-      case "delete":
-        multi.push(...(node ? [{ op: "delete", path, version: -1 } as const] : stillMissing(read, path)));
-        return { type: "delete", deleted: node ? 1n : 0n };
-      default:
-        multi.push(...unchanged(read, path));
-        return { type: "get", kv: node ? toKeyValue(op.key, node, `get ${path}`) : null };
-    }
-  });
-  return { ops: multi, results };
-}
-
-/** Decides the guard and the compares on what was read; null when the transaction may go ahead. */
+/** Decides the guard and the compares on what was read: the term's session, or why not to go ahead. */
 function decide(
   read: Read,
   guard: Guard,
   compares: readonly NormalizedCompare[],
   comparePaths: readonly string[],
-): TxnOutcome | null {
-  if (!read.leader || !guard.holds(read.leader)) return { applied: false, reason: "not-leader" };
+): { session: string; leader: StatEntity } | TxnOutcome {
+  const session = read.leader ? guard.sessionOf(read.leader) : null;
+  if (!read.leader || session === null) return { applied: false, reason: "not-leader" };
   const ok = compares.every((c, i) => {
     const path = comparePaths[i] as string;
     const node = read.nodes.get(path) ?? null;
     return compareMatches(c, node ? toKeyValue(c.key, node, `get ${path}`) : null);
   });
-  return ok ? null : { applied: false, reason: "condition-failed" };
+  return ok ? { session, leader: read.leader } : { applied: false, reason: "condition-failed" };
+}
+
+/** Builds the multi for the atomic way, and the results it will have once committed. */
+class Planner {
+  readonly ops: WireMultiOp[] = [];
+  readonly #read: Read;
+  readonly #slots = new Map<string, Slot>();
+
+  constructor(read: Read, leader: StatEntity, guardPath: string) {
+    this.#read = read;
+    const data = dataOf(leader, `get ${guardPath}`);
+    this.ops.push({ op: "set", path: guardPath, data, version: leader.version });
+  }
+
+  #slot(path: string): Slot {
+    let slot = this.#slots.get(path);
+    if (!slot) {
+      const node = this.#read.nodes.get(path) ?? null;
+      slot = {
+        touched: false,
+        node: node
+          ? {
+              value: dataOf(node, `get ${path}`),
+              zkVersion: node.version,
+              czxid: node.czxid,
+              mzxid: node.mzxid,
+            }
+          : null,
+      };
+      this.#slots.set(path, slot);
+    }
+    return slot;
+  }
+
+  #missingParents(path: string): string[] {
+    return ancestors(path).filter((p) => this.#read.exists.get(p) !== true);
+  }
+
+  /** Re-checks at commit that an untouched key is as read: same version, or still missing. */
+  unchanged(path: string): void {
+    const slot = this.#slot(path);
+    if (slot.touched) return;
+    if (slot.node) {
+      this.ops.push({ op: "check", path, version: slot.node.zkVersion });
+      return;
+    }
+    const created = [...this.#missingParents(path), path];
+    for (const p of created) this.ops.push({ op: "create", path: p, data: null, ephemeral: false });
+    for (const p of created.reverse()) this.ops.push({ op: "delete", path: p, version: 0 });
+  }
+
+  put(path: string, value: Uint8Array): void {
+    const slot = this.#slot(path);
+    if (slot.node) {
+      this.ops.push({ op: "set", path, data: value, version: -1 });
+      slot.node = { value, zkVersion: slot.node.zkVersion + 1, czxid: slot.node.czxid, mzxid: null };
+    } else {
+      for (const p of this.#missingParents(path)) {
+        this.ops.push({ op: "create", path: p, data: null, ephemeral: false });
+        this.#read.exists.set(p, true);
+      }
+      this.ops.push({ op: "create", path, data: value, ephemeral: false });
+      slot.node = { value, zkVersion: 0, czxid: null, mzxid: null };
+    }
+    slot.touched = true;
+  }
+
+  delete(path: string): bigint {
+    const slot = this.#slot(path);
+    if (!slot.node) {
+      this.unchanged(path);
+      return 0n;
+    }
+    this.ops.push({ op: "delete", path, version: -1 });
+    slot.node = null;
+    slot.touched = true;
+    return 1n;
+  }
+
+  get(path: string, key: Uint8Array): Result {
+    this.unchanged(path);
+    const node = this.#slot(path).node;
+    if (!node) return { type: "get", kv: null };
+    return (commit) => {
+      const kv: KeyValue = {
+        key,
+        value: node.value,
+        createRevision: node.czxid ?? commit,
+        modRevision: node.mzxid ?? commit,
+        version: BigInt(node.zkVersion) + 1n,
+      };
+      return { type: "get", kv };
+    };
+  }
 }
 
 function refused(op: WireMultiOp | undefined, code: string): Error {
@@ -174,9 +208,7 @@ function refused(op: WireMultiOp | undefined, code: string): Error {
   return new HttpStatusError(502, what);
 }
 
-/**
- * The atomic way. Null when the gateway has no multi extension (the caller decides what that means).
- */
+/** The atomic way. Null when the gateway has no multi extension (the caller decides what that means). */
 export async function atomicTxn(
   rest: RestClient,
   guard: Guard,
@@ -186,30 +218,41 @@ export async function atomicTxn(
 ): Promise<TxnOutcome | null> {
   const { opPaths, comparePaths } = pathsOf(ops, compares);
   for (let attempt = 1; ; attempt++) {
-    const read = await readAll(rest, guard, [...comparePaths, ...opPaths], ctx);
+    const read = await readAll(rest, guard.path, [...comparePaths, ...opPaths], ctx);
     const decided = decide(read, guard, compares, comparePaths);
-    if (decided) return decided;
-    const { ops: multi, results } = plan(read, read.leader as StatEntity, guard, ops, opPaths, comparePaths);
-    const outcome = await rest.multi(multi, guard.session, ctx);
+    if ("applied" in decided) return decided;
+    const planner = new Planner(read, decided.leader, guard.path);
+    for (const path of new Set(comparePaths)) planner.unchanged(path);
+    const results = ops.map((op, i): Result => {
+      const path = opPaths[i] as string;
+      if (op.type === "put") {
+        planner.put(path, op.value);
+        return { type: "put" };
+      }
+      if (op.type === "delete") return { type: "delete", deleted: planner.delete(path) };
+      return planner.get(path, op.key);
+    });
+    const outcome = await rest.multi(planner.ops, decided.session, ctx);
     if (outcome === null) return null;
-    if (outcome.committed) return { applied: true, results };
+    if (outcome.committed) {
+      const commit = outcome.commitZxid;
+      return { applied: true, results: results.map((r) => (typeof r === "function" ? r(commit) : r)) };
+    }
     if (outcome.index <= 0) return { applied: false, reason: "not-leader" };
-    if (!CONTENDED.has(outcome.code)) throw refused(multi[outcome.index], outcome.code);
+    if (!CONTENDED.has(outcome.code)) throw refused(planner.ops[outcome.index], outcome.code);
     if (attempt === TRIES) {
       throw new HttpStatusError(
         409,
         `ZooKeeper transaction kept meeting concurrent changes (${TRIES} tries)`,
-        {
-          retryable: true,
-        },
+        { retryable: true },
       );
     }
   }
 }
 
 /**
- * The non-atomic way: check (read), then write with separate SPEC v2 requests, in op order.
- * @throws {HttpStatusError} a write failed; the ops before it were applied.
+ * The non-atomic way: check (read), then one request per op, in order.
+ * @throws {HttpStatusError} an op failed; the ops before it were applied.
  */
 export async function nonAtomicTxn(
   rest: RestClient,
@@ -219,15 +262,15 @@ export async function nonAtomicTxn(
   ctx: CallContext,
 ): Promise<TxnOutcome> {
   const { opPaths, comparePaths } = pathsOf(ops, compares);
-  const read = await readAll(rest, guard, [...comparePaths, ...opPaths], ctx);
+  const read = await readAll(rest, guard.path, [...comparePaths, ...opPaths], ctx);
   const decided = decide(read, guard, compares, comparePaths);
-  if (decided) return decided;
+  if ("applied" in decided) return decided;
+  const touched = new Set<string>();
   const results: OpResult[] = [];
   for (const [i, op] of ops.entries()) {
     const path = opPaths[i] as string;
-    const node = read.nodes.get(path) ?? null;
     try {
-      results.push(await writeOne(rest, read, op, path, node, ctx));
+      results.push(await applyOne(rest, read, op, path, touched.has(path), ctx));
     } catch (error) {
       const applied = i === 0 ? "no op was applied" : `ops[0..${i - 1}] were applied`;
       throw new HttpStatusError(
@@ -236,26 +279,29 @@ export async function nonAtomicTxn(
         { cause: error },
       );
     }
+    if (op.type !== "get") touched.add(path);
   }
   return { applied: true, results };
 }
 
-async function writeOne(
+async function applyOne(
   rest: RestClient,
   read: Read,
   op: NormalizedOp,
   path: string,
-  node: StatEntity | null,
+  touched: boolean,
   ctx: CallContext,
 ): Promise<OpResult> {
   switch (op.type) {
-    case "get":
+    case "get": {
+      const node = touched ? await rest.getNode(path, ctx) : (read.nodes.get(path) ?? null);
       return { type: "get", kv: node ? toKeyValue(op.key, node, `get ${path}`) : null };
+    }
     case "delete":
-      return { type: "delete", deleted: node && (await rest.delete(path, ctx)) ? 1n : 0n };
-    case "put": {
-      if (node && (await rest.setData(path, op.value, ctx))) return { type: "put" };
-      for (const parent of missingAncestors(read, path)) {
+      return { type: "delete", deleted: (await rest.delete(path, ctx)) ? 1n : 0n };
+    default: {
+      if (await rest.setData(path, op.value, ctx)) return { type: "put" };
+      for (const parent of ancestors(path).filter((p) => read.exists.get(p) !== true)) {
         await rest.create(parent, null, { ephemeral: false }, ctx);
         read.exists.set(parent, true);
       }

@@ -45,8 +45,10 @@ export const errorEntity = z.object({ request: text, message: text });
 /** `GET /leasehold/v1`: the extensions leasehold-zk-gateway serves. */
 export const extensionInfo = z.object({ extensions: z.array(z.string()) });
 
-/** `POST /leasehold/v1/multi`, 200: one result per op. */
-export const multiResults = z.object({ results: z.array(z.object({ op: z.string() })) });
+/** `POST /leasehold/v1/multi`, 200: one result per op; `set` results carry the znode's new stat. */
+export const multiResults = z.object({
+  results: z.array(z.object({ op: z.string(), stat: z.optional(z.object({ mzxid: long })) })),
+});
 
 /** `POST /leasehold/v1/multi`, ZooKeeper refused op `index` with `code` (e.g. "BADVERSION"). */
 export const multiFailure = z.object({ index: int, code: z.string(), message: text });
