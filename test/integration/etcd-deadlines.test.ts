@@ -10,8 +10,8 @@ import { createLease, LeaseTimeoutError, type Transport } from "../../src/index.
 
 const endpoint = inject("etcdEndpoint");
 const target = { host: "127.0.0.1", port: Number(new URL(endpoint).port) };
-/** Timers fire a little late under load; a request may end this much after its deadline. */
-const TIMER_SLACK_MS = 60;
+/** Timers fire late when the machine is busy; a call may settle this much after its deadline. */
+const TIMER_SLACK_MS = 150;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
