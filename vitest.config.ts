@@ -33,6 +33,15 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: "smoke",
+          include: ["test/smoke/**/*.test.ts"],
+          globalSetup: ["test/global-setup.ts"],
+          testTimeout: 40_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });
