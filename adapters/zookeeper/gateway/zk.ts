@@ -256,7 +256,17 @@ export class ZkSession {
     });
   }
 
-  setData(path: string, data: Buffer | null, version: number): Promise<ZStat> {
+  async setData(path: string, data: Buffer | null, version: number): Promise<ZStat> {
+    if (data === null) {
+      // The client's setData cannot send null data; a one-op multi can, with the same semantics.
+      try {
+        const [result] = await this.multi([{ op: "set", path, data: null, version }]);
+        if (result?.op !== "set") throw new Error("ZooKeeper multi: no stat for a setData op");
+        return result.stat;
+      } catch (error) {
+        throw error instanceof MultiError ? error.cause : error;
+      }
+    }
     return this.#call("setData", path, (done) =>
       this.#client.setData(path, data, version, (error, stat) =>
         done(error, error ? undefined : toZStat(stat)),
