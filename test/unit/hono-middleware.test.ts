@@ -160,6 +160,27 @@ describe("requireLeader", () => {
     expect(await backend.leader("cron/x", { signal: new AbortController().signal })).toBeNull();
   });
 
+  it("reports a failed release to onError and still answers with the handler's response", async () => {
+    const inner = memoryBackend();
+    const backend: Backend = {
+      ...inner,
+      async release() {
+        throw new TransportError("connection reset");
+      },
+    };
+    const onError = vi.fn();
+    const app = new Hono();
+    app.post(
+      "/cron",
+      requireLeader({ backend, name: "cron/x", ttlMs: 5000, releaseAfterResponse: true, onError }),
+      (c) => c.text("done"),
+    );
+    const res = await app.request("/cron", { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("done");
+    expect(onError).toHaveBeenCalledWith(expect.any(TransportError), expect.anything());
+  });
+
   it("keeps the lease after the response by default", async () => {
     const { backend, post } = setup();
     await post("a");
