@@ -12,6 +12,8 @@ export interface BenchConfig {
   concurrency: readonly number[];
   /** Duration of one throughput cell (one client, one operation, one concurrency), in ms. */
   cellMs: number;
+  /** Slices a cell is run in, the clients' order reversed every slice. */
+  cellSlices: number;
   /** Calls per operation and client over which round trips are counted. */
   roundTripOps: number;
   failoverTrials: number;
@@ -33,6 +35,7 @@ export const FULL: BenchConfig = {
   timedOps: 2000,
   blockOps: 100,
   cellMs: 1500,
+  cellSlices: 4,
   roundTripOps: 5,
   failoverTrials: 12,
   idleHandles: 10_000,
@@ -47,6 +50,7 @@ export const QUICK: BenchConfig = {
   timedOps: 40,
   blockOps: 10,
   cellMs: 100,
+  cellSlices: 2,
   roundTripOps: 2,
   failoverTrials: 2,
   idleHandles: 1000,

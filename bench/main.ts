@@ -19,11 +19,11 @@ import { measureLatency } from "./latency.ts";
 import { finishMachineInfo, machineInfo } from "./machine.ts";
 import { measureMemory } from "./memory.ts";
 import { OPS, type OpId, op, SHORT_TTL_MS } from "./ops.ts";
-import { type BenchResults, renderReport } from "./report.ts";
+import { type BenchResults, type LatencyFigures, renderReport } from "./report.ts";
 import { countRoundTrips } from "./round-trips.ts";
-import { type Percentiles, percentiles } from "./stats.ts";
-import { measureThroughput } from "./throughput.ts";
-import { WireTrace } from "./wire-trace.ts";
+import { processCpu } from "./server-cpu.ts";
+import { percentiles } from "./stats.ts";
+import { measureThroughput, type ThroughputCell } from "./throughput.ts";
 
 /** Latency order: the losing claims go last, so the leases they leave behind expire during the pause after. */
 const LATENCY_OPS: readonly OpId[] = [
@@ -61,29 +61,37 @@ async function run(config: BenchConfig): Promise<BenchResults> {
   const started = performance.now();
   log(`starting etcd (${config.quick ? "quick" : "full"} run)`);
   const server = await startEtcd();
-  const trace = new WireTrace();
   const clients = makeClients(server.endpoint, config);
   try {
     const machine = await machineInfo(server.endpoint);
 
     log("round trips");
-    const roundTrips = await countRoundTrips(OPS, clients, config, server.endpoint, trace);
+    const roundTrips = await countRoundTrips(OPS, clients, config, server.endpoint);
 
-    const latency = new Map<OpId, Map<ClientId, Percentiles>>();
+    const latency = new Map<OpId, Map<ClientId, LatencyFigures>>();
     for (const id of LATENCY_OPS) {
       log(`latency: ${op(id).label}`);
       const samples = await measureLatency(op(id), clients, config);
-      latency.set(id, new Map([...samples].map(([client, s]) => [client, percentiles(s)])));
+      latency.set(
+        id,
+        new Map(
+          [...samples].map(([client, s]) => [
+            client,
+            { ...percentiles(s.ms), clientCpuMicros: s.cpuMicros / s.ms.length },
+          ]),
+        ),
+      );
     }
     if (!config.quick) {
       log("waiting for the leases of losing claims to expire");
       await sleep(SHORT_TTL_MS + 1500);
     }
 
-    const throughput = new Map<OpId, Map<ClientId, Map<number, number>>>();
+    const serverCpu = processCpu(server.process.pid);
+    const throughput = new Map<OpId, Map<ClientId, Map<number, ThroughputCell>>>();
     for (const id of THROUGHPUT_OPS) {
       log(`throughput: ${op(id).label}`);
-      throughput.set(id, await measureThroughput(op(id), clients, config));
+      throughput.set(id, await measureThroughput(op(id), clients, config, serverCpu));
     }
 
     log("failover");
@@ -108,7 +116,6 @@ async function run(config: BenchConfig): Promise<BenchResults> {
     };
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
-    trace.close();
     await server.stop();
   }
 }

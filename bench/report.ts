@@ -8,14 +8,20 @@ import type { MemoryFigures } from "./memory.ts";
 import { OPS, type OpId, op } from "./ops.ts";
 import type { RoundTripRow, RoundTrips } from "./round-trips.ts";
 import { kib, median, mib, type Percentiles, ratio, sig } from "./stats.ts";
+import type { ThroughputCell } from "./throughput.ts";
+
+export interface LatencyFigures extends Percentiles {
+  /** This process's CPU time per timed call, in µs. */
+  clientCpuMicros: number;
+}
 
 export interface BenchResults {
   config: BenchConfig;
   machine: MachineInfo;
   clients: readonly { id: ClientId; label: string }[];
   roundTrips: RoundTrips;
-  latency: Map<OpId, Map<ClientId, Percentiles>>;
-  throughput: Map<OpId, Map<ClientId, Map<number, number>>>;
+  latency: Map<OpId, Map<ClientId, LatencyFigures>>;
+  throughput: Map<OpId, Map<ClientId, Map<number, ThroughputCell>>>;
   failover: FailoverTrial[];
   memory: MemoryFigures;
   bundles: BundleSize[];
@@ -89,6 +95,7 @@ function latencySection(r: BenchResults): string {
         sig(p.p99),
         compared ? ratio(p.p50, raw) : "",
         compared ? ratio(p.p50, etcd3) : "",
+        sig(p.clientCpuMicros),
       ]);
     }
   }
@@ -98,8 +105,9 @@ function latencySection(r: BenchResults): string {
     "",
     `${c.timedOps} timed calls per operation and client after ${c.warmupOps} warm-up calls, one call at a time;`,
     `clients take turns in blocks of ${c.blockOps} calls. Ratios compare p50s (lower is better for leasehold).`,
+    "Client CPU: this process's CPU time (user + system) per timed call.",
     "",
-    table(["operation", "client", "p50", "p90", "p99", "p50 / raw", "p50 / etcd3"], rows),
+    table(["operation", "client", "p50", "p90", "p99", "p50 / raw", "p50 / etcd3", "client CPU µs"], rows),
   ].join("\n");
 }
 
@@ -108,18 +116,22 @@ function throughputSection(r: BenchResults): string {
   const top = levels[levels.length - 1] as number;
   const rows: string[][] = [];
   for (const [id, byClient] of r.throughput) {
-    const raw = byClient.get("raw")?.get(top);
-    const etcd3 = byClient.get("etcd3")?.get(top);
+    const raw = byClient.get("raw")?.get(top)?.opsPerSecond;
+    const etcd3 = byClient.get("etcd3")?.get(top)?.opsPerSecond;
     for (const client of r.clients) {
       const cells = byClient.get(client.id);
       if (!cells) continue;
       const compared = LEASEHOLD.includes(client.id);
+      const last = cells.get(top);
       rows.push([
         op(id).label,
         client.label,
-        ...levels.map((c) => sig(cells.get(c) ?? Number.NaN, 3)),
-        compared ? ratio(cells.get(top), raw) : "",
-        compared ? ratio(cells.get(top), etcd3) : "",
+        ...levels.map((c) => sig(cells.get(c)?.opsPerSecond ?? Number.NaN, 3)),
+        compared ? ratio(last?.opsPerSecond, raw) : "",
+        compared ? ratio(last?.opsPerSecond, etcd3) : "",
+        last
+          ? `${sig(last.clientCpuMicros)} + ${last.serverCpuMicros === null ? "?" : sig(last.serverCpuMicros)}`
+          : "",
       ]);
     }
   }
@@ -127,11 +139,20 @@ function throughputSection(r: BenchResults): string {
     "## Throughput (operations per second)",
     "",
     `Each cell: ${r.config.cellMs / 1000} s of back-to-back calls by N workers of one client, each worker on its own`,
-    `lease, run as two halves in opposite client order. The undici clients use ${r.config.connections} keep-alive connections;`,
-    "etcd3 multiplexes one HTTP/2 connection. Ratios compare the highest concurrency (higher is better).",
+    `lease, in ${r.config.cellSlices} slices with the client order reversed every slice. The undici clients use`,
+    `${r.config.connections} keep-alive connections; etcd3 multiplexes one HTTP/2 connection. Ratios compare the`,
+    "highest concurrency (higher is better).",
+    `CPU: µs of CPU time per call at c=${top}, client (this process) + etcd; both share the machine's cores.`,
     "",
     table(
-      ["operation", "client", ...levels.map((c) => `c=${c}`), `c=${top} / raw`, `c=${top} / etcd3`],
+      [
+        "operation",
+        "client",
+        ...levels.map((c) => `c=${c}`),
+        `c=${top} / raw`,
+        `c=${top} / etcd3`,
+        `CPU µs at c=${top}: client + etcd`,
+      ],
       rows,
     ),
   ].join("\n");
@@ -276,8 +297,8 @@ function targetsSection(r: BenchResults): string {
 
   const top = r.config.concurrency[r.config.concurrency.length - 1] as number;
   for (const [id, byClient] of r.throughput) {
-    const lh = byClient.get("lh-undici")?.get(top);
-    const etcd3 = byClient.get("etcd3")?.get(top);
+    const lh = byClient.get("lh-undici")?.get(top)?.opsPerSecond;
+    const etcd3 = byClient.get("etcd3")?.get(top)?.opsPerSecond;
     if (lh === undefined || etcd3 === undefined) continue;
     rows.push([
       `throughput at c=${top} ≥ etcd3's: ${op(id).label}`,

@@ -7,7 +7,7 @@ import type { BenchClient, ClientId } from "./clients/types.ts";
 import type { BenchConfig } from "./config.ts";
 import { callsBetween, grpcCalls } from "./etcd-metrics.ts";
 import type { OpId, OpSpec } from "./ops.ts";
-import type { WireTrace } from "./wire-trace.ts";
+import { countWire } from "./wire-trace.ts";
 
 export interface RoundTripRow {
   /** Per call, averaged over `roundTripOps` calls. */
@@ -28,7 +28,6 @@ export async function countRoundTrips(
   clients: readonly BenchClient[],
   config: BenchConfig,
   endpoint: string,
-  trace: WireTrace,
 ): Promise<RoundTrips> {
   const result: RoundTrips = new Map();
   for (const spec of ops) {
@@ -42,7 +41,7 @@ export async function countRoundTrips(
         for (let i = 0; i < WARMUP + n; i++) {
           await fixture.before?.();
           const before = await grpcCalls(endpoint);
-          const wire = await trace.count(() => fixture.run());
+          const wire = await countWire(() => fixture.run());
           const calls = callsBetween(before, await grpcCalls(endpoint));
           await fixture.after?.();
           if (i < WARMUP) continue;

@@ -2,7 +2,8 @@
  * Counts what undici (the `undici` package and Node's own fetch, which is undici inside) puts on the wire,
  * through its diagnostics channels: requests written, new connections, and round trips. A request written
  * while no other is awaiting its answer starts a round trip; one written while another is still in flight
- * (HTTP/1.1 pipelining) rides along with it. Meant for one sequential operation at a time.
+ * (HTTP/1.1 pipelining) rides along with it. Subscribed only while counting, so that the other sections run
+ * without the channels' cost. Meant for one sequential operation at a time.
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 
@@ -17,50 +18,32 @@ const ANSWERED = "undici:request:headers";
 const FAILED = "undici:request:error";
 const CONNECTED = "undici:client:connected";
 
-export class WireTrace {
-  #active = false;
-  #inFlight = new Set<unknown>();
-  #counts: WireCounts = { requests: 0, roundTrips: 0, connections: 0 };
-
-  readonly #onSent = (message: unknown) => {
-    if (!this.#active) return;
-    if (this.#inFlight.size === 0) this.#counts.roundTrips++;
-    this.#counts.requests++;
-    this.#inFlight.add((message as { request: unknown }).request);
+/** Counts what `fn` sends. */
+export async function countWire(fn: () => Promise<void>): Promise<WireCounts> {
+  const counts: WireCounts = { requests: 0, roundTrips: 0, connections: 0 };
+  const inFlight = new Set<unknown>();
+  const onSent = (message: unknown) => {
+    if (inFlight.size === 0) counts.roundTrips++;
+    counts.requests++;
+    inFlight.add((message as { request: unknown }).request);
   };
-
-  readonly #onAnswered = (message: unknown) => {
-    this.#inFlight.delete((message as { request: unknown }).request);
+  const onAnswered = (message: unknown) => {
+    inFlight.delete((message as { request: unknown }).request);
   };
-
-  readonly #onConnected = () => {
-    if (this.#active) this.#counts.connections++;
+  const onConnected = () => {
+    counts.connections++;
   };
-
-  constructor() {
-    subscribe(SENT, this.#onSent);
-    subscribe(ANSWERED, this.#onAnswered);
-    subscribe(FAILED, this.#onAnswered);
-    subscribe(CONNECTED, this.#onConnected);
+  subscribe(SENT, onSent);
+  subscribe(ANSWERED, onAnswered);
+  subscribe(FAILED, onAnswered);
+  subscribe(CONNECTED, onConnected);
+  try {
+    await fn();
+  } finally {
+    unsubscribe(SENT, onSent);
+    unsubscribe(ANSWERED, onAnswered);
+    unsubscribe(FAILED, onAnswered);
+    unsubscribe(CONNECTED, onConnected);
   }
-
-  /** Counts what `fn` sends. */
-  async count(fn: () => Promise<void>): Promise<WireCounts> {
-    this.#counts = { requests: 0, roundTrips: 0, connections: 0 };
-    this.#inFlight.clear();
-    this.#active = true;
-    try {
-      await fn();
-    } finally {
-      this.#active = false;
-    }
-    return this.#counts;
-  }
-
-  close(): void {
-    unsubscribe(SENT, this.#onSent);
-    unsubscribe(ANSWERED, this.#onAnswered);
-    unsubscribe(FAILED, this.#onAnswered);
-    unsubscribe(CONNECTED, this.#onConnected);
-  }
+  return counts;
 }
