@@ -4,8 +4,9 @@
  * - `core+etcd`: an entry importing only `createLease` and `etcd`: what a Worker that uses etcd pays;
  * - `example-worker`: the example Worker (example/worker.ts) with hono left out, as hono is the app's own cost.
  *
- * `node scripts/bundle-size.ts` prints the figures and the largest modules; test/unit/bundle-budget.test.ts
- * enforces the budget.
+ * `node scripts/bundle-size.ts` prints the figures and the largest modules; with `--check` (the last step of
+ * `npm test`) it also fails when core+etcd is over budget or an edge bundle contains `node:*` or undici.
+ * test/unit/bundle-budget.test.ts checks the measurement and the Node-only detection.
  */
 import { resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -128,9 +129,14 @@ export function formatReport(bundles: BundleSize[], top = 12): string {
 }
 
 if (import.meta.main) {
+  const check = process.argv.includes("--check");
   const { coreEtcd, exampleWorker } = await measureBundles();
-  console.log(formatReport([coreEtcd, exampleWorker]));
+  const holds = coreEtcd.gzipBytes <= CORE_ETCD_BUDGET_BYTES;
+  const violations = [...edgeViolations(coreEtcd), ...edgeViolations(exampleWorker)];
+  console.log(formatReport([coreEtcd, exampleWorker], check && !holds ? 40 : 12));
   console.log(
-    `budget: core+etcd ${coreEtcd.gzipBytes} / ${CORE_ETCD_BUDGET_BYTES} bytes gzip: ${coreEtcd.gzipBytes <= CORE_ETCD_BUDGET_BYTES ? "holds" : "EXCEEDED"}`,
+    `budget: core+etcd ${coreEtcd.gzipBytes} of ${CORE_ETCD_BUDGET_BYTES} bytes gzip: ${holds ? "holds" : "EXCEEDED"}`,
   );
+  if (violations.length > 0) console.log(`edge bundles import Node-only modules: ${violations.join(", ")}`);
+  if (check && (!holds || violations.length > 0)) process.exitCode = 1;
 }

