@@ -8,6 +8,8 @@ export default defineConfig({
     hono: "adapters/hono/index.ts",
     cloudflare: "adapters/cloudflare/index.ts",
     node: "adapters/node/index.ts",
+    zookeeper: "adapters/zookeeper/index.ts",
+    "zk-gateway": "adapters/zookeeper/gateway/cli.ts",
   },
   format: ["esm"],
   target: "es2023",

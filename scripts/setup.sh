@@ -62,7 +62,8 @@ for server in "$@"; do
       fi
       ;;
     zookeeper)
-      if [ ! -x /usr/share/zookeeper/bin/zkServer.sh ]; then
+      # scripts/lib/zookeeper-server.ts runs the server jar of Debian's package (it pulls in a JRE).
+      if [ -z "${LEASEHOLD_ZOOKEEPER_JAR:-}" ] && [ ! -f /usr/share/java/zookeeper.jar ]; then
         apt_install zookeeper zookeeper
       fi
       ;;
