@@ -1,7 +1,8 @@
 /**
  * Starts a throwaway single-member etcd on free loopback ports with a temp data dir, and stops it. Used by the
  * test setup, the demo and the benchmarks. The binary is `LEASEHOLD_ETCD_BIN`, else `etcd` on PATH
- * (scripts/setup.sh installs Debian's etcd-server when it is missing).
+ * (scripts/setup.sh installs Debian's etcd-server when it is missing). Options make it one member of a cluster
+ * (`etcd-cluster.ts`) or serve https (`tls`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
