@@ -12,8 +12,8 @@ export interface HolderRecord {
 }
 
 const holderRecordSchema = z.object({
-  holder: z.string().check(z.minLength(1)),
-  ttlMs: z.number().check(z.int(), z.positive()),
+  holder: z.string(),
+  ttlMs: z.number(),
   value: z.optional(z.string()),
 });
 
