@@ -33,12 +33,12 @@ export default async function setup(project: TestProject) {
     project.provide("zkGatewayUrl", url as string);
     project.provide("zkPlainGatewayUrl", plainUrl as string);
   } catch (error) {
-    await Promise.all(gateways.map((g) => g.close()));
+    await Promise.all(gateways.map((g) => g.close({ sessions: "close" })));
     await zk.stop();
     throw error;
   }
   return async () => {
-    await Promise.all(gateways.map((g) => g.close()));
+    await Promise.all(gateways.map((g) => g.close({ sessions: "close" })));
     await zk.stop();
   };
 }

@@ -53,7 +53,7 @@ async function withGateway<T>(
   try {
     return await run(url, gateway);
   } finally {
-    await gateway.close();
+    await gateway.close({ sessions: "close" });
   }
 }
 
@@ -167,7 +167,22 @@ describe("request logging", () => {
 });
 
 describe("graceful shutdown", () => {
-  it("closes every session on close(): their ephemeral znodes are gone and ZooKeeper has no connection left", async () => {
+  it("close() stops serving at once but keeps each session until its expire runs out", async () => {
+    const gateway = createZkGateway({ zookeeper: server.connectString, port: 0 });
+    const url = await gateway.listen();
+    const backend = zookeeper({ url, prefix: "drain" });
+    const a = createLease({ backend, name: "a", holder: "a", ttlMs: 1000 });
+    const held = await a.claim();
+    const closed = gateway.close().then(() => Date.now());
+    await expect(fetch(`${url}/znodes/v1/`)).rejects.toThrow();
+    await expect(a.renew()).rejects.toMatchObject({ code: "TRANSPORT" });
+    expect(await zk.exists("/drain/a")).not.toBeNull();
+    // The holder may act until validUntil: its session, and so its znode, must outlive that.
+    expect(await closed).toBeGreaterThanOrEqual(held.validUntil as number);
+    expect(await zk.exists("/drain/a")).toBeNull();
+  });
+
+  it('close({ sessions: "close" }) closes every session now: ephemeral znodes gone, no ZooKeeper connection left', async () => {
     const before = await zkConnections();
     const gateway = createZkGateway({ zookeeper: server.connectString, port: 0 });
     const url = await gateway.listen();
@@ -175,16 +190,15 @@ describe("graceful shutdown", () => {
     const a = createLease({ backend, name: "a", holder: "a", ttlMs: 30_000 });
     const b = createLease({ backend, name: "b", holder: "b", ttlMs: 30_000 });
     await Promise.all([a.claim(), b.claim()]);
-    await fetch(`${url}/znodes/v1/?view=children`);
     expect(await zk.exists("/shutdown/a")).not.toBeNull();
-    await gateway.close();
+    await gateway.close({ sessions: "close" });
     expect(await zk.exists("/shutdown/a")).toBeNull();
     expect(await zk.exists("/shutdown/b")).toBeNull();
     await expectZkConnections(before);
     await expect(fetch(`${url}/znodes/v1/`)).rejects.toThrow();
   });
 
-  it("the bin starts, serves, and on SIGTERM closes its sessions and exits 0", async () => {
+  it("the bin serves; on SIGTERM it keeps sessions until their expire, on a second signal it closes them and exits 0", async () => {
     const dir = await mkdtemp(join(tmpdir(), "leasehold-zk-gateway-"));
     const authFile = join(dir, "auth");
     await writeFile(authFile, "# user:password\nops:pw\n");
@@ -211,6 +225,16 @@ describe("graceful shutdown", () => {
       expect(await zk.exists("/bin/x")).not.toBeNull();
       const exited = once(child, "exit");
       child.kill("SIGTERM");
+      await expect
+        .poll(() =>
+          fetch(`${url}/znodes/v1/`).then(
+            () => "serving",
+            () => "stopped",
+          ),
+        )
+        .toBe("stopped");
+      expect(await zk.exists("/bin/x")).not.toBeNull();
+      child.kill("SIGINT");
       expect((await exited)[0]).toBe(0);
       expect(await zk.exists("/bin/x")).toBeNull();
     } finally {
@@ -262,7 +286,7 @@ describe("ZooKeeper going away", () => {
       expect(err).toMatchObject({ status: 503, retryable: true });
       expect(lease.state().validUntil).toBe(held.validUntil);
     } finally {
-      await gateway.close();
+      await gateway.close({ sessions: "close" });
       server = await startZooKeeper();
       zk = await ZkSession.open(server.connectString, { sessionTimeoutMs: 10_000, callTimeoutMs: 5000 });
     }

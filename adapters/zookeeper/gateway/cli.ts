@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `leasehold-zk-gateway` bin: a ZooKeeper REST gateway (SPEC v2) for leasehold's ZooKeeper backend and
- * any other SPEC v2 client. Run with `--help` for the options; SIGINT/SIGTERM shut it down gracefully.
+ * any other SPEC v2 client. Run with `--help` for the options and the shutdown behaviour.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -12,6 +12,9 @@ const USAGE = `Usage: leasehold-zk-gateway [options]
 
 A ZooKeeper REST gateway (SPEC v2, as Apache ZooKeeper's contrib gateway speaks it) with an atomic multi
 extension at /leasehold/v1.
+
+On SIGTERM or SIGINT it stops accepting requests and closes each session when its expire runs out (its
+holder may count on it until then), then exits; a second signal closes every session at once.
 
 Options:
   --zookeeper <hosts>       ZooKeeper connection string (default 127.0.0.1:2181)
@@ -89,7 +92,17 @@ async function main(argv: string[]): Promise<void> {
   });
   const url = await gateway.listen();
   process.stdout.write(`leasehold-zk-gateway listening on ${url} (ZooKeeper ${values.zookeeper})\n`);
+  let signals = 0;
   const stop = () => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write("leasehold-zk-gateway: closing every session now\n");
+      void gateway.close({ sessions: "close" });
+      return;
+    }
+    process.stderr.write(
+      `leasehold-zk-gateway: stopped accepting requests; closing ${gateway.sessionCount} session(s) as their expire runs out (signal again to close them now)\n`,
+    );
     gateway.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -98,8 +111,8 @@ async function main(argv: string[]): Promise<void> {
       },
     );
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

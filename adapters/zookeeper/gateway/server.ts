@@ -51,11 +51,14 @@ export interface ZkGateway {
   /** Open REST sessions. */
   readonly sessionCount: number;
   /**
-   * Graceful shutdown: stops accepting connections, lets in-flight requests finish (up to
-   * `shutdownGraceMs`), then closes every REST session (ZooKeeper deletes their ephemeral znodes) and the
-   * gateway's own ZooKeeper session.
+   * Graceful shutdown: stops accepting connections and lets in-flight requests finish (up to
+   * `shutdownGraceMs`). Then, by default (`sessions: "expire"`), it closes each REST session when its expire
+   * runs out, not earlier: a lease holder was promised its session until then, and no heartbeat can reach
+   * it any more. With `sessions: "close"` (also when called again during the wait) it closes them at once,
+   * as Apache's gateway does; their ephemeral znodes vanish then, before their holders' validity ends.
+   * Finally it closes the gateway's own ZooKeeper session.
    */
-  close(): Promise<void>;
+  close(options?: { sessions?: "expire" | "close" }): Promise<void>;
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string, min = 1): number {
@@ -183,14 +186,17 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
         });
       });
     },
-    close() {
+    close(options = {}) {
+      const now = options.sessions === "close";
+      if (now) void sessions.closeAll();
       closing ??= (async () => {
         const drained = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
         await Promise.race([drained, grace]);
         server.closeAllConnections();
-        await Promise.all([sessions.closeAll(), shared.close()]);
+        await (now ? sessions.closeAll() : sessions.drain());
+        await shared.close();
       })();
       return closing;
     },

@@ -33,6 +33,7 @@ export class SessionRegistry {
   readonly #sessions = new Map<string, Entry>();
   #pending = 0;
   #closing = false;
+  readonly #emptied: (() => void)[] = [];
 
   constructor(connectString: string, limits: SessionLimits) {
     this.#connectString = connectString;
@@ -129,11 +130,24 @@ export class SessionRegistry {
     this.#sessions.delete(id);
     clearTimeout(entry.timer);
     await entry.zk.close();
+    if (this.#sessions.size === 0) for (const resolve of this.#emptied.splice(0)) resolve();
   }
 
-  /** Refuses new sessions and closes every open one. */
+  /** Refuses new sessions and closes every open one now. */
   async closeAll(): Promise<void> {
     this.#closing = true;
     await Promise.all([...this.#sessions.keys()].map((id) => this.close(id)));
+  }
+
+  /**
+   * Refuses new sessions and resolves once every open one has been closed by its own expire timer (or by
+   * `close`/`closeAll`). The timers then keep the process alive.
+   */
+  async drain(): Promise<void> {
+    this.#closing = true;
+    for (const entry of this.#sessions.values()) entry.timer.ref();
+    while (this.#sessions.size > 0) {
+      await new Promise<void>((resolve) => this.#emptied.push(resolve));
+    }
   }
 }
