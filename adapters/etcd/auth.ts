@@ -16,7 +16,7 @@ import {
 import { readGatewayError } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
 
-const authenticateResponse = z.object({ token: z.string().check(z.minLength(1)) });
+const authenticateResponse = z.object({ token: z.string() });
 
 interface CachedToken {
   pending: Promise<string>;
@@ -86,7 +86,9 @@ export class Authenticator {
       parsed = undefined;
     }
     const result = authenticateResponse.safeParse(parsed);
-    if (!result.success) throw new MalformedResponseError("etcd authenticate: the response carries no token");
+    if (!result.success || result.data.token === "") {
+      throw new MalformedResponseError("etcd authenticate: the response carries no token");
+    }
     return result.data.token;
   }
 }
