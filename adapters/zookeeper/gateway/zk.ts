@@ -141,14 +141,10 @@ export class ZkSession {
   readonly #client: Client;
   readonly #callTimeoutMs: number;
   #closed: Promise<void> | null = null;
-  #expired = false;
 
   private constructor(client: Client, callTimeoutMs: number) {
     this.#client = client;
     this.#callTimeoutMs = callTimeoutMs;
-    client.once("expired", () => {
-      this.#expired = true;
-    });
   }
 
   /**
@@ -180,16 +176,7 @@ export class ZkSession {
     return this.#client.getSessionTimeout();
   }
 
-  /** ZooKeeper's session ID (the `ephemeralOwner` of this session's ephemeral znodes). */
-  get sessionId(): bigint {
-    return long(this.#client.getSessionId());
-  }
-
-  /** True once ZooKeeper reported the session expired; every later call fails. */
-  get expired(): boolean {
-    return this.#expired;
-  }
-
+  /** Calls `listener` once ZooKeeper reports the session expired (every later call fails). */
   onExpired(listener: () => void): void {
     this.#client.once("expired", listener);
   }
