@@ -1,7 +1,7 @@
 /**
  * Typed errors. Every failure leasehold reports is a {@link LeaseError}; callers branch on `code` (stable
- * strings) or `instanceof`. The brand is a registered symbol so that `instanceof` and {@link isLeaseError} work
- * across duplicated copies of the package (two bundles, two versions in one tree).
+ * strings) or `instanceof`. The brand is a registered symbol so that {@link isLeaseError} also recognises errors
+ * from a duplicated copy of the package (two bundles, two versions in one tree), where `instanceof` cannot.
  */
 
 const BRAND = Symbol.for("leasehold.LeaseError");
@@ -42,11 +42,6 @@ export class LeaseError extends Error {
 
   get [BRAND](): true {
     return true;
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this === LeaseError) return isLeaseError(value);
-    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
 

@@ -172,28 +172,18 @@ class LeaseHandle implements Lease {
 
   state(): LeaseState {
     const term = this.#term;
-    if (term && this.#opts.clock.now() < term.validUntil) {
-      return {
-        name: this.name,
-        isLeader: true,
-        holder: this.holder,
-        token: term.token,
-        leaseId: term.leaseId,
-        validUntil: term.validUntil,
-        ttlMs: term.ttlMs,
-        ...(term.value === undefined ? {} : { value: term.value }),
-      };
-    }
-    const seen = term ? null : this.#lastSeen;
+    const held = term !== null && this.#opts.clock.now() < term.validUntil;
+    // A term this handle can no longer vouch for says nothing about who leads now.
+    const info = held ? ownInfo(this.holder, term) : term ? null : this.#lastSeen;
     return {
       name: this.name,
-      isLeader: false,
-      holder: seen?.holder ?? null,
-      token: seen?.token ?? null,
-      leaseId: seen?.leaseId ?? null,
-      validUntil: null,
-      ttlMs: seen?.ttlMs ?? null,
-      ...(seen?.value === undefined ? {} : { value: seen.value }),
+      isLeader: held,
+      holder: info?.holder ?? null,
+      token: info?.token ?? null,
+      leaseId: info?.leaseId ?? null,
+      validUntil: held ? term.validUntil : null,
+      ttlMs: info?.ttlMs ?? null,
+      ...(info?.value === undefined ? {} : { value: info.value }),
     };
   }
 

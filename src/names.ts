@@ -6,7 +6,7 @@ export const MAX_NAME_LENGTH = 200;
 /** Longest holder identity, in characters. */
 export const MAX_HOLDER_LENGTH = 256;
 
-const SEGMENT = /^[\p{L}\p{N}._~:@+=,-]+$/u;
+const SEGMENT = /^(?!\.\.?$)[\p{L}\p{N}._~:@+=,-]+$/u;
 const CONTROL = /[\p{Cc}\p{Cs}]/u;
 
 /**
@@ -16,28 +16,16 @@ const CONTROL = /[\p{Cc}\p{Cs}]/u;
  * @throws {InvalidArgumentError} with `field` set to `field`.
  */
 export function validateName(name: unknown, field = "name"): string {
-  if (typeof name !== "string") throw new InvalidArgumentError(field, "must be a string");
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new InvalidArgumentError(field, `must be 1 to ${MAX_NAME_LENGTH} characters long`);
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new InvalidArgumentError(field, `must be a string of 1 to ${MAX_NAME_LENGTH} characters`);
   }
-  const segments = name.split("/");
-  segments.forEach((segment, i) => {
-    if (segment === "") {
-      throw new InvalidArgumentError(
-        field,
-        `must not have empty segments (no leading, trailing or doubled "/")`,
-      );
-    }
-    if (segment === "." || segment === "..") {
-      throw new InvalidArgumentError(field, `segment ${i + 1} must not be "." or ".."`);
-    }
-    if (!SEGMENT.test(segment)) {
-      throw new InvalidArgumentError(
-        field,
-        `segment ${i + 1} may contain only letters, digits and . _ ~ : @ + = , - (got ${JSON.stringify(segment)})`,
-      );
-    }
-  });
+  const bad = name.split("/").findIndex((segment) => !SEGMENT.test(segment));
+  if (bad >= 0) {
+    throw new InvalidArgumentError(
+      field,
+      `segment ${bad + 1} must be non-empty, not "." or "..", and made of letters, digits and . _ ~ : @ + = , -`,
+    );
+  }
   return name;
 }
 
@@ -46,12 +34,16 @@ export function validateName(name: unknown, field = "name"): string {
  * @throws {InvalidArgumentError} with `field` set to `field`.
  */
 export function validateHolder(holder: unknown, field = "holder"): string {
-  if (typeof holder !== "string") throw new InvalidArgumentError(field, "must be a string");
-  if (holder.length === 0 || holder.length > MAX_HOLDER_LENGTH) {
-    throw new InvalidArgumentError(field, `must be 1 to ${MAX_HOLDER_LENGTH} characters long`);
-  }
-  if (CONTROL.test(holder)) {
-    throw new InvalidArgumentError(field, "must not contain control characters or unpaired surrogates");
+  if (
+    typeof holder !== "string" ||
+    holder.length === 0 ||
+    holder.length > MAX_HOLDER_LENGTH ||
+    CONTROL.test(holder)
+  ) {
+    throw new InvalidArgumentError(
+      field,
+      `must be a string of 1 to ${MAX_HOLDER_LENGTH} characters without control characters or unpaired surrogates`,
+    );
   }
   return holder;
 }

@@ -20,7 +20,7 @@ export interface LeaseOptions {
   value?: string;
   /**
    * Safety margin in ms subtracted from every validity window to absorb clock-rate drift between this machine
-   * and the store. Default: 1% of the TTL, at least 100 ms. Must be below half the TTL.
+   * and the store. Default: 1% of the TTL, at least 100 ms. At most half the TTL.
    */
   driftMarginMs?: number;
   /**
@@ -52,65 +52,58 @@ export interface ResolvedOptions {
 
 export const MAX_VALUE_LENGTH = 4096;
 
-function positiveNumber(value: unknown, field: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(field, "must be a positive finite number of milliseconds");
-  }
+/** A number of ms from `min` to `max` inclusive, else an error stating `rule`. */
+function ms(value: unknown, field: string, min: number, max: number, rule: string): number {
+  if (typeof value !== "number" || !(value >= min && value <= max))
+    throw new InvalidArgumentError(field, rule);
   return value;
 }
 
 /** @throws {InvalidArgumentError} naming the first option that breaks a rule. */
 export function resolveOptions(options: LeaseOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) {
-    throw new InvalidArgumentError("options", "must be an object");
-  }
-  const { backend } = options;
-  if (typeof backend !== "object" || backend === null || typeof backend.claim !== "function") {
+  const { backend, value, allowNonAtomicGuard = false, clock = systemClock } = options ?? {};
+  if (typeof backend?.claim !== "function") {
     throw new InvalidArgumentError("backend", "must be a Backend, e.g. etcd({ endpoints: [...] })");
   }
-  const caps = backend.capabilities;
+  const { minTtlMs, maxTtlMs, ttlGranularityMs } = backend.capabilities;
   const name = validateName(options.name);
   const holder = validateHolder(options.holder);
 
-  const requested = positiveNumber(options.ttlMs, "ttlMs");
-  const ttlMs = Math.ceil(requested / caps.ttlGranularityMs) * caps.ttlGranularityMs;
-  if (ttlMs < caps.minTtlMs) {
-    throw new InvalidArgumentError("ttlMs", `must be at least ${caps.minTtlMs} ms on ${backend.kind}`);
-  }
-  if (ttlMs > caps.maxTtlMs) {
-    throw new InvalidArgumentError("ttlMs", `must be at most ${caps.maxTtlMs} ms on ${backend.kind}`);
-  }
-
-  const value = options.value;
+  const requested = ms(
+    options.ttlMs,
+    "ttlMs",
+    Number.MIN_VALUE,
+    Number.MAX_VALUE,
+    "must be a positive number of ms",
+  );
+  const ttlMs = ms(
+    Math.ceil(requested / ttlGranularityMs) * ttlGranularityMs,
+    "ttlMs",
+    minTtlMs,
+    maxTtlMs,
+    `must be from ${minTtlMs} to ${maxTtlMs} ms on ${backend.kind}`,
+  );
   if (value !== undefined && (typeof value !== "string" || value.length > MAX_VALUE_LENGTH)) {
     throw new InvalidArgumentError("value", `must be a string of at most ${MAX_VALUE_LENGTH} characters`);
   }
-
-  const driftMarginMs = options.driftMarginMs ?? Math.max(100, Math.ceil(ttlMs / 100));
-  if (typeof driftMarginMs !== "number" || !(driftMarginMs >= 0) || driftMarginMs >= ttlMs / 2) {
-    throw new InvalidArgumentError(
-      "driftMarginMs",
-      "must be a number of ms, at least 0 and below half of ttlMs",
-    );
-  }
-
-  const requestTimeoutMs =
-    options.requestTimeoutMs === undefined
-      ? Math.min(10_000, Math.max(500, Math.floor(ttlMs / 3)))
-      : positiveNumber(options.requestTimeoutMs, "requestTimeoutMs");
-  if (requestTimeoutMs > ttlMs) {
-    throw new InvalidArgumentError(
-      "requestTimeoutMs",
-      "must not exceed ttlMs (a request must not outlive the lease)",
-    );
-  }
-
-  const allowNonAtomicGuard = options.allowNonAtomicGuard ?? false;
+  const driftMarginMs = ms(
+    options.driftMarginMs ?? Math.max(100, Math.ceil(ttlMs / 100)),
+    "driftMarginMs",
+    0,
+    ttlMs / 2,
+    "must be a number of ms from 0 to half of ttlMs",
+  );
+  const requestTimeoutMs = ms(
+    options.requestTimeoutMs ?? Math.min(10_000, Math.max(500, Math.floor(ttlMs / 3))),
+    "requestTimeoutMs",
+    Number.MIN_VALUE,
+    ttlMs,
+    "must be a positive number of ms, at most ttlMs (a request must not outlive the lease)",
+  );
   if (typeof allowNonAtomicGuard !== "boolean") {
     throw new InvalidArgumentError("allowNonAtomicGuard", "must be a boolean");
   }
-  const clock = options.clock ?? systemClock;
-  if (typeof clock.now !== "function" || typeof clock.sleep !== "function") {
+  if (typeof clock?.now !== "function" || typeof clock.sleep !== "function") {
     throw new InvalidArgumentError("clock", "must have now() and sleep(ms)");
   }
   return { backend, name, holder, ttlMs, value, driftMarginMs, requestTimeoutMs, allowNonAtomicGuard, clock };

@@ -103,41 +103,35 @@ export function normalizeTxn(
   ops: readonly TxnOp[],
   compares: readonly Compare[] = [],
 ): { ops: NormalizedOp[]; compares: NormalizedCompare[] } {
-  if (!Array.isArray(ops)) throw new InvalidArgumentError("ops", "must be an array");
-  if (!Array.isArray(compares)) throw new InvalidArgumentError("compares", "must be an array");
-  if (ops.length > MAX_TXN_OPS)
-    throw new InvalidArgumentError("ops", `must have at most ${MAX_TXN_OPS} entries`);
-  if (compares.length > MAX_TXN_OPS) {
-    throw new InvalidArgumentError("compares", `must have at most ${MAX_TXN_OPS} entries`);
+  return {
+    ops: list(ops, "ops").map((op, i): NormalizedOp => {
+      const field = `ops[${i}]`;
+      const key = bytesField(op?.key, `${field}.key`, false);
+      if (op.type === "put") return { type: "put", key, value: bytesField(op.value, `${field}.value`, true) };
+      if (op.type === "delete" || op.type === "get") return { type: op.type, key };
+      throw new InvalidArgumentError(`${field}.type`, 'must be "put", "delete" or "get"');
+    }),
+    compares: list(compares, "compares").map((c, i): NormalizedCompare => {
+      const field = `compares[${i}]`;
+      const key = bytesField(c?.key, `${field}.key`, false);
+      if (!TARGETS.includes(c.target)) {
+        throw new InvalidArgumentError(`${field}.target`, `must be one of ${TARGETS.join(", ")}`);
+      }
+      if (!OPS.includes(c.op))
+        throw new InvalidArgumentError(`${field}.op`, `must be one of ${OPS.join(" ")}`);
+      const at = `${field}.value`;
+      return c.target === "value"
+        ? { key, target: c.target, op: c.op, value: bytesField(c.value, at, true) }
+        : { key, target: c.target, op: c.op, value: integerField(c.value, at) };
+    }),
+  };
+}
+
+function list<T>(value: readonly T[], field: string): readonly T[] {
+  if (!Array.isArray(value) || value.length > MAX_TXN_OPS) {
+    throw new InvalidArgumentError(field, `must be an array of at most ${MAX_TXN_OPS} entries`);
   }
-  const normalizedOps = ops.map((op, i): NormalizedOp => {
-    const field = `ops[${i}]`;
-    if (typeof op !== "object" || op === null) throw new InvalidArgumentError(field, "must be an object");
-    const key = bytesField(op.key, `${field}.key`, false);
-    switch (op.type) {
-      case "put":
-        return { type: "put", key, value: bytesField(op.value, `${field}.value`, true) };
-      case "delete":
-      case "get":
-        return { type: op.type, key };
-      default:
-        throw new InvalidArgumentError(`${field}.type`, 'must be "put", "delete" or "get"');
-    }
-  });
-  const normalizedCompares = compares.map((c, i): NormalizedCompare => {
-    const field = `compares[${i}]`;
-    if (typeof c !== "object" || c === null) throw new InvalidArgumentError(field, "must be an object");
-    const key = bytesField(c.key, `${field}.key`, false);
-    if (!TARGETS.includes(c.target)) {
-      throw new InvalidArgumentError(`${field}.target`, `must be one of ${TARGETS.join(", ")}`);
-    }
-    if (!OPS.includes(c.op)) throw new InvalidArgumentError(`${field}.op`, `must be one of ${OPS.join(" ")}`);
-    if (c.target === "value") {
-      return { key, target: "value", op: c.op, value: bytesField(c.value, `${field}.value`, true) };
-    }
-    return { key, target: c.target, op: c.op, value: integerField(c.value, `${field}.value`) };
-  });
-  return { ops: normalizedOps, compares: normalizedCompares };
+  return value;
 }
 
 /** Evaluates one compare against a key's current state (null when absent), as etcd does. */

@@ -11,6 +11,8 @@
  * - doIfLeader: ONE `POST /v3/kv/txn` comparing the key's create_revision with the token and its lease with the
  *   holder's lease ID, plus the caller's compares.
  */
+
+import type { ZodMiniType } from "zod/mini";
 import {
   assertNoWritesUnder,
   type Backend,
@@ -66,6 +68,7 @@ const TARGET_FIELD = {
   modRevision: "mod_revision",
 } as const;
 const RESULT = { "=": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER" } as const;
+const OP_REQUEST = { put: "request_put", delete: "request_delete_range", get: "request_range" } as const;
 
 function compareToWire(c: NormalizedCompare): Record<string, string> {
   const value = c.target === "value" ? encodeBase64(c.value) : c.value.toString();
@@ -78,35 +81,36 @@ function compareToWire(c: NormalizedCompare): Record<string, string> {
 }
 
 function opToWire(op: NormalizedOp): Record<string, Record<string, string>> {
-  const key = encodeBase64(op.key);
-  switch (op.type) {
-    case "put":
-      return { request_put: { key, value: encodeBase64(op.value) } };
-    case "delete":
-      return { request_delete_range: { key } };
-    case "get":
-      return { request_range: { key } };
-  }
+  const request: Record<string, string> = { key: encodeBase64(op.key) };
+  if (op.type === "put") request.value = encodeBase64(op.value);
+  return { [OP_REQUEST[op.type]]: request };
 }
 
 function opResultFromWire(op: NormalizedOp, res: WireResponseOp | undefined): OpResult {
-  switch (op.type) {
-    case "put":
-      if (res?.response_put) return { type: "put" };
-      break;
-    case "delete":
-      if (res?.response_delete_range)
-        return { type: "delete", deleted: int(res.response_delete_range.deleted) };
-      break;
-    case "get":
-      if (res?.response_range) {
-        const kv = res.response_range.kvs?.[0];
-        return { type: "get", kv: kv ? toKeyValue(kv) : null };
-      }
-      break;
+  if (op.type === "put" && res?.response_put) return { type: "put" };
+  if (op.type === "delete" && res?.response_delete_range) {
+    return { type: "delete", deleted: int(res.response_delete_range.deleted) };
+  }
+  if (op.type === "get" && res?.response_range) {
+    const kv = firstKv(res);
+    return { type: "get", kv: kv ? toKeyValue(kv) : null };
   }
   throw new MalformedResponseError(`etcd txn: no matching response for a ${op.type} op`);
 }
+
+const firstKv = (res: WireResponseOp | undefined) => res?.response_range?.kvs?.[0];
+
+/** Parses a 200 answer with `schema`; any other status becomes a typed error. */
+function parseOk<T>(res: HttpResponse, schema: ZodMiniType<T>, what: string): T {
+  if (res.status !== 200) throw gatewayFailure(res, what);
+  return parseWire(schema, res.body, what);
+}
+
+/** etcd's gRPC status in a non-200 answer is `code`. */
+const grpcCode = (res: HttpResponse) => readGatewayError(res).code;
+
+const withValue = <T extends object>(target: T, value: string | undefined) =>
+  value === undefined ? target : { ...target, value };
 
 export class EtcdBackend implements Backend {
   readonly kind = "etcd";
@@ -130,135 +134,99 @@ export class EtcdBackend implements Backend {
     if (!kv) return null;
     const where = `etcd key ${this.#prefix}${name}`;
     if (int(kv.lease) === 0n) throw new MalformedResponseError(`${where} is not attached to a lease`);
-    const record = decodeHolderRecord(toKeyValue(kv).value, where);
-    return {
-      holder: record.holder,
-      token: int(kv.create_revision),
-      ttlMs: record.ttlMs,
-      leaseId: kv.lease as string,
-      ...(record.value === undefined ? {} : { value: record.value }),
-    };
+    const { holder, ttlMs, value } = decodeHolderRecord(toKeyValue(kv).value, where);
+    return withValue({ holder, token: int(kv.create_revision), ttlMs, leaseId: kv.lease as string }, value);
   }
 
-  /** One keepalive; returns the granted TTL in ms, or null when etcd no longer has the lease. */
-  async #keepAlive(leaseId: string, ctx: CallContext): Promise<number | null> {
+  /**
+   * One keepalive; returns the granted TTL in ms.
+   * @throws {LeaseLostError} etcd no longer has the lease (its answer omits the TTL, i.e. TTL 0).
+   */
+  async #keepAlive(leaseId: string, ctx: CallContext, retryable = false): Promise<number> {
+    const what = "lease keepalive";
     const res = await this.#gateway.post("/v3/lease/keepalive", { ID: leaseId }, ctx, IDEMPOTENT);
-    if (res.status !== 200) throw gatewayFailure(res, "lease keepalive");
     // The gateway streams one JSON message per line; one request body yields one message.
-    const first = res.body.split("\n", 1)[0] ?? "";
-    const { result } = parseWire(keepAliveResponse, first, "lease keepalive");
+    const { result } = parseOk({ ...res, body: res.body.split("\n", 1)[0] ?? "" }, keepAliveResponse, what);
     if (result.ID !== undefined && result.ID !== leaseId) {
-      throw new MalformedResponseError(
-        `etcd lease keepalive: answered for lease ${result.ID}, not ${leaseId}`,
-      );
+      throw new MalformedResponseError(`etcd ${what}: answered for lease ${result.ID}, not ${leaseId}`);
     }
     const ttlS = int(result.TTL);
-    return ttlS > 0n ? Number(ttlS) * 1000 : null;
+    if (ttlS <= 0n)
+      throw new LeaseLostError(`etcd lease ${leaseId} has expired or was revoked`, { retryable });
+    return Number(ttlS) * 1000;
   }
 
   /** The grant's TTL in ms; "lease already exists" (gRPC 9) means an earlier try of this claim created it. */
   async #grantedTtl(res: HttpResponse, leaseId: string, ctx: CallContext): Promise<number> {
-    if (res.status === 200) {
-      const granted = parseWire(grantResponse, res.body, "lease grant");
-      if (granted.error) throw new MalformedResponseError(`etcd lease grant: ${granted.error}`);
-      if (granted.ID !== leaseId) {
-        throw new MalformedResponseError(`etcd lease grant: granted lease ${granted.ID}, not ${leaseId}`);
-      }
-      const ttlS = int(granted.TTL);
-      if (ttlS <= 0n) throw new MalformedResponseError("etcd lease grant: no TTL in the response");
-      return Number(ttlS) * 1000;
-    }
     // gRPC FailedPrecondition is HTTP 412 from etcd 3.4's gateway and HTTP 400 from etcd 3.5's.
-    const exists = res.status === 412 || res.status === 400;
-    if (exists && readGatewayError(res).code === GrpcCode.FailedPrecondition) {
-      const ttlMs = await this.#keepAlive(leaseId, ctx);
-      if (ttlMs === null)
-        throw new LeaseLostError(`etcd lease ${leaseId} from an earlier try of this claim has expired`);
-      return ttlMs;
+    if ((res.status === 412 || res.status === 400) && grpcCode(res) === GrpcCode.FailedPrecondition) {
+      return this.#keepAlive(leaseId, ctx);
     }
-    throw gatewayFailure(res, "lease grant");
+    const granted = parseOk(res, grantResponse, "lease grant");
+    const ttlS = int(granted.TTL);
+    if (granted.error || granted.ID !== leaseId || ttlS <= 0n) {
+      throw new MalformedResponseError(
+        `etcd lease grant: got lease ${granted.ID} TTL ${ttlS} (${granted.error ?? ""})`,
+      );
+    }
+    return Number(ttlS) * 1000;
   }
 
   async claim(req: ClaimRequest, ctx: CallContext): Promise<ClaimOutcome> {
     const leaseId = req.claimId.toString();
     const key = this.#key(req.name);
-    const record = encodeHolderRecord({
-      holder: req.holder,
-      ttlMs: req.ttlMs,
-      ...(req.value === undefined ? {} : { value: req.value }),
-    });
-    const [grantRes, txnRes] = this.#gateway.postInOrder(
-      [
-        { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
-        {
-          path: "/v3/kv/txn",
-          body: {
-            compare: [{ key, target: "CREATE", result: "EQUAL", create_revision: "0" }],
-            success: [{ request_put: { key, value: encodeBase64(record), lease: leaseId } }],
-            failure: [{ request_range: { key } }],
+    const record = encodeHolderRecord(withValue({ holder: req.holder, ttlMs: req.ttlMs }, req.value));
+    const settled = await Promise.allSettled(
+      this.#gateway.postInOrder(
+        [
+          { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
+          {
+            path: "/v3/kv/txn",
+            body: {
+              compare: [{ key, target: "CREATE", result: "EQUAL", create_revision: "0" }],
+              success: [{ request_put: { key, value: encodeBase64(record), lease: leaseId } }],
+              failure: [{ request_range: { key } }],
+            },
           },
-        },
-      ],
-      ctx,
-      IDEMPOTENT,
-    ) as [Promise<HttpResponse>, Promise<HttpResponse>];
-    // Settle both before deciding, so that no rejection is left unobserved.
-    const [grantSettled, txnSettled] = await Promise.allSettled([grantRes, txnRes]);
-    if (grantSettled.status === "rejected") throw grantSettled.reason;
-    const grantedTtlMs = await this.#grantedTtl(grantSettled.value, leaseId, ctx);
-    if (txnSettled.status === "rejected") throw txnSettled.reason;
-    const res = txnSettled.value;
-    if (res.status !== 200) throw gatewayFailure(res, "claim txn");
-    const txn = parseWire(txnResponse, res.body, "claim txn");
+        ],
+        ctx,
+        IDEMPOTENT,
+      ),
+    );
+    // Both settle before deciding, so that no rejection is left unobserved.
+    const [grant, put] = settled as [PromiseSettledResult<HttpResponse>, PromiseSettledResult<HttpResponse>];
+    if (grant.status === "rejected") throw grant.reason;
+    const grantedTtlMs = await this.#grantedTtl(grant.value, leaseId, ctx);
+    if (put.status === "rejected") throw put.reason;
+    const txn = parseOk(put.value, txnResponse, "claim txn");
     if (txn.succeeded) {
-      const revision = int(txn.header.revision);
-      if (revision <= 0n)
-        throw new MalformedResponseError("etcd claim txn: no revision in the response header");
-      return {
-        held: true,
-        grantedTtlMs,
-        leader: {
-          holder: req.holder,
-          token: revision,
-          ttlMs: req.ttlMs,
-          leaseId,
-          ...(req.value === undefined ? {} : { value: req.value }),
-        },
-      };
+      const token = int(txn.header.revision);
+      if (token <= 0n) throw new MalformedResponseError("etcd claim txn: no revision in the header");
+      const leader = withValue({ holder: req.holder, token, ttlMs: req.ttlMs, leaseId }, req.value);
+      return { held: true, grantedTtlMs, leader };
     }
-    const current = this.#leaderFrom(req.name, txn.responses?.[0]?.response_range?.kvs?.[0]);
-    if (!current)
-      throw new MalformedResponseError("etcd claim txn: compare failed but the key was not returned");
+    const current = this.#leaderFrom(req.name, firstKv(txn.responses?.[0]));
+    if (!current) throw new MalformedResponseError("etcd claim txn: compare failed but no key was returned");
     if (current.leaseId === leaseId) return { held: true, grantedTtlMs, leader: current };
     if (current.holder !== req.holder) return { held: false, leader: current };
-    // This holder already holds the lease (an earlier invocation): resume that term.
-    const resumedTtlMs = await this.#keepAlive(current.leaseId, ctx);
-    if (resumedTtlMs === null)
-      throw new LeaseLostError(`etcd lease ${current.leaseId} of this holder expired during the claim`, {
-        retryable: true,
-      });
-    return { held: true, grantedTtlMs: resumedTtlMs, leader: current };
+    // This holder already holds the lease (an earlier invocation): resume that term. Should its lease expire
+    // in between, the claim may simply be tried again.
+    return { held: true, grantedTtlMs: await this.#keepAlive(current.leaseId, ctx, true), leader: current };
   }
 
   async renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }> {
-    const grantedTtlMs = await this.#keepAlive(term.leaseId, ctx);
-    if (grantedTtlMs === null) {
-      throw new LeaseLostError(`lease ${term.name}: etcd lease ${term.leaseId} has expired or was revoked`);
-    }
-    return { grantedTtlMs };
+    return { grantedTtlMs: await this.#keepAlive(term.leaseId, ctx) };
   }
 
   async release(term: TermRef, ctx: CallContext): Promise<void> {
     const res = await this.#gateway.post("/v3/lease/revoke", { ID: term.leaseId }, ctx, IDEMPOTENT);
-    if (res.status === 200) return;
-    if (res.status === 404 && readGatewayError(res).code === GrpcCode.NotFound) return;
-    throw gatewayFailure(res, "lease revoke");
+    if (res.status === 404 && grpcCode(res) === GrpcCode.NotFound) return;
+    if (res.status !== 200) throw gatewayFailure(res, "lease revoke");
   }
 
   async leader(name: string, ctx: CallContext): Promise<LeaderInfo | null> {
     const res = await this.#gateway.post("/v3/kv/range", { key: this.#key(name) }, ctx, IDEMPOTENT);
-    if (res.status !== 200) throw gatewayFailure(res, "range");
-    return this.#leaderFrom(name, parseWire(rangeResponse, res.body, "range").kvs?.[0]);
+    return this.#leaderFrom(name, parseOk(res, rangeResponse, "range").kvs?.[0]);
   }
 
   async txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome> {
@@ -278,14 +246,12 @@ export class EtcdBackend implements Backend {
       },
       ctx,
     );
-    if (res.status !== 200) throw gatewayFailure(res, "guarded txn");
-    const txn = parseWire(txnResponse, res.body, "guarded txn");
+    const txn = parseOk(res, txnResponse, "guarded txn");
     if (txn.succeeded) {
       return { applied: true, results: req.ops.map((op, i) => opResultFromWire(op, txn.responses?.[i])) };
     }
-    const kv = txn.responses?.[0]?.response_range?.kvs?.[0];
-    const stillHeld =
-      kv !== undefined && int(kv.create_revision) === term.token && (kv.lease ?? "0") === term.leaseId;
+    const kv = firstKv(txn.responses?.[0]);
+    const stillHeld = kv !== undefined && int(kv.create_revision) === term.token && kv.lease === term.leaseId;
     return { applied: false, reason: stillHeld ? "condition-failed" : "not-leader" };
   }
 

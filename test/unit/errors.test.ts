@@ -29,7 +29,6 @@ describe("errors", () => {
   it("are recognised across copies of the package by their registered brand", () => {
     const fromOtherCopy = Object.create({ [Symbol.for("leasehold.LeaseError")]: true });
     expect(isLeaseError(fromOtherCopy)).toBe(true);
-    expect(fromOtherCopy instanceof LeaseError).toBe(true);
     expect(new LeaseLostError("x") instanceof LeaseError).toBe(true);
     expect(new LeaseLostError("x") instanceof LeaseTimeoutError).toBe(false);
     expect(isLeaseError(new Error("plain"))).toBe(false);

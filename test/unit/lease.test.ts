@@ -87,7 +87,7 @@ describe("options", () => {
     ["holder", { holder: "tab\there" }],
     ["holder", { holder: 7 }],
     ["value", { value: "v".repeat(4097) }],
-    ["driftMarginMs", { driftMarginMs: 2500 }],
+    ["driftMarginMs", { driftMarginMs: 2501 }],
     ["driftMarginMs", { driftMarginMs: -1 }],
     ["requestTimeoutMs", { requestTimeoutMs: 5001 }],
     ["requestTimeoutMs", { requestTimeoutMs: 0 }],
