@@ -46,7 +46,7 @@ describe("normalizeTxn", () => {
     );
     expect(() =>
       normalizeTxn(Array.from({ length: 65 }, () => ({ type: "get" as const, key: "k" }))),
-    ).toThrow("ops: must have at most 64 entries");
+    ).toThrow("ops: must be an array of at most 64 entries");
   });
 
   it("encodes strings as UTF-8 and keeps bytes and bigints as they are", () => {
