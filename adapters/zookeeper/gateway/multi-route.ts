@@ -17,7 +17,7 @@ import { contentTypeIs, HttpError, JSON_TYPE, readBody, send } from "./http.ts";
 import { jsonObject, statJson } from "./render.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { SharedSession } from "./shared-session.ts";
-import { MultiError, type MultiOp, type MultiResult } from "./zk.ts";
+import { KeeperError, MultiError, type MultiOp, type MultiResult } from "./zk.ts";
 
 /** Most ops in one multi. */
 export const MAX_MULTI_OPS = 512;
@@ -108,6 +108,11 @@ export async function handleExtension(ex: Exchange, rest: string, deps: MultiDep
   try {
     results = await zk.multi(toOps(parsed.data));
   } catch (error) {
+    if (error instanceof KeeperError && error.code === "SESSIONEXPIRED" && session !== "") {
+      // ZooKeeper ended the session before the gateway noticed: answer as for any session it no longer has.
+      await deps.sessions.close(session);
+      throw new HttpError(401);
+    }
     if (!(error instanceof MultiError)) throw error;
     const answer = keeperAnswer(error.cause);
     const body = jsonObject([
