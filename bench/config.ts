@@ -8,6 +8,12 @@ export interface BenchConfig {
   timedOps: number;
   /** Calls per client in one block; clients take turns block by block. */
   blockOps: number;
+  /** One-way delay the network proxy adds to every chunk, in ms (a round trip gets about twice that). */
+  networkDelayMs: number;
+  /** Warm-up, timed and block sizes of the latency runs through the network proxy. */
+  networkWarmupOps: number;
+  networkTimedOps: number;
+  networkBlockOps: number;
   /** Concurrency levels of the throughput cells. */
   concurrency: readonly number[];
   /** Duration of one throughput cell (one client, one operation, one concurrency), in ms. */
@@ -26,7 +32,7 @@ export interface BenchConfig {
   connections: number;
 }
 
-const common = { concurrency: [1, 16, 64], connections: 32 } as const;
+const common = { concurrency: [1, 16, 64], connections: 32, networkDelayMs: 1 } as const;
 
 export const FULL: BenchConfig = {
   ...common,
@@ -34,6 +40,9 @@ export const FULL: BenchConfig = {
   warmupOps: 200,
   timedOps: 2000,
   blockOps: 100,
+  networkWarmupOps: 30,
+  networkTimedOps: 300,
+  networkBlockOps: 25,
   cellMs: 1500,
   cellSlices: 4,
   roundTripOps: 5,
@@ -49,6 +58,9 @@ export const QUICK: BenchConfig = {
   warmupOps: 10,
   timedOps: 40,
   blockOps: 10,
+  networkWarmupOps: 5,
+  networkTimedOps: 20,
+  networkBlockOps: 5,
   cellMs: 100,
   cellSlices: 2,
   roundTripOps: 2,

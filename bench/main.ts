@@ -14,6 +14,7 @@ import { leaseholdClient } from "./clients/leasehold.ts";
 import { rawClient } from "./clients/raw.ts";
 import type { BenchClient, ClientId } from "./clients/types.ts";
 import { type BenchConfig, FULL, QUICK } from "./config.ts";
+import { startDelayProxy } from "./delay-proxy.ts";
 import { measureFailover } from "./failover.ts";
 import { measureLatency } from "./latency.ts";
 import { finishMachineInfo, machineInfo } from "./machine.ts";
@@ -36,11 +37,54 @@ const LATENCY_OPS: readonly OpId[] = [
   "election-cycle",
   "claim-held",
 ];
+/** Operations whose round trips differ between clients, plus renew (one round trip for all) as a yardstick. */
+const NETWORK_OPS: readonly OpId[] = ["renew", "claim-free", "cycle", "election-cycle"];
 /** Operations without untimed set-up per call, which can run back to back. */
 const THROUGHPUT_OPS: readonly OpId[] = ["renew", "leader", "do-if-leader", "cycle", "election-cycle"];
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function latencyFigures(
+  ids: readonly OpId[],
+  clients: readonly BenchClient[],
+  config: BenchConfig,
+  label: string,
+): Promise<Map<OpId, Map<ClientId, LatencyFigures>>> {
+  const figures = new Map<OpId, Map<ClientId, LatencyFigures>>();
+  for (const id of ids) {
+    log(`${label}: ${op(id).label}`);
+    const samples = await measureLatency(op(id), clients, config);
+    figures.set(
+      id,
+      new Map(
+        [...samples].map(([client, s]) => [
+          client,
+          { ...percentiles(s.ms), clientCpuMicros: s.cpuMicros / s.ms.length },
+        ]),
+      ),
+    );
+  }
+  return figures;
+}
+
+/** Latency with every round trip made longer by a delaying proxy, through fresh clients. */
+async function networkLatency(endpoint: string, config: BenchConfig) {
+  const proxy = await startDelayProxy(endpoint, config.networkDelayMs);
+  const clients = makeClients(proxy.endpoint, config);
+  try {
+    const sizes = {
+      ...config,
+      warmupOps: config.networkWarmupOps,
+      timedOps: config.networkTimedOps,
+      blockOps: config.networkBlockOps,
+    };
+    return await latencyFigures(NETWORK_OPS, clients, sizes, "latency through the network proxy");
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await proxy.close();
+  }
+}
 
 function makeClients(endpoint: string, config: BenchConfig): BenchClient[] {
   return [
@@ -68,24 +112,12 @@ async function run(config: BenchConfig): Promise<BenchResults> {
     log("round trips");
     const roundTrips = await countRoundTrips(OPS, clients, config, server.endpoint);
 
-    const latency = new Map<OpId, Map<ClientId, LatencyFigures>>();
-    for (const id of LATENCY_OPS) {
-      log(`latency: ${op(id).label}`);
-      const samples = await measureLatency(op(id), clients, config);
-      latency.set(
-        id,
-        new Map(
-          [...samples].map(([client, s]) => [
-            client,
-            { ...percentiles(s.ms), clientCpuMicros: s.cpuMicros / s.ms.length },
-          ]),
-        ),
-      );
-    }
+    const latency = await latencyFigures(LATENCY_OPS, clients, config, "latency");
     if (!config.quick) {
       log("waiting for the leases of losing claims to expire");
       await sleep(SHORT_TTL_MS + 1500);
     }
+    const network = await networkLatency(server.endpoint, config);
 
     const serverCpu = processCpu(server.process.pid);
     const throughput = new Map<OpId, Map<ClientId, Map<number, ThroughputCell>>>();
@@ -108,6 +140,7 @@ async function run(config: BenchConfig): Promise<BenchResults> {
       clients: clients.map(({ id, label }) => ({ id, label })),
       roundTrips,
       latency,
+      network,
       throughput,
       failover,
       memory,

@@ -21,6 +21,8 @@ export interface BenchResults {
   clients: readonly { id: ClientId; label: string }[];
   roundTrips: RoundTrips;
   latency: Map<OpId, Map<ClientId, LatencyFigures>>;
+  /** Sequential latency through the delaying proxy. */
+  network: Map<OpId, Map<ClientId, LatencyFigures>>;
   throughput: Map<OpId, Map<ClientId, Map<number, ThroughputCell>>>;
   failover: FailoverTrial[];
   memory: MemoryFigures;
@@ -76,10 +78,10 @@ function machineSection(r: BenchResults): string {
   ].join("\n");
 }
 
-function latencySection(r: BenchResults): string {
+function latencyTable(r: BenchResults, figures: BenchResults["latency"]): string {
   const rows: string[][] = [];
   for (const spec of OPS) {
-    const byClient = r.latency.get(spec.id);
+    const byClient = figures.get(spec.id);
     if (!byClient) continue;
     const raw = byClient.get("raw")?.p50;
     const etcd3 = byClient.get("etcd3")?.p50;
@@ -99,6 +101,13 @@ function latencySection(r: BenchResults): string {
       ]);
     }
   }
+  return table(
+    ["operation", "client", "p50", "p90", "p99", "p50 / raw", "p50 / etcd3", "client CPU µs"],
+    rows,
+  );
+}
+
+function latencySection(r: BenchResults): string {
   const c = r.config;
   return [
     "## Sequential latency (ms)",
@@ -107,7 +116,21 @@ function latencySection(r: BenchResults): string {
     `clients take turns in blocks of ${c.blockOps} calls. Ratios compare p50s (lower is better for leasehold).`,
     "Client CPU: this process's CPU time (user + system) per timed call.",
     "",
-    table(["operation", "client", "p50", "p90", "p99", "p50 / raw", "p50 / etcd3", "client CPU µs"], rows),
+    latencyTable(r, r.latency),
+  ].join("\n");
+}
+
+function networkSection(r: BenchResults): string {
+  const c = r.config;
+  return [
+    `## Sequential latency over a slower link (ms): ${c.networkDelayMs} ms added each way`,
+    "",
+    `The same clients through a TCP proxy that holds every chunk ${c.networkDelayMs} ms in each direction, so each round trip`,
+    `costs about ${2 * c.networkDelayMs} ms more than on loopback (renew, one round trip for every client, shows how much).`,
+    `${c.networkTimedOps} timed calls per operation and client after ${c.networkWarmupOps} warm-up calls, in blocks of ${c.networkBlockOps}.`,
+    "Client CPU includes the proxy's, which runs in the same process.",
+    "",
+    latencyTable(r, r.network),
   ].join("\n");
 }
 
@@ -285,11 +308,15 @@ function targetsSection(r: BenchResults): string {
     ]);
   }
 
-  const cycle = r.latency.get("cycle")?.get("lh-undici")?.p50;
-  const election = r.latency.get("election-cycle")?.get("etcd3")?.p50;
-  if (cycle !== undefined && election !== undefined) {
+  for (const [figures, where] of [
+    [r.latency, "loopback"],
+    [r.network, `+${2 * r.config.networkDelayMs} ms per round trip`],
+  ] as const) {
+    const cycle = figures.get("cycle")?.get("lh-undici")?.p50;
+    const election = figures.get("election-cycle")?.get("etcd3")?.p50;
+    if (cycle === undefined || election === undefined) continue;
     rows.push([
-      "claim+release cycle faster than etcd3's Election cycle (p50)",
+      `claim+release cycle faster than etcd3's Election cycle (p50, ${where})`,
       `${sig(cycle)} ms vs ${sig(election)} ms`,
       verdict(cycle < election),
     ]);
@@ -333,6 +360,8 @@ export function renderReport(r: BenchResults): string {
     targetsSection(r),
     "",
     latencySection(r),
+    "",
+    networkSection(r),
     "",
     throughputSection(r),
     "",
