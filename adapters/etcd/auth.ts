@@ -15,6 +15,7 @@ import {
 } from "../../src/index.ts";
 import { readGatewayError } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
+import { parseWire } from "./wire.ts";
 
 const authenticateResponse = z.object({ token: z.string() });
 
@@ -79,16 +80,8 @@ export class Authenticator {
       if (res.status >= 500) throw new HttpStatusError(res.status, `etcd authenticate: ${detail}`);
       throw new AuthError(`etcd authenticate: ${detail}`);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(res.body);
-    } catch {
-      parsed = undefined;
-    }
-    const result = authenticateResponse.safeParse(parsed);
-    if (!result.success || result.data.token === "") {
-      throw new MalformedResponseError("etcd authenticate: the response carries no token");
-    }
-    return result.data.token;
+    const { token } = parseWire(authenticateResponse, res.body, "authenticate");
+    if (token === "") throw new MalformedResponseError("etcd authenticate: the response carries no token");
+    return token;
   }
 }

@@ -1,45 +1,12 @@
 /**
- * Failover policy between the endpoints of one etcd cluster: which endpoint an attempt goes to, which
- * outcomes justify another attempt, and how long to back off before it.
+ * Failover policy between the endpoints of one etcd cluster: which outcomes justify another attempt, and how
+ * long to back off before it. (Which endpoint an attempt goes to is the gateway's preference order.)
  */
 import { type HttpResponse, isLeaseError } from "../../src/index.ts";
 import { readGatewayError } from "./gateway-error.ts";
 
 /** The outcome of one attempt: one settled result per request, in order. */
 export type AttemptResults = PromiseSettledResult<HttpResponse>[];
-
-/**
- * Endpoints in order of preference. Calls start at the preferred one and move along the ring; a failure moves
- * the preference past the failed endpoint and a success pins it, so that calls stick to a member that answers
- * (which also keeps etcd's per-member simple tokens valid).
- */
-export class EndpointRing {
-  readonly endpoints: readonly string[];
-  #preferred = 0;
-
-  constructor(endpoints: readonly string[]) {
-    this.endpoints = endpoints;
-  }
-
-  /** Index of the endpoint a call starts at. */
-  start(): number {
-    return this.#preferred;
-  }
-
-  /** The endpoint for the `attempt`-th try (0-based) of a call that started at `start`. */
-  at(start: number, attempt: number): string {
-    return this.endpoints[(start + attempt) % this.endpoints.length] as string;
-  }
-
-  succeeded(endpoint: string): void {
-    this.#preferred = this.endpoints.indexOf(endpoint);
-  }
-
-  failed(endpoint: string): void {
-    const i = this.endpoints.indexOf(endpoint);
-    if (i === this.#preferred) this.#preferred = (i + 1) % this.endpoints.length;
-  }
-}
 
 /** gRPC codes that mean "this member cannot serve now": Unavailable (no leader, leader changed), ResourceExhausted. */
 const BUSY_CODES: ReadonlySet<number> = new Set([14, 8]);

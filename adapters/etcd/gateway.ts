@@ -13,7 +13,7 @@ import {
   type Transport,
 } from "../../src/index.ts";
 import { Authenticator } from "./auth.ts";
-import { type AttemptResults, backoffMs, EndpointRing, neverSent, shouldFailOver } from "./failover.ts";
+import { type AttemptResults, backoffMs, neverSent, shouldFailOver } from "./failover.ts";
 import { tokenRejected } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
 
@@ -48,16 +48,22 @@ interface GatewayRequest {
 }
 
 export class Gateway {
-  readonly #ring: EndpointRing;
+  readonly #endpoints: readonly string[];
   readonly #transport: Transport;
   readonly #auth: Authenticator | undefined;
   readonly #maxAttempts: number;
   readonly #attemptTimeoutMs: number | undefined;
   readonly #clock: Clock;
   readonly #random: () => number;
+  /**
+   * Index of the preferred endpoint. Calls start there and move along the list; a failure moves the preference
+   * past the failed endpoint and a success pins it, so that calls stick to a member that answers (which also
+   * keeps etcd's per-member simple tokens valid).
+   */
+  #preferred = 0;
 
   constructor(options: GatewayOptions) {
-    this.#ring = new EndpointRing(options.endpoints);
+    this.#endpoints = options.endpoints;
     this.#transport = options.transport;
     this.#auth = options.auth ? new Authenticator(options.auth) : undefined;
     const n = options.endpoints.length;
@@ -68,17 +74,8 @@ export class Gateway {
   }
 
   /** POSTs `body` as JSON to `path` (e.g. `/v3/kv/txn`) and returns the raw response, whatever its status. */
-  async post(
-    path: string,
-    body: unknown,
-    ctx: CallContext,
-    options: SendOptions = { idempotent: false },
-  ): Promise<HttpResponse> {
-    const result = (
-      await this.#send([{ path, body }], ctx, options)
-    )[0] as PromiseSettledResult<HttpResponse>;
-    if (result.status === "rejected") throw result.reason;
-    return result.value;
+  post(path: string, body: unknown, ctx: CallContext, options?: SendOptions): Promise<HttpResponse> {
+    return this.postInOrder([{ path, body }], ctx, options)[0] as Promise<HttpResponse>;
   }
 
   /**
@@ -103,7 +100,8 @@ export class Gateway {
   }
 
   async #send(requests: readonly GatewayRequest[], ctx: CallContext, options: SendOptions) {
-    const start = this.#ring.start();
+    const endpoints = this.#endpoints;
+    const start = this.#preferred;
     let results: AttemptResults = [];
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
       if (attempt > 0) {
@@ -113,13 +111,13 @@ export class Gateway {
         );
         if (!slept) break;
       }
-      const endpoint = this.#ring.at(start, attempt);
-      results = await this.#exchange(endpoint, requests, this.#attemptSignal(ctx, options));
+      const index = (start + attempt) % endpoints.length;
+      results = await this.#exchange(endpoints[index] as string, requests, this.#attemptSignal(ctx, options));
       if (!shouldFailOver(results)) {
-        this.#ring.succeeded(endpoint);
+        this.#preferred = index;
         return results;
       }
-      this.#ring.failed(endpoint);
+      if (index === this.#preferred) this.#preferred = (index + 1) % endpoints.length;
       if (ctx.signal.aborted || !(options.idempotent || neverSent(results))) break;
     }
     return results;
@@ -130,7 +128,7 @@ export class Gateway {
     if (!options.idempotent || this.#maxAttempts === 1) return ctx.signal;
     const ms =
       this.#attemptTimeoutMs ??
-      (this.#ring.endpoints.length > 1 && ctx.timeoutMs !== undefined ? ctx.timeoutMs / 2 : undefined);
+      (this.#endpoints.length > 1 && ctx.timeoutMs !== undefined ? ctx.timeoutMs / 2 : undefined);
     return ms === undefined ? ctx.signal : deadlineSignal(ms, ctx.signal);
   }
 
@@ -141,25 +139,18 @@ export class Gateway {
     signal: AbortSignal,
   ): Promise<AttemptResults> {
     const auth = this.#auth;
-    if (!auth) return this.#dispatch(endpoint, requests, signal, undefined);
-    const send = (req: HttpRequest) => this.#transport.request(req);
-    const rejectAll = (reason: unknown): AttemptResults =>
-      requests.map(() => ({ status: "rejected", reason }));
-    let token: string;
-    try {
-      token = await auth.token(endpoint, signal, send);
-    } catch (error) {
-      return rejectAll(error);
+    for (let round = 0; ; round++) {
+      let token: string | undefined;
+      try {
+        token = await auth?.token(endpoint, signal, (req) => this.#transport.request(req));
+      } catch (reason) {
+        return requests.map(() => ({ status: "rejected", reason }));
+      }
+      const results = await this.#dispatch(endpoint, requests, signal, token);
+      const rejected = results.some((r) => r.status === "fulfilled" && tokenRejected(r.value));
+      if (!auth || !token || round > 0 || !rejected) return results;
+      auth.invalidate(endpoint, token);
     }
-    const results = await this.#dispatch(endpoint, requests, signal, token);
-    if (!results.some((r) => r.status === "fulfilled" && tokenRejected(r.value))) return results;
-    auth.invalidate(endpoint, token);
-    try {
-      token = await auth.token(endpoint, signal, send);
-    } catch (error) {
-      return rejectAll(error);
-    }
-    return this.#dispatch(endpoint, requests, signal, token);
   }
 
   #dispatch(
@@ -168,29 +159,29 @@ export class Gateway {
     signal: AbortSignal,
     token: string | undefined,
   ): Promise<AttemptResults> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (token) headers.authorization = token;
     const reqs = requests.map(
       (r): HttpRequest => ({
         method: "POST",
         url: endpoint + r.path,
-        headers: token
-          ? { "content-type": "application/json", authorization: token }
-          : { "content-type": "application/json" },
+        headers,
         body: JSON.stringify(r.body),
         signal,
       }),
     );
     const transport = this.#transport;
-    if (reqs.length === 1) return Promise.allSettled([transport.request(reqs[0] as HttpRequest)]);
-    if (transport.pipeline) return Promise.allSettled(transport.pipeline(reqs));
+    if (reqs.length > 1 && transport.pipeline) return Promise.allSettled(transport.pipeline(reqs));
     let previous: Promise<unknown> = Promise.resolve();
-    const inOrder = reqs.map((req) => {
-      const next = previous.then(
-        () => transport.request(req),
-        () => transport.request(req),
-      );
-      previous = next.catch(() => undefined);
-      return next;
-    });
-    return Promise.allSettled(inOrder);
+    return Promise.allSettled(
+      reqs.map((req) => {
+        const next = previous.then(
+          () => transport.request(req),
+          () => transport.request(req),
+        );
+        previous = next.catch(() => undefined);
+        return next;
+      }),
+    );
   }
 }

@@ -48,21 +48,26 @@ export function validateEndpoints(endpoints: unknown, field = "endpoints"): stri
     );
   }
   return endpoints.map((endpoint, i) => {
-    const at = `${field}[${i}]`;
-    let url: URL;
+    let url: URL | undefined;
     try {
       url = new URL(String(endpoint));
     } catch {
-      throw new InvalidArgumentError(at, `must be an absolute http(s) URL (got ${JSON.stringify(endpoint)})`);
+      url = undefined;
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new InvalidArgumentError(at, "must use http: or https:");
-    }
-    if (url.username || url.password) {
-      throw new InvalidArgumentError(at, "must not contain credentials (use the auth option)");
-    }
-    if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
-      throw new InvalidArgumentError(at, "must have no path, query or fragment");
+    // The value is not quoted back: a malformed URL may carry a password.
+    if (
+      !url ||
+      !/^https?:$/.test(url.protocol) ||
+      url.username ||
+      url.password ||
+      url.pathname.length > 1 ||
+      url.search ||
+      url.hash
+    ) {
+      throw new InvalidArgumentError(
+        `${field}[${i}]`,
+        'must be an http(s) URL such as "http://127.0.0.1:2379", without credentials (use the auth option), path, query or fragment',
+      );
     }
     return url.origin;
   });
@@ -83,13 +88,11 @@ export function validateAuth(auth: unknown): EtcdAuth | undefined {
     throw new InvalidArgumentError("auth", "must be an object with username and password");
   }
   const { username, password } = auth as Record<string, unknown>;
-  if (typeof username !== "string" || username.length === 0) {
-    throw new InvalidArgumentError("auth.username", "must be a non-empty string");
+  for (const [key, value] of Object.entries({ username, password })) {
+    if (typeof value !== "string" || value === "")
+      throw new InvalidArgumentError(`auth.${key}`, "must be a non-empty string");
   }
-  if (typeof password !== "string" || password.length === 0) {
-    throw new InvalidArgumentError("auth.password", "must be a non-empty string");
-  }
-  return { username, password };
+  return { username, password } as EtcdAuth;
 }
 
 /** @throws {InvalidArgumentError} when `value` is set and not an integer in [min, max]. */

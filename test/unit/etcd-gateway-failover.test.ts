@@ -5,7 +5,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { EtcdBackend } from "../../adapters/etcd/backend.ts";
-import { backoffMs, EndpointRing } from "../../adapters/etcd/failover.ts";
+import { backoffMs } from "../../adapters/etcd/failover.ts";
 import { Gateway, type GatewayOptions } from "../../adapters/etcd/gateway.ts";
 import { etcd } from "../../adapters/etcd/index.ts";
 import {
@@ -111,20 +111,6 @@ function serialised(error: unknown): string {
     "\n",
   );
 }
-
-describe("EndpointRing", () => {
-  it("starts at the preferred endpoint, moves past failures and sticks to successes", () => {
-    const ring = new EndpointRing([A, B, C]);
-    expect(ring.at(ring.start(), 0)).toBe(A);
-    expect(ring.at(ring.start(), 4)).toBe(B);
-    ring.failed(A);
-    expect(ring.at(ring.start(), 0)).toBe(B);
-    ring.failed(A);
-    expect(ring.at(ring.start(), 0)).toBe(B);
-    ring.succeeded(C);
-    expect(ring.at(ring.start(), 0)).toBe(C);
-  });
-});
 
 describe("backoffMs", () => {
   it("doubles from 25–50 ms up to 400–800 ms, with jitter in the upper half", () => {
