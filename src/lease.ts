@@ -81,12 +81,9 @@ export interface Lease {
   state(): LeaseState;
 }
 
-interface HeldTerm {
-  leaseId: string;
-  token: bigint;
-  ttlMs: number;
+/** The term this handle holds: what the store reported, with the TTL it granted and the local validity end. */
+interface HeldTerm extends LeaderInfo {
   validUntil: number;
-  value: string | undefined;
 }
 
 /**
@@ -96,16 +93,6 @@ interface HeldTerm {
 export function createLease(options: LeaseOptions): Lease {
   const opts = resolveOptions(options);
   return new LeaseHandle(opts);
-}
-
-function ownInfo(holder: string, term: HeldTerm): LeaderInfo {
-  return {
-    holder,
-    token: term.token,
-    leaseId: term.leaseId,
-    ttlMs: term.ttlMs,
-    ...(term.value === undefined ? {} : { value: term.value }),
-  };
 }
 
 /** A random ID in [2^62, 2^63): positive as an int64, and always beyond JS number precision. */
@@ -157,24 +144,22 @@ class LeaseHandle implements Lease {
   #hold(info: LeaderInfo, grantedTtlMs: number, sentAt: number): void {
     if (info.holder !== this.holder || !(grantedTtlMs > 0)) {
       throw new MalformedResponseError(
-        `${this.backend.kind} backend reported a held claim for holder ${JSON.stringify(info.holder)} with TTL ${grantedTtlMs} ms`,
+        `${this.backend.kind}: a held claim for ${info.holder}, TTL ${grantedTtlMs} ms`,
       );
     }
     this.#term = {
-      leaseId: info.leaseId,
-      token: info.token,
+      ...info,
       ttlMs: grantedTtlMs,
       validUntil: sentAt + grantedTtlMs - this.#opts.driftMarginMs,
-      value: info.value,
     };
-    this.#lastSeen = info;
+    this.#lastSeen = this.#term;
   }
 
   state(): LeaseState {
     const term = this.#term;
     const held = term !== null && this.#opts.clock.now() < term.validUntil;
     // A term this handle can no longer vouch for says nothing about who leads now.
-    const info = held ? ownInfo(this.holder, term) : term ? null : this.#lastSeen;
+    const info = held ? term : term ? null : this.#lastSeen;
     return {
       name: this.name,
       isLeader: held,
@@ -233,7 +218,7 @@ class LeaseHandle implements Lease {
     const sentAt = this.#opts.clock.now();
     try {
       const { grantedTtlMs } = await this.backend.renew(this.#termRef(term), ctx);
-      this.#hold(ownInfo(this.holder, term), grantedTtlMs, sentAt);
+      this.#hold(term, grantedTtlMs, sentAt);
     } catch (error) {
       if (error instanceof LeaseLostError) this.#forget();
       throw error;

@@ -30,18 +30,18 @@ export function encodeHolderRecord(record: HolderRecord): Uint8Array {
  * @throws {MalformedResponseError} the bytes are not a holder record (something else wrote the key).
  */
 export function decodeHolderRecord(bytes: Uint8Array, where: string): HolderRecord {
-  let json: unknown;
+  let cause: unknown;
   try {
-    json = JSON.parse(decoder.decode(bytes));
+    const parsed = holderRecordSchema.safeParse(JSON.parse(decoder.decode(bytes)));
+    cause = parsed.error;
+    if (parsed.success) {
+      const { holder, ttlMs, value } = parsed.data;
+      if (holder !== "" && Number.isSafeInteger(ttlMs) && ttlMs > 0) {
+        return value === undefined ? { holder, ttlMs } : { holder, ttlMs, value };
+      }
+    }
   } catch (error) {
-    throw new MalformedResponseError(`${where} does not hold a leasehold holder record`, { cause: error });
+    cause = error;
   }
-  const parsed = holderRecordSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new MalformedResponseError(`${where} does not hold a leasehold holder record`, {
-      cause: parsed.error,
-    });
-  }
-  const { holder, ttlMs, value } = parsed.data;
-  return value === undefined ? { holder, ttlMs } : { holder, ttlMs, value };
+  throw new MalformedResponseError(`${where} does not hold a leasehold holder record`, { cause });
 }

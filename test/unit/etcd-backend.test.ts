@@ -267,3 +267,20 @@ describe("etcd options", () => {
     expect(error?.message).not.toContain("s3cret");
   });
 });
+
+describe("holder records", () => {
+  it("refuse an empty holder, a TTL that is not a positive integer, and non-UTF-8 bytes", async () => {
+    const bad = [
+      b64(JSON.stringify({ holder: "", ttlMs: 3000 })),
+      b64(JSON.stringify({ holder: "a", ttlMs: 0 })),
+      b64(JSON.stringify({ holder: "a", ttlMs: 2.5 })),
+      b64(JSON.stringify({ holder: "a", ttlMs: "3000" })),
+      b64(new Uint8Array([0xff, 0xfe])),
+    ];
+    for (const value of bad) {
+      const kv = { key: b64("leasehold/jobs/x"), create_revision: "2", value, lease: "5" };
+      const { lease: a } = lease(() => ok({ header: {}, kvs: [kv] }));
+      await expect(a.leader()).rejects.toBeInstanceOf(MalformedResponseError);
+    }
+  });
+});
