@@ -202,7 +202,10 @@ export class ZooKeeperBackend implements Backend {
           retryable: true,
         });
       }
-      if (node && outcome === "created") {
+      // A gateway that handles pipelined requests at once may have answered the read before the create.
+      if (outcome === "created" && node === null) node = await this.#rest.getNode(path, ctx);
+      // "exists" with our own session: a repeated create (a transport that retried it) found the first one.
+      if (node && (outcome === "created" || outcome === "exists")) {
         const read = this.#decode(req.name, node);
         if (read.record.session === session) {
           kept = true;

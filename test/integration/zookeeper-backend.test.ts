@@ -5,6 +5,7 @@
  * non-atomic fallback, and the requests a renew costs.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { undiciTransport } from "../../adapters/node/index.ts";
 import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
 import {
@@ -331,5 +332,35 @@ describe("round trips", () => {
     expect(await count("a", "free")).toBe(4);
     expect(await count("a", "free")).toBe(2);
     expect(await count("b", "free")).toBe(1);
+  });
+
+  it("a free claim pipelines the create and its read on undici (3 round trips)", async () => {
+    const undici = undiciTransport();
+    const sent: string[] = [];
+    const transport: Transport = {
+      request: (req) => {
+        sent.push(req.method);
+        return undici.request(req);
+      },
+      pipeline: (reqs) => {
+        sent.push(`[${reqs.map((r) => r.method).join(" ")}]`);
+        return undici.pipeline?.(reqs) ?? [];
+      },
+    };
+    try {
+      const prefix = fresh("pipelined");
+      await lease(zookeeper({ url, prefix }), "warm-up").claim();
+      const s = await createLease({
+        backend: zookeeper({ url, prefix, extensions: "leasehold-v1", transport }),
+        name: "free",
+        holder: "a",
+        ttlMs: 10_000,
+      }).claim();
+      expect(s.isLeader).toBe(true);
+      expect(sent).toEqual(["GET", "POST", "[POST GET]"]);
+      expect(s.token).toBe((await zk.exists(`/${prefix}/free`))?.czxid);
+    } finally {
+      await undici.close?.();
+    }
   });
 });

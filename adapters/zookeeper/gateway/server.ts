@@ -165,7 +165,14 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
     }
   }
 
-  const server = createServer((req, res) => void handle(req, res));
+  // Pipelined requests on one connection are handled one after the other, as a servlet container does:
+  // node:http would start them all at once, so a read pipelined after a write could overtake it.
+  const inFlight = new WeakMap<object, Promise<void>>();
+  const server = createServer((req, res) => {
+    const previous = inFlight.get(req.socket) ?? Promise.resolve();
+    const current = previous.then(() => handle(req, res));
+    inFlight.set(req.socket, current);
+  });
 
   return {
     get url() {
