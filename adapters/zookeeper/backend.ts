@@ -49,8 +49,11 @@ import { dataOf, type StatEntity } from "./wire.ts";
  */
 const COMPARE_TARGETS: readonly CompareTarget[] = ["version"];
 
-/** TTL limits: gateways take `expire` in whole seconds, as a Java int. A gateway may refuse part of this range. */
-export const ZOOKEEPER_TTL = { minTtlMs: 1000, maxTtlMs: 2_147_483_000, ttlGranularityMs: 1000 } as const;
+/**
+ * TTL limits: gateways take `expire` in whole seconds, as a Java int; a gateway may refuse part of this
+ * range. The 2 s minimum (etcd's) leaves a claim of up to four round trips a useful deadline.
+ */
+export const ZOOKEEPER_TTL = { minTtlMs: 2000, maxTtlMs: 2_147_483_000, ttlGranularityMs: 1000 } as const;
 
 /** A claim gives up after this many rounds of "the leader znode changed under us". */
 const CLAIM_ROUNDS = 3;

@@ -171,7 +171,7 @@ describe("graceful shutdown", () => {
     const gateway = createZkGateway({ zookeeper: server.connectString, port: 0 });
     const url = await gateway.listen();
     const backend = zookeeper({ url, prefix: "drain" });
-    const a = createLease({ backend, name: "a", holder: "a", ttlMs: 1000 });
+    const a = createLease({ backend, name: "a", holder: "a", ttlMs: 2000 });
     const held = await a.claim();
     const closed = gateway.close().then(() => Date.now());
     await expect(fetch(`${url}/znodes/v1/`)).rejects.toThrow();

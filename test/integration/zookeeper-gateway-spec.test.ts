@@ -312,20 +312,21 @@ describe("sessions/v1", () => {
   });
 
   it("closes a session `expire` seconds after its last heartbeat, deleting its ephemeral znodes", async () => {
-    const id = await session(1);
+    const id = await session(2);
     const path = `${root}/expiring`;
     await fetch(url(root, `op=create&name=expiring&ephemeral=true&session=${id}`), {
       method: "POST",
       headers: OCTET,
     });
     expect(await zk.exists(path)).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, 1000));
+    const beat = Date.now();
     expect((await fetch(`${base}/sessions/v1/${id}`, { method: "PUT", headers: OCTET })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 600));
-    // 1.2 s after creation, 0.6 s after the heartbeat: still there.
+    await new Promise((r) => setTimeout(r, 1500));
+    // 2.5 s after creation, 1.5 s after the heartbeat: still there.
     expect(await zk.exists(path)).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 700));
-    expect(await zk.exists(path)).toBeNull();
+    await expect.poll(() => zk.exists(path), { timeout: 3000, interval: 50 }).toBeNull();
+    expect(Date.now() - beat).toBeGreaterThanOrEqual(2000);
     expect((await fetch(`${base}/sessions/v1/${id}`, { method: "PUT", headers: OCTET })).status).toBe(404);
   });
 });

@@ -15,7 +15,7 @@ describe("zookeeper() options", () => {
     expect(backend.kind).toBe("zookeeper");
     expect(backend.capabilities).toEqual({
       atomicGuard: false,
-      minTtlMs: 1000,
+      minTtlMs: 2000,
       maxTtlMs: 2_147_483_000,
       ttlGranularityMs: 1000,
       compareTargets: ["version"],
