@@ -94,7 +94,7 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
     positiveInt(options.sessionTimeoutMs, 30_000, "sessionTimeoutMs"),
     zkTimeoutMs,
   );
-  const deps = { sessions, shared, maxDataBytes: maxBodyBytes, maxBodyBytes };
+  const deps = { sessions, shared, maxBodyBytes };
   let url = "";
   let closing: Promise<void> | null = null;
 

@@ -22,16 +22,20 @@ import type { ZkSession } from "./zk.ts";
 export interface ZnodeDeps {
   sessions: SessionRegistry;
   shared: SharedSession;
-  maxDataBytes: number;
+  maxBodyBytes: number;
 }
 
 const TYPES = [JSON_TYPE, JAVASCRIPT_TYPE, OCTET_TYPE] as const;
-export const ALLOW = "HEAD,DELETE,POST,GET,OPTIONS,PUT";
+const ALLOW = "HEAD,DELETE,POST,GET,OPTIONS,PUT";
 const CALLBACK = /^[A-Za-z0-9_]+$/;
 
+/** The response type; a JSONP callback name is checked here, before anything is done. */
 function chooseType(ex: Exchange): string {
   const type = negotiate(ex.req.headers.accept, TYPES);
   if (!type) throw new HttpError(406);
+  if (type === JAVASCRIPT_TYPE && !CALLBACK.test(param(ex, "callback", "callback"))) {
+    throw new HttpError(400, "callback may contain only letters, digits and underscores");
+  }
   return type;
 }
 
@@ -47,9 +51,6 @@ async function clientFor(ex: Exchange, deps: ZnodeDeps): Promise<ZkSession> {
 function sendEntity(ex: Exchange, status: number, type: string, json: string, headers = {}): void {
   if (type === JAVASCRIPT_TYPE) {
     const callback = param(ex, "callback", "callback");
-    if (!CALLBACK.test(callback)) {
-      throw new HttpError(400, "callback may contain only letters, digits and underscores");
-    }
     send(ex.req, ex.res, status, { ...headers, "content-type": JAVASCRIPT_TYPE }, `${callback}(${json})`);
     return;
   }
@@ -58,7 +59,7 @@ function sendEntity(ex: Exchange, status: number, type: string, json: string, he
 
 async function readData(ex: Exchange, deps: ZnodeDeps): Promise<Buffer | null> {
   if (!contentTypeIs(ex.req, OCTET_TYPE)) throw new HttpError(415);
-  const body = await readBody(ex.req, deps.maxDataBytes);
+  const body = await readBody(ex.req, deps.maxBodyBytes);
   return param(ex, "null", "false") === "true" ? null : body;
 }
 
