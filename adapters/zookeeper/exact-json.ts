@@ -8,7 +8,7 @@
 import { MalformedResponseError } from "../../src/index.ts";
 
 /** The stat fields that are Java longs. */
-export const LONG_FIELDS: ReadonlySet<string> = new Set([
+const LONG_FIELDS: ReadonlySet<string> = new Set([
   "czxid",
   "mzxid",
   "ctime",

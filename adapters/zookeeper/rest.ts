@@ -44,7 +44,7 @@ function messageOf(res: HttpResponse): string {
 }
 
 /** Maps an answer the call does not expect to a typed error: 401 with a challenge and 403 are auth failures. */
-export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
+function gatewayFailure(res: HttpResponse, what: string): LeaseError {
   const detail = `ZooKeeper gateway ${what}: ${messageOf(res) || "no message"}`;
   if ((res.status === 401 && res.headers["www-authenticate"] !== undefined) || res.status === 403) {
     return new AuthError(detail);
@@ -53,7 +53,7 @@ export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
 }
 
 /** A 401 without a basic-auth challenge: the gateway does not know the `?session=` (expired or closed). */
-export function unknownSession(res: HttpResponse): boolean {
+function unknownSession(res: HttpResponse): boolean {
   return res.status === 401 && res.headers["www-authenticate"] === undefined;
 }
 

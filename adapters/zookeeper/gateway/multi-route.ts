@@ -20,7 +20,7 @@ import type { SharedSession } from "./shared-session.ts";
 import { KeeperError, MultiError, type MultiOp, type MultiResult } from "./zk.ts";
 
 /** Most ops in one multi. */
-export const MAX_MULTI_OPS = 512;
+const MAX_MULTI_OPS = 512;
 
 const path = z.string().check(z.minLength(1));
 const version = z.optional(z.int().check(z.gte(-1), z.lte(2147483647)));

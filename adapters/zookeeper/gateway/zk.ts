@@ -76,7 +76,7 @@ export class ZkTimeoutError extends Error {
   }
 }
 
-export function codeName(code: number): string {
+function codeName(code: number): string {
   return CODE_NAMES[code] ?? `UNKNOWN(${code})`;
 }
 
