@@ -34,7 +34,7 @@ export class LeaseError extends Error {
   readonly retryable: boolean;
 
   constructor(code: LeaseErrorCode, message: string, options: LeaseErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options);
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.name = new.target.name;

@@ -82,12 +82,9 @@ export function fetchTransport(options: FetchTransportOptions = {}): Transport {
   return {
     async request(req) {
       try {
-        const res = await doFetch(req.url, {
-          method: req.method,
-          ...(req.headers ? { headers: req.headers } : {}),
-          ...(req.body === undefined ? {} : { body: req.body }),
-          signal: req.signal,
-        });
+        // fetch reads absent and undefined init fields alike.
+        const init = { method: req.method, headers: req.headers, body: req.body, signal: req.signal };
+        const res = await doFetch(req.url, init as RequestInit);
         return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
       } catch (error) {
         throw toTransportError(error, req);

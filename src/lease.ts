@@ -69,7 +69,8 @@ export interface Lease {
    * matches: on etcd ONE `POST /v3/kv/txn` guarded by the leader key's create_revision and lease.
    * Returns `{applied: false, reason: "not-leader"}` without a round trip when this handle holds no term
    * (call `claim()` first), and `"condition-failed"` when only the caller's compares failed.
-   * @throws {InvalidArgumentError} bad ops or compares (nothing is sent).
+   * @throws {InvalidArgumentError} bad ops or compares, or a compare target the backend does not support
+   *   (nothing is sent).
    * @throws {UnsupportedError} the backend's guard is not atomic and `allowNonAtomicGuard` is not set.
    */
   doIfLeader(
@@ -91,8 +92,7 @@ interface HeldTerm extends LeaderInfo {
  * @throws {InvalidArgumentError} an option breaks a rule; the message names the option and the rule.
  */
 export function createLease(options: LeaseOptions): Lease {
-  const opts = resolveOptions(options);
-  return new LeaseHandle(opts);
+  return new LeaseHandle(resolveOptions(options));
 }
 
 /** A random ID in [2^62, 2^63): positive as an int64, and always beyond JS number precision. */
@@ -137,8 +137,8 @@ class LeaseHandle implements Lease {
     return { signal: deadlineSignal(ms, options?.signal), timeoutMs: ms };
   }
 
-  #termRef(term: { leaseId: string; token: bigint }): TermRef {
-    return { name: this.name, holder: this.holder, leaseId: term.leaseId, token: term.token };
+  #termRef(term: LeaderInfo): TermRef {
+    return { ...term, name: this.name };
   }
 
   #hold(info: LeaderInfo, grantedTtlMs: number, sentAt: number): void {
@@ -234,8 +234,7 @@ class LeaseHandle implements Lease {
   renew(options?: CallOptions): Promise<LeaseState> {
     return this.#serial(async () => {
       const term = this.#term;
-      if (!term)
-        throw new LeaseLostError(`lease ${this.name}: this handle holds no term; call claim() first`);
+      if (!term) throw new LeaseLostError(`lease ${this.name}: no term held; call claim() first`);
       await this.#renewHeld(term, this.#ctx(options));
       return this.state();
     });
@@ -244,14 +243,9 @@ class LeaseHandle implements Lease {
   release(options?: CallOptions): Promise<void> {
     return this.#serial(async () => {
       const ctx = this.#ctx(options);
-      const term = this.#term;
-      if (term) {
-        await this.backend.release(this.#termRef(term), ctx);
-      } else {
-        const current = await this.backend.leader(this.name, ctx);
-        if (current?.holder !== this.holder) return;
-        await this.backend.release(this.#termRef(current), ctx);
-      }
+      // Without a term of its own, the handle ends the store's term if it is this holder's (a new invocation).
+      const term = this.#term ?? (await this.backend.leader(this.name, ctx));
+      if (term?.holder === this.holder) await this.backend.release(this.#termRef(term), ctx);
       this.#forget();
     });
   }
@@ -266,20 +260,13 @@ class LeaseHandle implements Lease {
     options?: CallOptions,
   ): Promise<TxnOutcome> {
     return this.#serial(async () => {
-      const normalized = normalizeTxn(ops, compares);
       const caps = this.backend.capabilities;
+      const normalized = normalizeTxn(ops, compares, caps.compareTargets);
       if (!caps.atomicGuard && !this.#opts.allowNonAtomicGuard) {
         throw new UnsupportedError(
-          `${this.backend.kind} backend cannot guard a transaction atomically; pass allowNonAtomicGuard: true to accept a non-atomic check`,
+          `${this.backend.kind} has no atomic guard; set allowNonAtomicGuard: true to accept a non-atomic check`,
         );
       }
-      normalized.compares.forEach((c, i) => {
-        if (!caps.compareTargets.includes(c.target)) {
-          throw new UnsupportedError(
-            `compares[${i}].target "${c.target}" is not supported by ${this.backend.kind}`,
-          );
-        }
-      });
       const term = this.#term;
       if (!term) return { applied: false, reason: "not-leader" };
       const outcome = await this.backend.txn(

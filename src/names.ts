@@ -42,7 +42,7 @@ export function validateHolder(holder: unknown, field = "holder"): string {
   ) {
     throw new InvalidArgumentError(
       field,
-      `must be a string of 1 to ${MAX_HOLDER_LENGTH} characters without control characters or unpaired surrogates`,
+      `must be a string of 1 to ${MAX_HOLDER_LENGTH} characters, no control characters or lone surrogates`,
     );
   }
   return holder;

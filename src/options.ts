@@ -63,7 +63,7 @@ function ms(value: unknown, field: string, min: number, max: number, rule: strin
 export function resolveOptions(options: LeaseOptions): ResolvedOptions {
   const { backend, value, allowNonAtomicGuard = false, clock = systemClock } = options ?? {};
   if (typeof backend?.claim !== "function") {
-    throw new InvalidArgumentError("backend", "must be a Backend, e.g. etcd({ endpoints: [...] })");
+    throw new InvalidArgumentError("backend", "must be a Backend such as etcd(...)");
   }
   const { minTtlMs, maxTtlMs, ttlGranularityMs } = backend.capabilities;
   const name = validateName(options.name);
@@ -98,7 +98,7 @@ export function resolveOptions(options: LeaseOptions): ResolvedOptions {
     "requestTimeoutMs",
     Number.MIN_VALUE,
     ttlMs,
-    "must be a positive number of ms, at most ttlMs (a request must not outlive the lease)",
+    "must be a positive number of ms, at most ttlMs",
   );
   if (typeof allowNonAtomicGuard !== "boolean") {
     throw new InvalidArgumentError("allowNonAtomicGuard", "must be a boolean");

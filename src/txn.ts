@@ -92,16 +92,18 @@ function bytesField(value: unknown, field: string, allowEmpty: boolean): Uint8Ar
 function integerField(value: unknown, field: string): bigint {
   if (typeof value === "bigint" && value >= 0n) return value;
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
-  throw new InvalidArgumentError(field, "must be a non-negative bigint (or a non-negative safe integer)");
+  throw new InvalidArgumentError(field, "must be a bigint or a safe integer, at least 0");
 }
 
 /**
- * Validates ops and compares and converts them to bytes and bigints.
+ * Validates ops and compares and converts them to bytes and bigints. `targets` are the compare targets the
+ * backend supports (`capabilities.compareTargets`).
  * @throws {InvalidArgumentError} naming the offending element, e.g. `ops[2].key: must not be empty`.
  */
 export function normalizeTxn(
   ops: readonly TxnOp[],
   compares: readonly Compare[] = [],
+  targets: readonly CompareTarget[] = TARGETS,
 ): { ops: NormalizedOp[]; compares: NormalizedCompare[] } {
   return {
     ops: list(ops, "ops").map((op, i): NormalizedOp => {
@@ -114,8 +116,8 @@ export function normalizeTxn(
     compares: list(compares, "compares").map((c, i): NormalizedCompare => {
       const field = `compares[${i}]`;
       const key = bytesField(c?.key, `${field}.key`, false);
-      if (!TARGETS.includes(c.target)) {
-        throw new InvalidArgumentError(`${field}.target`, `must be one of ${TARGETS.join(", ")}`);
+      if (!targets.includes(c.target)) {
+        throw new InvalidArgumentError(`${field}.target`, `must be one of ${targets.join(", ")}`);
       }
       if (!OPS.includes(c.op))
         throw new InvalidArgumentError(`${field}.op`, `must be one of ${OPS.join(" ")}`);

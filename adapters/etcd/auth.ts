@@ -76,12 +76,11 @@ export class Authenticator {
     if (res.status !== 200) {
       // Only etcd's own gRPC message is quoted: a raw body could echo the request.
       const { code, message } = readGatewayError(res);
-      const detail = code === undefined ? "no etcd error in the response" : message;
-      if (res.status >= 500) throw new HttpStatusError(res.status, `etcd authenticate: ${detail}`);
-      throw new AuthError(`etcd authenticate: ${detail}`);
+      const detail = `etcd authenticate: ${code === undefined ? "the answer carries no etcd error" : message}`;
+      throw res.status >= 500 ? new HttpStatusError(res.status, detail) : new AuthError(detail);
     }
     const { token } = parseWire(authenticateResponse, res.body, "authenticate");
-    if (token === "") throw new MalformedResponseError("etcd authenticate: the response carries no token");
+    if (token === "") throw new MalformedResponseError("etcd authenticate: empty token");
     return token;
   }
 }

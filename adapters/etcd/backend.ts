@@ -35,7 +35,8 @@ import {
   toBytes,
 } from "../../src/index.ts";
 import { encodeBase64 } from "./base64.ts";
-import { type Gateway, GrpcCode, gatewayFailure, readGatewayError } from "./gateway.ts";
+import { type Gateway, gatewayFailure, readGatewayError } from "./gateway.ts";
+import { FAILED_PRECONDITION, NOT_FOUND } from "./gateway-error.ts";
 import {
   grantResponse,
   int,
@@ -159,15 +160,13 @@ export class EtcdBackend implements Backend {
   /** The grant's TTL in ms; "lease already exists" (gRPC 9) means an earlier try of this claim created it. */
   async #grantedTtl(res: HttpResponse, leaseId: string, ctx: CallContext): Promise<number> {
     // gRPC FailedPrecondition is HTTP 412 from etcd 3.4's gateway and HTTP 400 from etcd 3.5's.
-    if ((res.status === 412 || res.status === 400) && grpcCode(res) === GrpcCode.FailedPrecondition) {
+    if ((res.status === 412 || res.status === 400) && grpcCode(res) === FAILED_PRECONDITION) {
       return this.#keepAlive(leaseId, ctx);
     }
     const granted = parseOk(res, grantResponse, "lease grant");
     const ttlS = int(granted.TTL);
-    if (granted.error || granted.ID !== leaseId || ttlS <= 0n) {
-      throw new MalformedResponseError(
-        `etcd lease grant: got lease ${granted.ID} TTL ${ttlS} (${granted.error ?? ""})`,
-      );
+    if (granted.ID !== leaseId || ttlS <= 0n) {
+      throw new MalformedResponseError(`etcd lease grant: got lease ${granted.ID} with TTL ${ttlS}`);
     }
     return Number(ttlS) * 1000;
   }
@@ -206,7 +205,7 @@ export class EtcdBackend implements Backend {
       return { held: true, grantedTtlMs, leader };
     }
     const current = this.#leaderFrom(req.name, firstKv(txn.responses?.[0]));
-    if (!current) throw new MalformedResponseError("etcd claim txn: compare failed but no key was returned");
+    if (!current) throw new MalformedResponseError("etcd claim txn: the key is neither free nor returned");
     if (current.leaseId === leaseId) return { held: true, grantedTtlMs, leader: current };
     if (current.holder !== req.holder) return { held: false, leader: current };
     // This holder already holds the lease (an earlier invocation): resume that term. Should its lease expire
@@ -220,7 +219,7 @@ export class EtcdBackend implements Backend {
 
   async release(term: TermRef, ctx: CallContext): Promise<void> {
     const res = await this.#gateway.post("/v3/lease/revoke", { ID: term.leaseId }, ctx, IDEMPOTENT);
-    if (res.status === 404 && grpcCode(res) === GrpcCode.NotFound) return;
+    if (res.status === 404 && grpcCode(res) === NOT_FOUND) return;
     if (res.status !== 200) throw gatewayFailure(res, "lease revoke");
   }
 

@@ -8,14 +8,12 @@ import { readGatewayError } from "./gateway-error.ts";
 /** The outcome of one attempt: one settled result per request, in order. */
 export type AttemptResults = PromiseSettledResult<HttpResponse>[];
 
-/** gRPC codes that mean "this member cannot serve now": Unavailable (no leader, leader changed), ResourceExhausted. */
-const BUSY_CODES: ReadonlySet<number> = new Set([14, 8]);
-
+/** 5xx, 429, or a gRPC code that means "this member cannot serve now": Unavailable (14: no leader, leader
+ * changed) or ResourceExhausted (8). */
 function unavailable(res: HttpResponse): boolean {
   if (res.status >= 500 || res.status === 429) return true;
-  if (res.status === 200) return false;
-  const code = readGatewayError(res).code;
-  return code !== undefined && BUSY_CODES.has(code);
+  const code = res.status === 200 ? undefined : readGatewayError(res).code;
+  return code === 14 || code === 8;
 }
 
 /**

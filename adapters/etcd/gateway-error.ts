@@ -2,14 +2,12 @@
 import { AuthError, type HttpResponse, HttpStatusError, type LeaseError } from "../../src/index.ts";
 import { errorBody } from "./wire.ts";
 
-/** gRPC status codes the gateway puts in error bodies (`code`). */
-export const GrpcCode = {
-  InvalidArgument: 3,
-  NotFound: 5,
-  PermissionDenied: 7,
-  FailedPrecondition: 9,
-  Unauthenticated: 16,
-} as const;
+/** gRPC status codes the gateway puts in error bodies (`code`). Plain constants, so bundlers inline them. */
+export const INVALID_ARGUMENT = 3;
+export const NOT_FOUND = 5;
+export const PERMISSION_DENIED = 7;
+export const FAILED_PRECONDITION = 9;
+export const UNAUTHENTICATED = 16;
 
 export interface GatewayError {
   code: number | undefined;
@@ -33,7 +31,7 @@ export function readGatewayError(res: HttpResponse): GatewayError {
 export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
   const { code, message } = readGatewayError(res);
   const detail = `etcd ${what}: ${message || "no message"}`;
-  if (res.status === 401 || code === GrpcCode.Unauthenticated || code === GrpcCode.PermissionDenied) {
+  if (res.status === 401 || code === UNAUTHENTICATED || code === PERMISSION_DENIED) {
     return new AuthError(detail);
   }
   return new HttpStatusError(res.status, detail);
@@ -47,6 +45,6 @@ export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
 export function tokenRejected(res: HttpResponse): boolean {
   if (res.status === 200) return false;
   const { code, message } = readGatewayError(res);
-  if (res.status === 401 || code === GrpcCode.Unauthenticated) return true;
-  return code === GrpcCode.InvalidArgument && message.includes("revision of auth store is old");
+  if (res.status === 401 || code === UNAUTHENTICATED) return true;
+  return code === INVALID_ARGUMENT && message.includes("revision of auth store is old");
 }

@@ -17,7 +17,7 @@ import { type AttemptResults, backoffMs, neverSent, shouldFailOver } from "./fai
 import { tokenRejected } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
 
-export { type GatewayError, GrpcCode, gatewayFailure, readGatewayError } from "./gateway-error.ts";
+export { type GatewayError, gatewayFailure, readGatewayError } from "./gateway-error.ts";
 
 export interface GatewayOptions {
   endpoints: readonly string[];

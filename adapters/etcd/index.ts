@@ -33,10 +33,7 @@ export { DEFAULT_PREFIX, type EtcdAuth, type EtcdOptions } from "./options.ts";
  *   `auth`, `auth.username`, `auth.password`, `maxAttempts`, `attemptTimeoutMs`).
  */
 export function etcd(options: EtcdOptions): Backend {
-  if (typeof options !== "object" || options === null) {
-    throw new InvalidArgumentError("options", "must be an object with endpoints");
-  }
-  const endpoints = validateEndpoints(options.endpoints);
+  const endpoints = validateEndpoints(options?.endpoints);
   const prefix = validatePrefix(options.prefix);
   const transport = options.transport ?? fetchTransport();
   if (typeof transport.request !== "function") {

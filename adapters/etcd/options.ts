@@ -66,7 +66,7 @@ export function validateEndpoints(endpoints: unknown, field = "endpoints"): stri
     ) {
       throw new InvalidArgumentError(
         `${field}[${i}]`,
-        'must be an http(s) URL such as "http://127.0.0.1:2379", without credentials (use the auth option), path, query or fragment',
+        'must be an http(s) origin like "http://127.0.0.1:2379" (credentials go in auth)',
       );
     }
     return url.origin;

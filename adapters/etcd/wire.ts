@@ -9,72 +9,56 @@ import { type KeyValue, MalformedResponseError } from "../../src/index.ts";
 import { decodeBase64 } from "./base64.ts";
 
 // int64 fields stay strings here; `int()` checks their digits where they are used. Format checks live in our code
-// rather than in zod checks to keep the edge bundle small.
-const int64 = z.optional(z.string());
-const bytes = z.optional(z.string());
-
-const header = z.object({ revision: int64 });
+// rather than in zod checks to keep the edge bundle small. Bytes fields are base64 strings.
+const str = z.optional(z.string());
 
 const keyValue = z.object({
-  key: bytes,
-  create_revision: int64,
-  mod_revision: int64,
-  version: int64,
-  value: bytes,
-  lease: int64,
+  key: str,
+  create_revision: str,
+  mod_revision: str,
+  version: str,
+  value: str,
+  lease: str,
 });
 export type WireKeyValue = z.infer<typeof keyValue>;
 
-/** `POST /v3/lease/grant` → LeaseGrantResponse. */
-export const grantResponse = z.object({
-  header: z.optional(header),
-  ID: int64,
-  TTL: int64,
-  error: z.optional(z.string()),
-});
+/** `POST /v3/lease/grant` → LeaseGrantResponse (its header is not needed). */
+export const grantResponse = z.object({ ID: str, TTL: str });
 
 /** `POST /v3/lease/keepalive` streams LeaseKeepAliveResponse messages, each wrapped as `{"result": ...}`. */
-export const keepAliveResponse = z.object({
-  result: z.object({ header: z.optional(header), ID: int64, TTL: int64 }),
-});
+export const keepAliveResponse = z.object({ result: grantResponse });
 
-/** `POST /v3/kv/range` → RangeResponse. */
-export const rangeResponse = z.object({ header: z.optional(header), kvs: z.optional(z.array(keyValue)) });
+/** `POST /v3/kv/range` → RangeResponse; also the `response_range` of a txn. */
+export const rangeResponse = z.object({ kvs: z.optional(z.array(keyValue)) });
 
 const responseOp = z.object({
-  response_range: z.optional(z.object({ kvs: z.optional(z.array(keyValue)) })),
+  response_range: z.optional(rangeResponse),
   response_put: z.optional(z.object({})),
-  response_delete_range: z.optional(z.object({ deleted: int64 })),
+  response_delete_range: z.optional(z.object({ deleted: str })),
 });
 export type WireResponseOp = z.infer<typeof responseOp>;
 
 /** `POST /v3/kv/txn` → TxnResponse. */
 export const txnResponse = z.object({
-  header: header,
+  header: z.object({ revision: str }),
   succeeded: z.optional(z.boolean()),
   responses: z.optional(z.array(responseOp)),
 });
 
 /** The gateway's error body for a non-200 status (a gRPC status). */
-export const errorBody = z.object({
-  error: z.optional(z.string()),
-  message: z.optional(z.string()),
-  code: z.optional(z.number()),
-});
+export const errorBody = z.object({ error: str, message: str, code: z.optional(z.number()) });
 
 /** Parses JSON text against `schema`. @throws {MalformedResponseError} on bad JSON or an unexpected shape. */
 export function parseWire<T>(schema: z.ZodMiniType<T>, text: string, what: string): T {
-  let json: unknown;
+  let cause: unknown;
   try {
-    json = JSON.parse(text);
+    const parsed = schema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    cause = parsed.error;
   } catch (error) {
-    throw new MalformedResponseError(`etcd ${what}: response is not JSON`, { cause: error });
+    cause = error;
   }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    throw new MalformedResponseError(`etcd ${what}: unexpected response shape`, { cause: parsed.error });
-  }
-  return parsed.data;
+  throw new MalformedResponseError(`etcd ${what}: the answer is not the expected JSON`, { cause });
 }
 
 const INT64 = /^-?(0|[1-9]\d{0,18})$/;
@@ -85,10 +69,7 @@ const INT64 = /^-?(0|[1-9]\d{0,18})$/;
  */
 export function int(value: string | undefined): bigint {
   if (value === undefined) return 0n;
-  if (!INT64.test(value))
-    throw new MalformedResponseError(
-      `etcd response has a malformed int64: ${JSON.stringify(value.slice(0, 30))}`,
-    );
+  if (!INT64.test(value)) throw new MalformedResponseError("etcd response has a malformed int64");
   return BigInt(value);
 }
 
