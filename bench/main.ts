@@ -105,6 +105,12 @@ async function run(config: BenchConfig): Promise<BenchResults> {
   const started = performance.now();
   log(`starting etcd (${config.quick ? "quick" : "full"} run)`);
   const server = await startEtcd();
+  // An interrupted run must not leave its etcd behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    server.stop().finally(() => process.kill(process.pid, signal));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   const clients = makeClients(server.endpoint, config);
   try {
     const machine = await machineInfo(server.endpoint);
@@ -148,6 +154,8 @@ async function run(config: BenchConfig): Promise<BenchResults> {
       wallMs: performance.now() - started,
     };
   } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
     await Promise.allSettled(clients.map((c) => c.close()));
     await server.stop();
   }
