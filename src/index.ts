@@ -8,6 +8,7 @@ export type {
   TermRef,
   TxnRequest,
 } from "./backend.ts";
+export { decodeBase64, encodeBase64 } from "./base64.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export {
   AuthError,

@@ -21,6 +21,7 @@ import {
   type ClaimOutcome,
   type ClaimRequest,
   decodeHolderRecord,
+  encodeBase64,
   encodeHolderRecord,
   type HttpResponse,
   type LeaderInfo,
@@ -34,7 +35,6 @@ import {
   type TxnRequest,
   toBytes,
 } from "../../src/index.ts";
-import { encodeBase64 } from "./base64.ts";
 import { type Gateway, gatewayFailure, readGatewayError } from "./gateway.ts";
 import { FAILED_PRECONDITION, NOT_FOUND } from "./gateway-error.ts";
 import {

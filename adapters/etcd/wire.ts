@@ -5,8 +5,7 @@
  * newer etcd versions still parse.
  */
 import * as z from "zod/mini";
-import { type KeyValue, MalformedResponseError } from "../../src/index.ts";
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/index.ts";
 
 // int64 fields stay strings here; `int()` checks their digits where they are used. Format checks live in our code
 // rather than in zod checks to keep the edge bundle small. Bytes fields are base64 strings.
@@ -75,8 +74,8 @@ export function int(value: string | undefined): bigint {
 
 export function toKeyValue(kv: WireKeyValue): KeyValue {
   return {
-    key: decodeBase64(kv.key ?? "", "kvs.key"),
-    value: decodeBase64(kv.value ?? "", "kvs.value"),
+    key: decodeBase64(kv.key ?? "", "etcd response field kvs.key"),
+    value: decodeBase64(kv.value ?? "", "etcd response field kvs.value"),
     createRevision: int(kv.create_revision),
     modRevision: int(kv.mod_revision),
     version: int(kv.version),

@@ -6,6 +6,7 @@
 import {
   AuthError,
   type CallContext,
+  encodeBase64,
   type HttpMethod,
   type HttpRequest,
   type HttpResponse,
@@ -15,7 +16,6 @@ import {
   MalformedResponseError,
   type Transport,
 } from "../../src/index.ts";
-import { encodeBase64 } from "./base64.ts";
 import type { ZooKeeperAuth } from "./options.ts";
 import { splitPath, znodeUrl } from "./paths.ts";
 import {

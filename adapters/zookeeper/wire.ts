@@ -5,8 +5,7 @@
  * out (Java nulls).
  */
 import * as z from "zod/mini";
-import { type KeyValue, MalformedResponseError } from "../../src/index.ts";
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/index.ts";
 import { parseExactJson } from "./exact-json.ts";
 
 const long = z.bigint();
@@ -69,7 +68,7 @@ export function parseWire<T>(schema: z.ZodMiniType<T>, body: string, what: strin
 
 /** The znode's data: `data64` (base64, the default `dataformat`); absent means the znode stores none. */
 export function dataOf(stat: StatEntity, what: string): Uint8Array {
-  return stat.data64 ? decodeBase64(stat.data64, what) : new Uint8Array(0);
+  return stat.data64 ? decodeBase64(stat.data64, `ZooKeeper gateway ${what}: data64`) : new Uint8Array(0);
 }
 
 /**

@@ -6,12 +6,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { freePort } from "./free-port.ts";
+import { supervise } from "./server-process.ts";
 
 export interface EtcdServer {
   /** Client URL, e.g. `http://127.0.0.1:41234`. */
@@ -131,27 +132,10 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once("spawn", resolve);
-    child.once("error", reject);
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm(dataDir, { recursive: true, force: true });
-  };
+  const { spawned, output, stop } = supervise(child, dataDir);
   try {
     await spawned;
-    await waitForHealth(endpoint, child, options.startTimeoutMs ?? 20_000, () => stderr, tls);
+    await waitForHealth(endpoint, child, options.startTimeoutMs ?? 20_000, output, tls);
   } catch (error) {
     await stop();
     throw error;

@@ -6,11 +6,12 @@
  * `LEASEHOLD_JAVA` (else `java` on PATH).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
+import { supervise } from "./server-process.ts";
 
 export interface ZooKeeperServer {
   /** Connection string for clients, e.g. `127.0.0.1:41234`. */
@@ -98,29 +99,10 @@ export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promi
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once("spawn", resolve);
-    child.once("error", reject);
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm(dataDir, { recursive: true, force: true });
-  };
+  const { spawned, output, stop } = supervise(child, dataDir);
   try {
     await spawned;
-    await waitForServing(connectString, child, options.startTimeoutMs ?? 30_000, () => output);
+    await waitForServing(connectString, child, options.startTimeoutMs ?? 30_000, output);
   } catch (error) {
     await stop();
     throw error;

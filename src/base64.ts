@@ -1,5 +1,8 @@
-/** Base64 for etcd's `bytes` fields, with btoa/atob so it runs where there is no Buffer (Workers). */
-import { MalformedResponseError } from "../../src/index.ts";
+/**
+ * Base64 for the stores' bytes fields (etcd keys and values, znode data), with btoa/atob so that it runs where
+ * there is no Buffer (Workers).
+ */
+import { MalformedResponseError } from "./errors.ts";
 
 const CHUNK = 0x8000;
 
@@ -11,13 +14,13 @@ export function encodeBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/** @throws {MalformedResponseError} when `text` is not base64. */
-export function decodeBase64(text: string, field: string): Uint8Array {
+/** @throws {MalformedResponseError} `${what} is not base64` when `text` is not base64. */
+export function decodeBase64(text: string, what: string): Uint8Array {
   let binary: string;
   try {
     binary = atob(text);
   } catch (error) {
-    throw new MalformedResponseError(`etcd response field ${field} is not base64`, { cause: error });
+    throw new MalformedResponseError(`${what} is not base64`, { cause: error });
   }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
