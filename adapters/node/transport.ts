@@ -86,10 +86,10 @@ function toHeaders(raw: Record<string, string | string[] | undefined>): Record<s
 async function send(
   dispatcher: Dispatcher,
   req: HttpRequest,
+  url: URL,
   extra: Partial<Dispatcher.RequestOptions> = {},
 ): Promise<HttpResponse> {
   try {
-    const url = new URL(req.url);
     const res = await dispatcher.request({
       origin: url.origin,
       path: url.pathname + url.search,
@@ -162,28 +162,32 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
 
   return {
     request(req) {
-      let origin: string;
+      let url: URL;
       try {
-        origin = new URL(req.url).origin;
+        url = new URL(req.url);
       } catch (error) {
         return Promise.reject(toTransportError(error, req));
       }
-      return send(poolFor(origin), req);
+      return send(poolFor(url.origin), req, url);
     },
 
     pipeline(reqs) {
-      let origin: string;
+      let urls: URL[];
       try {
-        const origins = new Set(reqs.map((r) => new URL(r.url).origin));
-        if (origins.size !== 1) throw new InvalidArgumentError("reqs", "a pipeline goes to one origin");
-        origin = [...origins][0] as string;
+        urls = reqs.map((r) => new URL(r.url));
+        if (new Set(urls.map((u) => u.origin)).size !== 1) {
+          throw new InvalidArgumentError("reqs", "a pipeline goes to one origin");
+        }
       } catch (error) {
         return reqs.map((r) => Promise.reject(toTransportError(error, r)));
       }
+      const origin = (urls[0] as URL).origin;
       const client = takePipeline(origin);
       // Marked idempotent and non-blocking so that undici writes each request without waiting for the answer
       // to the previous one; the caller only pipelines requests that are safe to repeat (Transport.pipeline).
-      const results = reqs.map((req) => send(client, req, { idempotent: true, blocking: false }));
+      const results = reqs.map((req, i) =>
+        send(client, req, urls[i] as URL, { idempotent: true, blocking: false }),
+      );
       Promise.allSettled(results).then(() => returnPipeline(origin, client));
       return results;
     },
