@@ -24,9 +24,9 @@ const dump = (error: unknown) => `${String(error)}\n${inspect(error, { depth: 10
 describe("etcdOptionsFromEnv", () => {
   it("reads comma-separated endpoints, adding http:// where the scheme is missing", () => {
     const options = etcdOptionsFromEnv({
-      LEASEHOLD_ETCD_ENDPOINTS: " https://etcd-1:2379, 10.0.0.2:2379 ,http://[::1]:2379",
+      LEASEHOLD_ETCD_ENDPOINTS: " https://etcd-1:2379, 127.0.0.12:2379 ,http://[::1]:2379",
     });
-    expect(options.endpoints).toEqual(["https://etcd-1:2379", "http://10.0.0.2:2379", "http://[::1]:2379"]);
+    expect(options.endpoints).toEqual(["https://etcd-1:2379", "http://127.0.0.12:2379", "http://[::1]:2379"]);
     expect(options.auth).toBeUndefined();
   });
 

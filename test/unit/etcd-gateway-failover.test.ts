@@ -20,9 +20,9 @@ import {
   TransportError,
 } from "../../src/index.ts";
 
-const A = "http://10.0.0.1:2379";
-const B = "http://10.0.0.2:2379";
-const C = "http://10.0.0.3:2379";
+const A = "http://127.0.0.11:2379";
+const B = "http://127.0.0.12:2379";
+const C = "http://127.0.0.13:2379";
 const PASSWORD = "pw-Sekr1t-do-not-leak";
 const TOKEN = "tok-Zq8LkPq.42";
 const LEASE_ID = "9223372036854775000";

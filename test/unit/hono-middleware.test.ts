@@ -251,7 +251,7 @@ describe("leaseMiddleware", () => {
 
 describe("errors become HTTP responses at the middleware only", () => {
   const cases: [LeaseError, number, string | null][] = [
-    [new LeaseTimeoutError("POST http://10.0.0.1:2379/v3/kv/txn timed out"), 503, "1"],
+    [new LeaseTimeoutError("POST http://127.0.0.11:2379/v3/kv/txn timed out"), 503, "1"],
     [new TransportError("connect ECONNREFUSED"), 503, "1"],
     [new HttpStatusError(503, "unavailable"), 503, "1"],
     [new LeaseLostError("gone"), 503, "1"],
