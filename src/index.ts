@@ -10,6 +10,7 @@ export type {
 } from "./backend.ts";
 export { decodeBase64, encodeBase64 } from "./base64.ts";
 export { type Clock, systemClock } from "./clock.ts";
+export { type Elector, type ElectorOptions, startElector } from "./elector.ts";
 export {
   AuthError,
   HttpStatusError,
@@ -37,6 +38,7 @@ export { type CallOptions, createLease, type Lease, type LeaseState } from "./le
 export { MAX_HOLDER_LENGTH, MAX_NAME_LENGTH, validateHolder, validateName } from "./names.ts";
 export type { LeaseOptions } from "./options.ts";
 export { decodeHolderRecord, encodeHolderRecord, type HolderRecord } from "./record.ts";
+export { keepTerm, type TermEnd } from "./term.ts";
 export {
   assertNoWritesUnder,
   type Bytes,

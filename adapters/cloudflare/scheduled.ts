@@ -2,9 +2,8 @@
  * `leaderOnlyScheduled`: wraps a Worker's `scheduled` handler so that it runs only on the lease holder, with the
  * lease renewed while it runs.
  */
-import { createLease, InvalidArgumentError, type Lease, type LeaseState } from "../../src/index.ts";
+import { createLease, InvalidArgumentError, keepTerm, type Lease, type LeaseState } from "../../src/index.ts";
 import { type LeaderOnlyScheduledOptions, resolveScheduledOptions } from "./options.ts";
-import { keepRenewed } from "./renewal.ts";
 import type { ExecutionContextLike, ScheduledControllerLike } from "./workers.ts";
 
 /** What the wrapped handler receives as its fourth argument. */
@@ -61,13 +60,14 @@ export function leaderOnlyScheduled<Env>(
     }
     const stop = new AbortController();
     const lost = new AbortController();
-    const renewing = keepRenewed(
+    const renewing = keepTerm(
       lease,
       opts.renewIntervalMs ?? Math.floor(lease.ttlMs / 3),
       opts.clock,
       stop.signal,
-      (reason) => lost.abort(reason),
-    );
+    ).then((end) => {
+      if (end.reason !== "stopped") lost.abort(end.error);
+    });
     try {
       await handler(controller, env, ctx, { lease, state, signal: lost.signal });
     } finally {

@@ -1,0 +1,115 @@
+/**
+ * `startElector`: the explicit long-running loop for services that stay up (DESIGN.md, Semantics 6: the core
+ * has no background timers of its own). It campaigns for a lease until it wins, keeps the term renewed, tells
+ * the caller when a term begins and ends, and campaigns again after a loss.
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import { InvalidArgumentError } from "./errors.ts";
+import type { Lease, LeaseState } from "./lease.ts";
+import { keepTerm, type TermEnd } from "./term.ts";
+
+export interface ElectorOptions {
+  /** The lease to campaign for; the elector is its only user while it runs. */
+  lease: Lease;
+  /**
+   * Called when this participant becomes leader. `signal` aborts when that term ends (its reason is the
+   * term's error, or an `AbortError` on `stop()`): long work should stop then, and its writes should go
+   * through `lease.doIfLeader`, which will not commit after the term. The elector does not wait for it.
+   */
+  onElected?: (state: LeaseState, signal: AbortSignal) => unknown;
+  /** Called when a term ends, with how it ended (see {@link TermEnd}). */
+  onDemoted?: (end: TermEnd) => unknown;
+  /** Called with every error the loop meets and survives: failed claims, and callbacks that threw. */
+  onError?: (error: unknown) => unknown;
+  /** How often the leader renews, in ms. Default: a third of the lease's TTL. Must be below the TTL. */
+  renewIntervalMs?: number;
+  /** How often a follower (or a failed claim) tries again, in ms. Default: a third of the lease's TTL. */
+  retryIntervalMs?: number;
+  /** Time source for the waits; pass the lease's own clock in tests. Default: the system clock. */
+  clock?: Clock;
+}
+
+export interface Elector {
+  /** The lease's local view (no I/O). */
+  state(): LeaseState;
+  /**
+   * Stops the loop and waits for it to end (an ongoing claim or renewal is aborted). With `release: true` it
+   * then releases the lease (one round trip), so another participant can take over at once; otherwise the
+   * term runs out by its TTL. `onDemoted` is called with `stopped` if a term was held.
+   */
+  stop(options?: { release?: boolean }): Promise<void>;
+}
+
+function interval(value: number | undefined, field: string, ttlMs: number): number {
+  const ms = value ?? Math.floor(ttlMs / 3);
+  if (typeof ms !== "number" || !(ms > 0 && ms < ttlMs)) {
+    throw new InvalidArgumentError(field, `must be a number of ms above 0 and below the TTL (${ttlMs} ms)`);
+  }
+  return ms;
+}
+
+/**
+ * Starts campaigning for `options.lease` at once and keeps going until `stop()`: `claim()` every
+ * `retryIntervalMs` while another holder leads (or a claim fails), then {@link keepTerm} while this one does.
+ * @throws {InvalidArgumentError} a bad option (`lease`, `renewIntervalMs`, `retryIntervalMs`).
+ */
+export function startElector(options: ElectorOptions): Elector {
+  const { lease, onElected, onDemoted, onError } = options;
+  if (typeof lease?.claim !== "function") {
+    throw new InvalidArgumentError("lease", "must be a Lease from createLease(...)");
+  }
+  const renewMs = interval(options.renewIntervalMs, "renewIntervalMs", lease.ttlMs);
+  const retryMs = interval(options.retryIntervalMs, "retryIntervalMs", lease.ttlMs);
+  const clock = options.clock ?? systemClock;
+  const stopping = new AbortController();
+  const { signal } = stopping;
+  const report = (error: unknown) => {
+    try {
+      onError?.(error);
+    } catch {
+      // An error handler that throws has nowhere left to report to.
+    }
+  };
+  const call = (fn: (() => unknown) | undefined) => {
+    try {
+      const result = fn?.();
+      if (result instanceof Promise) result.catch(report);
+    } catch (error) {
+      report(error);
+    }
+  };
+
+  const loop = (async () => {
+    while (!signal.aborted) {
+      let state: LeaseState | undefined;
+      try {
+        state = await lease.claim({ signal });
+      } catch (error) {
+        if (!signal.aborted) report(error);
+      }
+      if (state?.isLeader) {
+        const term = new AbortController();
+        const elected = state;
+        call(onElected && (() => onElected(elected, term.signal)));
+        const end = await keepTerm(lease, renewMs, clock, signal);
+        term.abort(end.reason === "stopped" ? signal.reason : end.error);
+        call(onDemoted && (() => onDemoted(end)));
+        continue;
+      }
+      try {
+        await clock.sleep(retryMs, signal);
+      } catch {
+        return;
+      }
+    }
+  })();
+
+  return {
+    state: () => lease.state(),
+    async stop(stopOptions = {}) {
+      stopping.abort();
+      await loop;
+      if (stopOptions.release) await lease.release();
+    },
+  };
+}

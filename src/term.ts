@@ -1,0 +1,52 @@
+/**
+ * `keepTerm`: keeps the term a lease handle holds alive while work runs, and says when and why it ended. The one
+ * renewal loop of the library: the Elector and the Workers `scheduled` helper both use it.
+ */
+import type { Clock } from "./clock.ts";
+import { isLeaseError, LeaseLostError } from "./errors.ts";
+import type { Lease } from "./lease.ts";
+
+/**
+ * How a held term ended:
+ * - `lost`: a renewal found the lease gone (`LeaseLostError`) or failed for good (a non-retryable error);
+ * - `expired`: the local `validUntil` passed first (renewals kept failing with retryable errors, or the process
+ *   could not run in time); `error` is the last renewal's error, or a `LeaseLostError` when there was none;
+ * - `stopped`: the caller's signal aborted; the term may still be held (release it if it should end).
+ */
+export type TermEnd = { reason: "lost" | "expired"; error: unknown } | { reason: "stopped" };
+
+/**
+ * Renews `lease` (one `renew()` per round) every `renewIntervalMs` ms, waking no later than the term's
+ * `validUntil`, so that an end is reported on time; resolves with the {@link TermEnd}. Never rejects.
+ * Call it only while `lease.state().isLeader`; otherwise it resolves with `expired` at once.
+ */
+export async function keepTerm(
+  lease: Lease,
+  renewIntervalMs: number,
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<TermEnd> {
+  let lastError: unknown;
+  const expired = (): TermEnd => ({
+    reason: "expired",
+    error: lastError ?? new LeaseLostError(`lease ${lease.name}: the term's validUntil passed`),
+  });
+  for (;;) {
+    const { isLeader, validUntil } = lease.state();
+    if (!isLeader || validUntil === null) return expired();
+    try {
+      await clock.sleep(Math.min(renewIntervalMs, validUntil - clock.now()), signal);
+    } catch {
+      return { reason: "stopped" };
+    }
+    if (!lease.state().isLeader) return expired();
+    try {
+      await lease.renew({ signal });
+      lastError = undefined;
+    } catch (error) {
+      if (signal.aborted) return { reason: "stopped" };
+      if (!isLeaseError(error) || !error.retryable) return { reason: "lost", error };
+      lastError = error;
+    }
+  }
+}
