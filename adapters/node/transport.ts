@@ -145,7 +145,9 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
       if (!client.closed && !client.destroyed) return client;
       pipelines.delete(client);
     }
-    const client = new Client(origin, { ...clientOptions, pipelining: PIPELINE_DEPTH });
+    // HTTP/1.1 only: over HTTP/2 (which undici negotiates on TLS by default) the requests of a sequence would be
+    // concurrent streams, and etcd could apply a claim's txn before its lease grant.
+    const client = new Client(origin, { ...clientOptions, pipelining: PIPELINE_DEPTH, allowH2: false });
     pipelines.add(client);
     return client;
   };

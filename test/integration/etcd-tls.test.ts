@@ -68,6 +68,14 @@ describe.each(versions)("etcd $version over TLS", ({ binary }) => {
     expect(await a.leader()).toBeNull();
   });
 
+  it("keeps a claim's pipelined grant before its txn over TLS (HTTP/1.1, not HTTP/2 streams)", async () => {
+    const transport = undiciTransport({ tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } });
+    const states = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => lease(transport, `jobs/pipelined-${i}`).claim()),
+    );
+    expect(states.every((s) => s.isLeader)).toBe(true);
+  });
+
   it("verifies the server by default: without the CA the claim fails closed", async () => {
     for (const transport of [
       undiciTransport({ tls: { cert: pki.clientCert, key: pki.clientKey } }),
@@ -86,7 +94,8 @@ describe.each(versions)("etcd $version over TLS", ({ binary }) => {
     const a = lease(undiciTransport({ tls: { ca: pki.ca } }), "jobs/no-client-cert");
     const error = await a.claim().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransportError);
-    expect(chain(error)).toMatch(/bad certificate|certificate required|alert/i);
+    // With TLS 1.3 the server's alert can race the client's first write: the client then sees the close.
+    expect(chain(error)).toMatch(/bad certificate|certificate required|alert|other side closed|ECONNRESET/i);
     expect(a.state().isLeader).toBe(false);
   });
 
