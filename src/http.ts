@@ -35,7 +35,8 @@ export interface Transport {
   request(req: HttpRequest): Promise<HttpResponse>;
   /**
    * Optional: sends the requests in order on one connection without waiting for the earlier responses
-   * (HTTP/1.1 pipelining), one promise per request in the same order. Only offered where it is safe: the
+   * (HTTP/1.1 pipelining), one promise per request in the same order. The server must process them in that
+   * order, so HTTP/2 streams do not qualify (they run concurrently). Only offered where it is safe: the
    * requests must be independent of each other's responses, and a later one must be harmless when an earlier
    * one fails.
    */
