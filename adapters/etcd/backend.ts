@@ -20,6 +20,7 @@ import {
   type CallContext,
   type ClaimOutcome,
   type ClaimRequest,
+  decodeBase64,
   decodeHolderRecord,
   encodeBase64,
   encodeHolderRecord,
@@ -135,7 +136,7 @@ export class EtcdBackend implements Backend {
     if (!kv) return null;
     const where = `etcd key ${this.#prefix}${name}`;
     if (int(kv.lease) === 0n) throw new MalformedResponseError(`${where} is not attached to a lease`);
-    const { holder, ttlMs, value } = decodeHolderRecord(toKeyValue(kv).value, where);
+    const { holder, ttlMs, value } = decodeHolderRecord(decodeBase64(kv.value ?? "", where), where);
     return withValue({ holder, token: int(kv.create_revision), ttlMs, leaseId: kv.lease as string }, value);
   }
 
