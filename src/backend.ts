@@ -23,18 +23,33 @@ export interface BackendCapabilities {
   compareTargets: readonly CompareTarget[];
 }
 
-/** Who holds a lease term, as the store reports it. */
+/**
+ * Who holds a lease term, as the store reports it. A term is one store lease (etcd lease, ZooKeeper session)
+ * and the leader key or znode attached to it; at any moment at most one invocation holds it ("busy"), or none
+ * does ("parked", waiting for the next invocation of the same holder to resume it).
+ */
 export interface LeaderInfo {
-  /** The holder's identity (its `holder` option). */
+  /**
+   * The holder's label (its `holder` option). For a participant that is not leasehold (a Go
+   * `clientv3/concurrency` candidate, `etcdctl elect`), its proclaimed value.
+   */
   holder: string;
   /** The term's fencing token: etcd create_revision, ZooKeeper czxid. Strictly increases across terms. */
   token: bigint;
-  /** The TTL the holder asked for, in ms: its lease expires at most this long (plus store slack) after its last renewal. */
-  ttlMs: number;
-  /** The store's handle of the holder's lease: etcd lease ID or ZooKeeper session ID, as a string (exact). */
+  /**
+   * The TTL the holder asked for, in ms: its lease expires at most this long (plus store slack) after its last
+   * renewal. Null for a participant that does not publish it (a Go candidate's key holds only its value).
+   */
+  ttlMs: number | null;
+  /** The store's handle of the holder's lease: etcd lease ID or ZooKeeper session ID, as a decimal string (exact). */
   leaseId: string;
-  /** Metadata the holder published with its claim (`value` option), if any. */
+  /** Metadata the holder published with its claim (`value` option), if any; a Go candidate's proclaimed value. */
   value?: string;
+  /**
+   * True when no invocation holds the term: the last one ended its run with `park()`, and the next claim by the
+   * same `holder` resumes it. False while an invocation holds it (busy), and for non-leasehold participants.
+   */
+  parked: boolean;
 }
 
 /** Per-call context. `signal` carries the call's deadline; pass it to every transport request. */
@@ -60,8 +75,15 @@ export interface ClaimRequest {
   claimId: bigint;
 }
 
+/**
+ * What a claim found.
+ * - `held: true`: this call now holds the term (a new one, a parked one it resumed, or the one an earlier try of
+ *   this same claim created); `grantedTtlMs` is what the store granted, in ms; `hold` marks this call's hold.
+ * - `held: false`: the term is someone else's: another holder's, or this holder's own term held by another
+ *   invocation (`leader.holder` is then this holder and `leader.parked` false: "busy").
+ */
 export type ClaimOutcome =
-  | { held: true; leader: LeaderInfo; grantedTtlMs: number }
+  | { held: true; leader: LeaderInfo; grantedTtlMs: number; hold: string }
   | { held: false; leader: LeaderInfo };
 
 /** A term this handle holds, as passed back to the backend. */
@@ -70,6 +92,12 @@ export interface TermRef {
   holder: string;
   leaseId: string;
   token: bigint;
+  /**
+   * The store's mark of this invocation's hold of the term, opaque to the core (etcd: the mod revision of the
+   * term record; ZooKeeper: the hold ID in the leader znode's data). Guarded writes compare it in the store, so
+   * that an invocation whose hold was parked or superseded is refused there, not only locally.
+   */
+  hold: string;
 }
 
 export interface TxnRequest {
@@ -88,8 +116,10 @@ export interface Backend {
   readonly kind: string;
   readonly capabilities: BackendCapabilities;
   /**
-   * Takes the lease if it is free; recognises a term this holder already holds (same identity, or the lease
-   * created under `claimId`) and renews it; otherwise reports the current leader.
+   * Takes the lease if it is free; resumes this holder's parked term (atomically marking it busy, without a new
+   * store lease); recognises the term an earlier try under the same `claimId` created or resumed; otherwise
+   * reports the current term (another holder's, or this holder's busy one). A claim that finds the term held
+   * makes no writes.
    */
   claim(req: ClaimRequest, ctx: CallContext): Promise<ClaimOutcome>;
   /**
@@ -99,6 +129,17 @@ export interface Backend {
   renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }>;
   /** Ends the term so another claimant can take it at once. Releasing a term that is already gone succeeds. */
   release(term: TermRef, ctx: CallContext): Promise<void>;
+  /**
+   * Ends this invocation's hold but keeps the term for the next invocation of the same holder: ONE guarded write
+   * that marks the term parked only if `term.hold` still holds it. Resolves either way (a hold that was already
+   * gone stays gone); after it the caller holds nothing.
+   */
+  park(term: TermRef, ctx: CallContext): Promise<void>;
+  /**
+   * Ends `holder`'s parked term of `name`, if there is one, guarded so that a concurrent resume either wins
+   * (then nothing is ended) or loses. A busy term, or another holder's, is left alone.
+   */
+  releaseParked(name: string, holder: string, ctx: CallContext): Promise<void>;
   /** The current leader of `name`, or null when nobody holds it. */
   leader(name: string, ctx: CallContext): Promise<LeaderInfo | null>;
   /** Commits `ops` only if `term` still holds the lease and every compare matches; see {@link TxnOutcome}. */

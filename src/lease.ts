@@ -1,7 +1,11 @@
 /**
  * `createLease`: one participant's handle on one named lease. It keeps only what this invocation learned (the
- * term it holds, a pending claim ID); everything else comes from the store in the same call, so short-lived
- * code can create a handle per invocation. Calls on one handle run one at a time, in call order.
+ * term it holds and its hold mark, a pending claim ID); everything else comes from the store in the same call,
+ * so short-lived code can create a handle per invocation. Calls on one handle run one at a time, in call order.
+ *
+ * Ownership: a term is held by one handle at a time, never by a `holder` name. Two handles with the same
+ * holder never both lead; sequential invocations of one holder keep the term by an explicit hand-off: a run
+ * ends with `park()`, and the next claim by that holder resumes the parked term (see docs/design.md).
  */
 import type { Backend, CallContext, LeaderInfo, TermRef } from "./backend.ts";
 import { isLeaseError, LeaseLostError, MalformedResponseError, UnsupportedError } from "./errors.ts";
@@ -12,17 +16,21 @@ import { type Compare, normalizeTxn, type TxnOp, type TxnOutcome } from "./txn.t
 /**
  * What one participant knows about a lease after a call.
  *
- * - `isLeader`: true only while this handle holds the lease and local time is before `validUntil`.
+ * - `isLeader`: true only while this handle holds the term and local time is before `validUntil`.
  * - `holder`, `token`, `leaseId`, `value`: the current term as the store reported it (this handle's own when
  *   `isLeader`), or null when nobody holds the lease.
+ * - `busy`: true when the claim found this holder's own term held by another invocation (a duplicated or
+ *   overlapping run of the same holder): not leader, `holder` is this handle's own. It frees when that
+ *   invocation parks or releases, or at most one TTL plus the store's expiry slack after it stopped renewing.
  * - `validUntil`: local epoch ms until which this handle may act as leader: the local time the claim or renew
- *   was sent + the TTL the store granted - the drift margin. Null when not leader.
+ *   was sent + min(TTL asked, TTL the store granted) - the drift margin. Null when not leader.
  * - `ttlMs`: the current term's TTL in ms (the holder's own, for another holder): its lease expires at most
- *   this long after its last renewal (etcd adds up to 500 ms).
+ *   this long after its last renewal (etcd adds up to 500 ms). Null when unknown (a Go election candidate).
  */
 export interface LeaseState {
   name: string;
   isLeader: boolean;
+  busy: boolean;
   holder: string | null;
   token: bigint | null;
   leaseId: string | null;
@@ -43,9 +51,10 @@ export interface Lease {
   readonly ttlMs: number;
   readonly backend: Backend;
   /**
-   * Renews the term this handle holds; otherwise takes the lease if it is free, resumes it if the store shows
-   * this holder already holds it, or reports who does. Round trips on etcd: 1 to renew, 2 to take a free lease
-   * (1 when the transport pipelines), 2 when another holder has it.
+   * Renews the term this handle holds; otherwise takes the lease if it is free, resumes this holder's parked
+   * term, or reports who holds it (`busy: true` when it is this holder's own term, held by another invocation).
+   * Round trips on etcd: 1 to renew, 1 when the term is held (no writes), 2 to take a free lease or resume a
+   * parked one (a read, then the writes pipelined).
    * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} on any
    *   doubt; a failed claim never reports `isLeader: true`. Retrying after a lost response is safe: the retry
    *   reuses the same claim ID and recognises the lease it created.
@@ -58,10 +67,17 @@ export interface Lease {
   renew(options?: CallOptions): Promise<LeaseState>;
   /**
    * Resigns: ends the term so the next claimant can take the lease at once (etcd `POST /v3/lease/revoke`).
-   * Without a term in this handle, it releases the store's current term if its holder is this `holder`
-   * (one extra read). Releasing a lease already gone succeeds.
+   * Without a term in this handle, it ends this holder's *parked* term, if any (never a busy one: that belongs
+   * to another live invocation). Releasing a lease already gone succeeds.
    */
   release(options?: CallOptions): Promise<void>;
+  /**
+   * Ends this invocation's hold and keeps the term for the next invocation of the same holder, which resumes
+   * it with its claim (no new store lease, no gap). One guarded write (etcd: a txn on the term record; ZooKeeper:
+   * a versioned set of the leader znode). The parked term expires one TTL after its last renewal unless resumed.
+   * After `park()` this handle holds nothing, whatever the outcome; without a term it does nothing.
+   */
+  park(options?: CallOptions): Promise<void>;
   /** Who holds the lease now, read from the store (one round trip), or null when it is free. */
   leader(options?: CallOptions): Promise<LeaderInfo | null>;
   /**
@@ -82,8 +98,9 @@ export interface Lease {
   state(): LeaseState;
 }
 
-/** The term this handle holds: what the store reported, with the TTL it granted and the local validity end. */
+/** The term this handle holds: what the store reported, its hold mark and the local validity end. */
 interface HeldTerm extends LeaderInfo {
+  hold: string;
   validUntil: number;
 }
 
@@ -137,21 +154,20 @@ class LeaseHandle implements Lease {
     return { signal: deadlineSignal(ms, options?.signal), timeoutMs: ms };
   }
 
-  #termRef(term: LeaderInfo): TermRef {
-    return { ...term, name: this.name };
+  #termRef(term: HeldTerm): TermRef {
+    const { holder, leaseId, token, hold } = term;
+    return { name: this.name, holder, leaseId, token, hold };
   }
 
-  #hold(info: LeaderInfo, grantedTtlMs: number, sentAt: number): void {
-    if (info.holder !== this.holder || !(grantedTtlMs > 0)) {
+  /** Local validity never exceeds what was asked, nor what the store granted: the smaller of the two counts. */
+  #hold(info: LeaderInfo, hold: string, grantedTtlMs: number, sentAt: number): void {
+    if (info.holder !== this.holder || !(grantedTtlMs > 0) || info.parked) {
       throw new MalformedResponseError(
         `${this.backend.kind}: a held claim for ${info.holder}, TTL ${grantedTtlMs} ms`,
       );
     }
-    this.#term = {
-      ...info,
-      ttlMs: grantedTtlMs,
-      validUntil: sentAt + grantedTtlMs - this.#opts.driftMarginMs,
-    };
+    const ttlMs = Math.min(this.ttlMs, grantedTtlMs);
+    this.#term = { ...info, hold, ttlMs, validUntil: sentAt + ttlMs - this.#opts.driftMarginMs };
     this.#lastSeen = this.#term;
   }
 
@@ -163,6 +179,7 @@ class LeaseHandle implements Lease {
     return {
       name: this.name,
       isLeader: held,
+      busy: !held && info !== null && info.holder === this.holder && !info.parked,
       holder: info?.holder ?? null,
       token: info?.token ?? null,
       leaseId: info?.leaseId ?? null,
@@ -206,7 +223,7 @@ class LeaseHandle implements Lease {
       }
       this.#pendingClaimId = null;
       if (outcome.held) {
-        this.#hold(outcome.leader, outcome.grantedTtlMs, sentAt);
+        this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
       } else {
         this.#lastSeen = outcome.leader;
       }
@@ -218,7 +235,7 @@ class LeaseHandle implements Lease {
     const sentAt = this.#opts.clock.now();
     try {
       const { grantedTtlMs } = await this.backend.renew(this.#termRef(term), ctx);
-      this.#hold(term, grantedTtlMs, sentAt);
+      this.#hold(term, term.hold, grantedTtlMs, sentAt);
     } catch (error) {
       if (error instanceof LeaseLostError) this.#forget();
       throw error;
@@ -243,10 +260,21 @@ class LeaseHandle implements Lease {
   release(options?: CallOptions): Promise<void> {
     return this.#serial(async () => {
       const ctx = this.#ctx(options);
-      // Without a term of its own, the handle ends the store's term if it is this holder's (a new invocation).
-      const term = this.#term ?? (await this.backend.leader(this.name, ctx));
-      if (term?.holder === this.holder) await this.backend.release(this.#termRef(term), ctx);
+      const term = this.#term;
+      if (term) await this.backend.release(this.#termRef(term), ctx);
+      else await this.backend.releaseParked(this.name, this.holder, ctx);
       this.#forget();
+    });
+  }
+
+  park(options?: CallOptions): Promise<void> {
+    return this.#serial(async () => {
+      const term = this.#term;
+      if (!term) return;
+      const ctx = this.#ctx(options);
+      // Dropped before the write: whatever its outcome, this handle may no longer act on the term.
+      this.#forget();
+      await this.backend.park(this.#termRef(term), ctx);
     });
   }
 
