@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prepares this checkout for the demo, the tests or the benchmarks: installs npm dependencies when they are
-# missing or stale, and the servers named as arguments (etcd, zookeeper) from Debian's packages when they
-# are missing. Run by `npm run demo`, `npm test` and `npm run bench`; safe to run again.
+# missing or stale, and the servers and tools named as arguments (etcd, etcdctl, zookeeper, openssl) from
+# Debian's packages when they are missing. Run by `npm run demo`, `npm test` and `npm run bench`; safe to run again.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,12 @@ for server in "$@"; do
     etcd)
       if [ -z "${LEASEHOLD_ETCD_BIN:-}" ] && ! command -v etcd >/dev/null 2>&1; then
         apt_install etcd etcd-server
+      fi
+      ;;
+    etcdctl)
+      # The election interop tests run etcd's own Go client; Debian's etcd-client matches its etcd-server.
+      if ! command -v etcdctl >/dev/null 2>&1; then
+        apt_install etcdctl etcd-client
       fi
       ;;
     etcd35)
