@@ -92,6 +92,10 @@ export interface TermRef {
   holder: string;
   leaseId: string;
   token: bigint;
+  /** The TTL this handle claims with, in ms (`Lease.ttlMs`): what a rewritten term record states. */
+  ttlMs: number;
+  /** The term's published metadata as the store reported it at claim time, rewritten unchanged by `park`. */
+  value?: string;
   /**
    * The store's mark of this invocation's hold of the term, opaque to the core (etcd: the mod revision of the
    * term record; ZooKeeper: the hold ID in the leader znode's data). Guarded writes compare it in the store, so

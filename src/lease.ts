@@ -155,8 +155,9 @@ class LeaseHandle implements Lease {
   }
 
   #termRef(term: HeldTerm): TermRef {
-    const { holder, leaseId, token, hold } = term;
-    return { name: this.name, holder, leaseId, token, hold };
+    const { holder, leaseId, token, hold, value } = term;
+    const ref: TermRef = { name: this.name, holder, leaseId, token, hold, ttlMs: this.ttlMs };
+    return value === undefined ? ref : { ...ref, value };
   }
 
   /** Local validity never exceeds what was asked, nor what the store granted: the smaller of the two counts. */

@@ -1,6 +1,8 @@
 /**
- * The holder record: what a claim stores in the leader key (etcd) or leader znode (ZooKeeper), as UTF-8 JSON
- * `{"holder":string,"ttlMs":number,"value"?:string}`. Shared by backends so that every store reads the same thing.
+ * The holder record: what a claim stores in the term record (etcd) or leader znode (ZooKeeper), as UTF-8 JSON
+ * `{"holder":string,"ttlMs":number,"value"?:string,"state"?:"busy"|"parked","run"?:string}`. Shared by backends
+ * so that every store reads the same thing. `state` absent reads as busy; `run` is the decimal claim ID of the
+ * invocation that made the term busy, so that a claim retried after a lost answer recognises its own hold.
  */
 import * as z from "zod/mini";
 import { MalformedResponseError } from "./errors.ts";
@@ -9,12 +11,16 @@ export interface HolderRecord {
   holder: string;
   ttlMs: number;
   value?: string;
+  state?: "busy" | "parked";
+  run?: string;
 }
 
 const holderRecordSchema = z.object({
   holder: z.string(),
   ttlMs: z.number(),
   value: z.optional(z.string()),
+  state: z.optional(z.enum(["busy", "parked"])),
+  run: z.optional(z.string()),
 });
 
 const encoder = new TextEncoder();
@@ -35,10 +41,9 @@ export function decodeHolderRecord(bytes: Uint8Array, where: string): HolderReco
     const parsed = holderRecordSchema.safeParse(JSON.parse(decoder.decode(bytes)));
     cause = parsed.error;
     if (parsed.success) {
-      const { holder, ttlMs, value } = parsed.data;
-      if (holder !== "" && Number.isSafeInteger(ttlMs) && ttlMs > 0) {
-        return value === undefined ? { holder, ttlMs } : { holder, ttlMs, value };
-      }
+      const { holder, ttlMs } = parsed.data;
+      // zod leaves absent optional fields absent, so the parsed object is the record as stored.
+      if (holder !== "" && Number.isSafeInteger(ttlMs) && ttlMs > 0) return parsed.data as HolderRecord;
     }
   } catch (error) {
     cause = error;

@@ -1,15 +1,17 @@
 /**
- * The etcd Backend. Layout: one key per lease, `<prefix><name>`, holding the holder record and attached to the
- * holder's etcd lease; the fencing token is that key's create_revision. Requests (etcd v3 JSON gateway):
+ * The etcd Backend, on the election layout of layout.ts. Requests (etcd v3 JSON gateway):
  *
- * - claim: `POST /v3/lease/grant` with a client-chosen ID, then ONE `POST /v3/kv/txn` that puts the key only if
- *   it does not exist (compare create_revision == 0) and otherwise reads it. The two are pipelined when the
- *   transport can. A losing claim leaves its fresh lease unattached; etcd drops it after the TTL.
+ * - claim: ONE read-only `POST /v3/kv/txn` (the first candidate of the election and the term record). Held, by
+ *   another participant or busy by this holder: that is the answer (no writes). Free: `POST /v3/lease/grant` with
+ *   a client-chosen ID, then ONE txn that creates the candidate key and the term record only while the election is
+ *   empty; the two are pipelined when the transport can. This holder's parked term: ONE txn that marks the record
+ *   busy only while it is still parked (its mod revision unchanged), pipelined with one keepalive of its lease.
  * - renew: `POST /v3/lease/keepalive` (one renewal per request).
- * - release: `POST /v3/lease/revoke`, which deletes the key with the lease.
- * - leader: `POST /v3/kv/range` on the key.
- * - doIfLeader: ONE `POST /v3/kv/txn` comparing the key's create_revision with the token and its lease with the
- *   holder's lease ID, plus the caller's compares.
+ * - park: ONE txn, guarded like doIfLeader, that marks the record parked.
+ * - release: `POST /v3/lease/revoke`, which deletes the term's keys with its lease.
+ * - leader: the read-only txn of claim.
+ * - doIfLeader: ONE `POST /v3/kv/txn` comparing the candidate's create revision (the token) and lease, and the
+ *   record's mod revision (this invocation's hold), plus the caller's compares.
  */
 
 import type { ZodMiniType } from "zod/mini";
@@ -24,6 +26,7 @@ import {
   decodeHolderRecord,
   encodeBase64,
   encodeHolderRecord,
+  type HolderRecord,
   type HttpResponse,
   type LeaderInfo,
   LeaseLostError,
@@ -38,15 +41,14 @@ import {
 } from "../../src/index.ts";
 import { type Gateway, gatewayFailure, readGatewayError } from "./gateway.ts";
 import { FAILED_PRECONDITION, NOT_FOUND } from "./gateway-error.ts";
+import { candidateKey, type Election, election, proclaimed, proclamation } from "./layout.ts";
 import {
   grantResponse,
   int,
   keepAliveResponse,
   parseWire,
-  rangeResponse,
   toKeyValue,
   txnResponse,
-  type WireKeyValue,
   type WireResponseOp,
 } from "./wire.ts";
 
@@ -61,6 +63,9 @@ export const ETCD_CAPABILITIES: BackendCapabilities = {
 
 /** Requests safe to send again after a lost answer (see `SendOptions`); the guarded txn is not one. */
 const IDEMPOTENT = { idempotent: true } as const;
+
+/** A claim gives up after this many rounds of "the election changed under us" (each a lost write race). */
+const CLAIM_ROUNDS = 3;
 
 const TARGET = { value: "VALUE", version: "VERSION", createRevision: "CREATE", modRevision: "MOD" } as const;
 const TARGET_FIELD = {
@@ -111,8 +116,28 @@ function parseOk<T>(res: HttpResponse, schema: ZodMiniType<T>, what: string): T 
 /** etcd's gRPC status in a non-200 answer is `code`. */
 const grpcCode = (res: HttpResponse) => readGatewayError(res).code;
 
-const withValue = <T extends object>(target: T, value: string | undefined) =>
-  value === undefined ? target : { ...target, value };
+/** A positive int64 revision, or the answer is malformed. */
+function revision(value: string | undefined, what: string): bigint {
+  const n = int(value);
+  if (n <= 0n) throw new MalformedResponseError(`etcd ${what}: not a positive revision`);
+  return n;
+}
+
+const guard = (key: string, target: string, field: string, value: string) => ({
+  key,
+  target,
+  result: "EQUAL",
+  [field]: value,
+});
+
+/** The current term of an election as read: who leads, and leasehold's record of it when it is leasehold's. */
+interface Term {
+  info: LeaderInfo;
+  /** Null for a participant that is not leasehold (no term record of the same lease). */
+  record: HolderRecord | null;
+  /** The term record's mod revision (the hold of its current invocation, or of its parking). */
+  recordRevision: string;
+}
 
 export class EtcdBackend implements Backend {
   readonly kind = "etcd";
@@ -127,17 +152,67 @@ export class EtcdBackend implements Backend {
     this.#prefixBytes = toBytes(prefix);
   }
 
-  #key(name: string): string {
-    return encodeBase64(toBytes(this.#prefix + name));
+  /** The read of claim and leader(): the election's first candidate and the term record, one read-only txn. */
+  #readOps(e: Election) {
+    return [
+      {
+        request_range: {
+          key: e.from,
+          range_end: e.to,
+          sort_order: "ASCEND",
+          sort_target: "CREATE",
+          limit: "1",
+        },
+      },
+      { request_range: { key: e.record } },
+    ];
   }
 
-  /** Reads the leader from a kv (null when absent). A key without a lease was not written by leasehold. */
-  #leaderFrom(name: string, kv: WireKeyValue | undefined): LeaderInfo | null {
+  async #read(e: Election, ctx: CallContext): Promise<WireResponseOp[]> {
+    const res = await this.#gateway.post("/v3/kv/txn", { success: this.#readOps(e) }, ctx, IDEMPOTENT);
+    return parseOk(res, txnResponse, "range").responses ?? [];
+  }
+
+  /**
+   * The current term from the two reads (null when the election is empty). The first candidate leads, as in
+   * `clientv3/concurrency`; it is leasehold's when the term record is attached to the same lease and the key is
+   * that lease's candidate key. Anything else is a foreign participant, reported by its proclaimed value.
+   */
+  #termFrom(e: Election, responses: readonly WireResponseOp[]): Term | null {
+    const candidate = firstKv(responses[0]);
+    const recordKv = firstKv(responses[1]);
+    const kv = candidate ?? recordKv;
     if (!kv) return null;
-    const where = `etcd key ${this.#prefix}${name}`;
-    if (int(kv.lease) === 0n) throw new MalformedResponseError(`${where} is not attached to a lease`);
-    const { holder, ttlMs, value } = decodeHolderRecord(decodeBase64(kv.value ?? "", where), where);
-    return withValue({ holder, token: int(kv.create_revision), ttlMs, leaseId: kv.lease as string }, value);
+    const where = `etcd election ${e.name}`;
+    const leaseId = int(kv.lease);
+    if (leaseId <= 0n) throw new MalformedResponseError(`${where}: its first key is not attached to a lease`);
+    const token = revision(kv.create_revision, `${where} create_revision`);
+    const ours =
+      recordKv !== undefined &&
+      recordKv.lease === kv.lease &&
+      (candidate === undefined || candidate.key === candidateKey(e, kv.lease as string));
+    if (!ours) {
+      const holder = proclaimed(kv.value, where) || e.name;
+      return {
+        info: { holder, token, ttlMs: null, leaseId: leaseId.toString(), value: holder, parked: false },
+        record: null,
+        recordRevision: "0",
+      };
+    }
+    const record = decodeHolderRecord(decodeBase64(recordKv.value ?? "", where), `${where} term record`);
+    const info: LeaderInfo = {
+      holder: record.holder,
+      token,
+      ttlMs: record.ttlMs,
+      leaseId: leaseId.toString(),
+      parked: record.state === "parked",
+    };
+    if (record.value !== undefined) info.value = record.value;
+    return {
+      info,
+      record,
+      recordRevision: revision(recordKv.mod_revision, `${where} mod_revision`).toString(),
+    };
   }
 
   /**
@@ -145,8 +220,15 @@ export class EtcdBackend implements Backend {
    * @throws {LeaseLostError} etcd no longer has the lease (its answer omits the TTL, i.e. TTL 0).
    */
   async #keepAlive(leaseId: string, ctx: CallContext, retryable = false): Promise<number> {
+    return this.#keptAlive(
+      await this.#gateway.post("/v3/lease/keepalive", { ID: leaseId }, ctx, IDEMPOTENT),
+      leaseId,
+      retryable,
+    );
+  }
+
+  #keptAlive(res: HttpResponse, leaseId: string, retryable = false): number {
     const what = "lease keepalive";
-    const res = await this.#gateway.post("/v3/lease/keepalive", { ID: leaseId }, ctx, IDEMPOTENT);
     // The gateway streams one JSON message per line; one request body yields one message.
     const { result } = parseOk({ ...res, body: res.body.split("\n", 1)[0] ?? "" }, keepAliveResponse, what);
     if (result.ID !== undefined && result.ID !== leaseId) {
@@ -172,77 +254,218 @@ export class EtcdBackend implements Backend {
     return Number(ttlS) * 1000;
   }
 
+  /** Sends `requests` in order (pipelined when the transport can) and waits for all before deciding. */
+  async #inOrder(requests: { path: string; body: unknown }[], ctx: CallContext): Promise<HttpResponse[]> {
+    const settled = await Promise.allSettled(this.#gateway.postInOrder(requests, ctx, IDEMPOTENT));
+    return settled.map((s) => {
+      if (s.status === "rejected") throw s.reason;
+      return s.value;
+    });
+  }
+
   async claim(req: ClaimRequest, ctx: CallContext): Promise<ClaimOutcome> {
-    const leaseId = req.claimId.toString();
-    const key = this.#key(req.name);
-    const record = encodeHolderRecord(withValue({ holder: req.holder, ttlMs: req.ttlMs }, req.value));
-    const settled = await Promise.allSettled(
-      this.#gateway.postInOrder(
-        [
-          { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
-          {
-            path: "/v3/kv/txn",
-            body: {
-              compare: [{ key, target: "CREATE", result: "EQUAL", create_revision: "0" }],
-              success: [{ request_put: { key, value: encodeBase64(record), lease: leaseId } }],
-              failure: [{ request_range: { key } }],
-            },
-          },
-        ],
-        ctx,
-        IDEMPOTENT,
-      ),
-    );
-    // Both settle before deciding, so that no rejection is left unobserved.
-    const [grant, put] = settled as [PromiseSettledResult<HttpResponse>, PromiseSettledResult<HttpResponse>];
-    if (grant.status === "rejected") throw grant.reason;
-    const grantedTtlMs = await this.#grantedTtl(grant.value, leaseId, ctx);
-    if (put.status === "rejected") throw put.reason;
-    const txn = parseOk(put.value, txnResponse, "claim txn");
-    if (txn.succeeded) {
-      const token = int(txn.header.revision);
-      if (token <= 0n) throw new MalformedResponseError("etcd claim txn: no revision in the header");
-      const leader = withValue({ holder: req.holder, token, ttlMs: req.ttlMs, leaseId }, req.value);
-      return { held: true, grantedTtlMs, leader };
+    const e = election(this.#prefix, req.name);
+    const run = req.claimId.toString();
+    let responses = await this.#read(e, ctx);
+    for (let round = 0; round < CLAIM_ROUNDS; round++) {
+      const term = this.#termFrom(e, responses);
+      if (!term) {
+        const taken = await this.#take(req, e, ctx);
+        if ("held" in taken) return taken;
+        responses = taken.responses;
+        continue;
+      }
+      const { info, record } = term;
+      // An earlier try of this very claim created or resumed the term, and its answer was lost.
+      if (record?.run === run && !info.parked) {
+        const grantedTtlMs = await this.#keepAlive(info.leaseId, ctx, true);
+        return { held: true, leader: info, grantedTtlMs, hold: term.recordRevision };
+      }
+      if (!record || info.holder !== req.holder || !info.parked) return { held: false, leader: info };
+      const resumed = await this.#resume(req, e, term, ctx);
+      if ("held" in resumed) return resumed;
+      responses = resumed.responses;
     }
-    const current = this.#leaderFrom(req.name, firstKv(txn.responses?.[0]));
-    if (!current) throw new MalformedResponseError("etcd claim txn: the key is neither free nor returned");
-    if (current.leaseId === leaseId) return { held: true, grantedTtlMs, leader: current };
-    if (current.holder !== req.holder) return { held: false, leader: current };
-    // This holder already holds the lease (an earlier invocation): resume that term. Should its lease expire
-    // in between, the claim may simply be tried again.
-    return { held: true, grantedTtlMs: await this.#keepAlive(current.leaseId, ctx, true), leader: current };
+    throw new LeaseLostError(`lease ${req.name}: the election kept changing during the claim`, {
+      retryable: true,
+    });
+  }
+
+  /** The election looked empty: grant the lease and create the term, pipelined. Losers revoke their lease. */
+  async #take(
+    req: ClaimRequest,
+    e: Election,
+    ctx: CallContext,
+  ): Promise<ClaimOutcome | { responses: WireResponseOp[] }> {
+    const leaseId = req.claimId.toString();
+    const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run: leaseId };
+    if (req.value !== undefined) record.value = req.value;
+    const [grant, put] = (await this.#inOrder(
+      [
+        { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
+        {
+          path: "/v3/kv/txn",
+          body: {
+            compare: [
+              { key: e.from, range_end: e.to, target: "CREATE", result: "EQUAL", create_revision: "0" },
+              guard(e.record, "CREATE", "create_revision", "0"),
+            ],
+            success: [
+              { request_put: { key: candidateKey(e, leaseId), value: proclamation(record), lease: leaseId } },
+              {
+                request_put: {
+                  key: e.record,
+                  value: encodeBase64(encodeHolderRecord(record)),
+                  lease: leaseId,
+                },
+              },
+            ],
+            failure: this.#readOps(e),
+          },
+        },
+      ],
+      ctx,
+    )) as [HttpResponse, HttpResponse];
+    const grantedTtlMs = await this.#grantedTtl(grant, leaseId, ctx);
+    const txn = parseOk(put, txnResponse, "claim txn");
+    if (txn.succeeded) {
+      const token = revision(txn.header.revision, "claim txn header");
+      const leader: LeaderInfo = { holder: req.holder, token, ttlMs: req.ttlMs, leaseId, parked: false };
+      if (req.value !== undefined) leader.value = req.value;
+      return { held: true, grantedTtlMs, leader, hold: token.toString() };
+    }
+    const responses = txn.responses ?? [];
+    // Lost the race: the fresh lease holds nothing, so it goes at once rather than at its TTL (a failed revoke
+    // only leaves it to expire). Unless the winner is an earlier try of this same claim, recognised next round.
+    if (firstKv(responses[0])?.lease !== leaseId) await this.#revoke(leaseId, ctx).catch(() => undefined);
+    return { responses };
+  }
+
+  /** Marks this holder's parked term busy (only while it is still parked) and renews its lease, pipelined. */
+  async #resume(
+    req: ClaimRequest,
+    e: Election,
+    term: Term,
+    ctx: CallContext,
+  ): Promise<ClaimOutcome | { responses: WireResponseOp[] }> {
+    const { info } = term;
+    const record: HolderRecord = {
+      ...(term.record as HolderRecord),
+      state: "busy",
+      run: req.claimId.toString(),
+    };
+    const [put, renewed] = (await this.#inOrder(
+      [
+        {
+          path: "/v3/kv/txn",
+          body: {
+            compare: this.#guards(e, info.leaseId, info.token.toString(), term.recordRevision),
+            success: [
+              {
+                request_put: {
+                  key: e.record,
+                  value: encodeBase64(encodeHolderRecord(record)),
+                  lease: info.leaseId,
+                },
+              },
+            ],
+            failure: this.#readOps(e),
+          },
+        },
+        { path: "/v3/lease/keepalive", body: { ID: info.leaseId } },
+      ],
+      ctx,
+    )) as [HttpResponse, HttpResponse];
+    const txn = parseOk(put, txnResponse, "resume txn");
+    if (!txn.succeeded) return { responses: txn.responses ?? [] };
+    const grantedTtlMs = this.#keptAlive(renewed, info.leaseId, true);
+    const hold = revision(txn.header.revision, "resume txn header").toString();
+    return { held: true, grantedTtlMs, leader: { ...info, parked: false }, hold };
+  }
+
+  /** The compares that pin a term: its candidate key (token and lease) and the hold of the term record. */
+  #guards(e: Election, leaseId: string, token: string, hold: string) {
+    const key = candidateKey(e, leaseId);
+    return [
+      guard(key, "CREATE", "create_revision", token),
+      guard(key, "LEASE", "lease", leaseId),
+      guard(e.record, "MOD", "mod_revision", hold),
+    ];
+  }
+
+  #termGuards(term: TermRef) {
+    return this.#guards(election(this.#prefix, term.name), term.leaseId, term.token.toString(), term.hold);
   }
 
   async renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }> {
     return { grantedTtlMs: await this.#keepAlive(term.leaseId, ctx) };
   }
 
-  async release(term: TermRef, ctx: CallContext): Promise<void> {
-    const res = await this.#gateway.post("/v3/lease/revoke", { ID: term.leaseId }, ctx, IDEMPOTENT);
+  async park(term: TermRef, ctx: CallContext): Promise<void> {
+    const record: HolderRecord = { holder: term.holder, ttlMs: term.ttlMs, state: "parked" };
+    if (term.value !== undefined) record.value = term.value;
+    const key = election(this.#prefix, term.name).record;
+    const res = await this.#gateway.post(
+      "/v3/kv/txn",
+      {
+        compare: this.#termGuards(term),
+        success: [
+          { request_put: { key, value: encodeBase64(encodeHolderRecord(record)), lease: term.leaseId } },
+        ],
+      },
+      ctx,
+      IDEMPOTENT,
+    );
+    parseOk(res, txnResponse, "park txn");
+  }
+
+  async #revoke(leaseId: string, ctx: CallContext): Promise<void> {
+    const res = await this.#gateway.post("/v3/lease/revoke", { ID: leaseId }, ctx, IDEMPOTENT);
     if (res.status === 404 && grpcCode(res) === NOT_FOUND) return;
     if (res.status !== 200) throw gatewayFailure(res, "lease revoke");
   }
 
+  release(term: TermRef, ctx: CallContext): Promise<void> {
+    return this.#revoke(term.leaseId, ctx);
+  }
+
+  async releaseParked(name: string, holder: string, ctx: CallContext): Promise<void> {
+    const e = election(this.#prefix, name);
+    const term = this.#termFrom(e, await this.#read(e, ctx));
+    if (!term?.record || term.info.holder !== holder || !term.info.parked) return;
+    const { leaseId, token } = term.info;
+    const res = await this.#gateway.post(
+      "/v3/kv/txn",
+      {
+        compare: this.#guards(e, leaseId, token.toString(), term.recordRevision),
+        success: [
+          { request_delete_range: { key: candidateKey(e, leaseId) } },
+          { request_delete_range: { key: e.record } },
+        ],
+      },
+      ctx,
+      IDEMPOTENT,
+    );
+    // Once its keys are gone nobody can resume the term, so its lease may go too.
+    if (parseOk(res, txnResponse, "release txn").succeeded) await this.#revoke(leaseId, ctx);
+  }
+
   async leader(name: string, ctx: CallContext): Promise<LeaderInfo | null> {
-    const res = await this.#gateway.post("/v3/kv/range", { key: this.#key(name) }, ctx, IDEMPOTENT);
-    return this.#leaderFrom(name, parseOk(res, rangeResponse, "range").kvs?.[0]);
+    const e = election(this.#prefix, name);
+    return this.#termFrom(e, await this.#read(e, ctx))?.info ?? null;
   }
 
   async txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome> {
     assertNoWritesUnder(this.#prefixBytes, req.ops);
     const { term } = req;
-    const key = this.#key(term.name);
+    const e = election(this.#prefix, term.name);
+    const key = candidateKey(e, term.leaseId);
     const res = await this.#gateway.post(
       "/v3/kv/txn",
       {
-        compare: [
-          { key, target: "CREATE", result: "EQUAL", create_revision: term.token.toString() },
-          { key, target: "LEASE", result: "EQUAL", lease: term.leaseId },
-          ...req.compares.map(compareToWire),
-        ],
+        compare: [...this.#termGuards(term), ...req.compares.map(compareToWire)],
         success: req.ops.map(opToWire),
-        failure: [{ request_range: { key } }],
+        failure: [{ request_range: { key } }, { request_range: { key: e.record } }],
       },
       ctx,
     );
@@ -250,8 +473,13 @@ export class EtcdBackend implements Backend {
     if (txn.succeeded) {
       return { applied: true, results: req.ops.map((op, i) => opResultFromWire(op, txn.responses?.[i])) };
     }
-    const kv = firstKv(txn.responses?.[0]);
-    const stillHeld = kv !== undefined && int(kv.create_revision) === term.token && kv.lease === term.leaseId;
+    const candidate = firstKv(txn.responses?.[0]);
+    const record = firstKv(txn.responses?.[1]);
+    const stillHeld =
+      candidate !== undefined &&
+      int(candidate.create_revision) === term.token &&
+      candidate.lease === term.leaseId &&
+      record?.mod_revision === term.hold;
     return { applied: false, reason: stillHeld ? "condition-failed" : "not-leader" };
   }
 
