@@ -18,7 +18,8 @@ import { type Compare, normalizeTxn, type TxnOp, type TxnOutcome } from "./txn.t
  *
  * - `isLeader`: true only while this handle holds the term and local time is before `validUntil`.
  * - `holder`, `token`, `leaseId`, `value`: the current term as the store reported it (this handle's own when
- *   `isLeader`), or null when nobody holds the lease.
+ *   `isLeader`), or null when nobody holds the lease. `leaseIdHex` is `leaseId` in lowercase hex, the form
+ *   `etcdctl lease timetolive` takes and the last segment of the term's etcd candidate key.
  * - `busy`: true when the claim found this holder's own term held by another invocation (a duplicated or
  *   overlapping run of the same holder): not leader, `holder` is this handle's own. It frees when that
  *   invocation parks or releases, or at most one TTL plus the store's expiry slack after it stopped renewing.
@@ -34,6 +35,7 @@ export interface LeaseState {
   holder: string | null;
   token: bigint | null;
   leaseId: string | null;
+  leaseIdHex: string | null;
   validUntil: number | null;
   ttlMs: number | null;
   value?: string;
@@ -184,6 +186,7 @@ class LeaseHandle implements Lease {
       holder: info?.holder ?? null,
       token: info?.token ?? null,
       leaseId: info?.leaseId ?? null,
+      leaseIdHex: info ? BigInt(info.leaseId).toString(16) : null,
       validUntil: held ? term.validUntil : null,
       ttlMs: info?.ttlMs ?? null,
       ...(info?.value === undefined ? {} : { value: info.value }),

@@ -101,7 +101,7 @@ function backend(script: Script, options: Partial<GatewayOptions> = {}) {
 
 const ctx = (timeoutMs = 1000) => ({ signal: AbortSignal.timeout(timeoutMs), timeoutMs });
 const keepAliveOk = ok({ result: { ID: LEASE_ID, TTL: "3" } });
-const term = { name: "jobs/x", holder: "a", leaseId: LEASE_ID, token: 7n };
+const term = { name: "jobs/x", holder: "a", leaseId: LEASE_ID, token: 7n, hold: "8", ttlMs: 3000 };
 
 /** Everything a thrown error exposes, serialised every way a logger might. */
 function serialised(error: unknown): string {
@@ -201,9 +201,10 @@ describe("etcd gateway failover", () => {
     ]);
   });
 
-  it("sends claim's grant+txn again as a whole, and recognises the lease of the first try", async () => {
-    const key = Buffer.from("lh/jobs/x").toString("base64");
+  it("sends claim's grant+txn again as a whole, and recognises the term of the first try", async () => {
+    const b64 = (text: string) => Buffer.from(text).toString("base64");
     let claimId = "";
+    const range = (kv?: object) => ({ response_range: kv ? { kvs: [kv] } : {} });
     const { sent, backend: b } = backend((s) => {
       if (s.path === "/v3/lease/grant") {
         claimId = String(s.body.ID);
@@ -212,26 +213,35 @@ describe("etcd gateway failover", () => {
           : grpc(412, 9, "etcdserver: lease already exists");
       }
       if (s.path === "/v3/lease/keepalive") return ok({ result: { ID: claimId, TTL: "3" } });
+      if (!("compare" in s.body)) return ok({ header: { revision: "10" }, succeeded: true });
       if (s.endpoint === A) return reset();
-      const record = Buffer.from(JSON.stringify({ v: 1, holder: "a", ttlMs: 3000 })).toString("base64");
+      const record = { holder: "a", ttlMs: 3000, state: "busy", run: claimId };
+      const candidate = {
+        key: b64(`lh/jobs/x/${BigInt(claimId).toString(16)}`),
+        value: b64("a"),
+        lease: claimId,
+        create_revision: "11",
+      };
+      const termRecord = { key: b64("lh/jobs/x"), value: b64(JSON.stringify(record)), lease: claimId };
       return ok({
         header: { revision: "12" },
-        responses: [
-          { response_range: { kvs: [{ key, value: record, lease: claimId, create_revision: "11" }] } },
-        ],
+        responses: [range(candidate), range({ ...termRecord, create_revision: "11", mod_revision: "11" })],
       });
     });
     const outcome = await b.claim({ name: "jobs/x", holder: "a", ttlMs: 3000, claimId: 5n << 60n }, ctx());
     expect(outcome).toMatchObject({
       held: true,
       grantedTtlMs: 3000,
+      hold: "11",
       leader: { token: 11n, leaseId: claimId },
     });
     expect(sent.map((s) => [s.endpoint, s.path])).toEqual([
+      [A, "/v3/kv/txn"],
       [A, "/v3/lease/grant"],
       [A, "/v3/kv/txn"],
       [B, "/v3/lease/grant"],
       [B, "/v3/kv/txn"],
+      [B, "/v3/lease/keepalive"],
       [B, "/v3/lease/keepalive"],
     ]);
   });
@@ -288,7 +298,7 @@ describe("etcd gateway authentication", () => {
         authorization: undefined,
       },
     ]);
-    expect(sent.filter((s) => s.path === "/v3/kv/range").map((s) => s.authorization)).toEqual([
+    expect(sent.filter((s) => s.path === "/v3/kv/txn").map((s) => s.authorization)).toEqual([
       `${TOKEN}-1`,
       `${TOKEN}-1`,
       `${TOKEN}-1`,
