@@ -131,7 +131,7 @@ describe.each(versions)("etcd $version cluster failover", ({ binary }) => {
     );
   });
 
-  it("claims through a surviving member when the first endpoint is down (grant+txn sent again)", async () => {
+  it("claims through a surviving member when the first endpoint is down", async () => {
     const dead = cluster.members.find((m) => m.process.signalCode !== null || m.process.exitCode !== null);
     expect(dead).toBeDefined();
     const endpoints = [dead?.endpoint as string, ...cluster.endpoints.filter((e) => e !== dead?.endpoint)];
@@ -140,8 +140,9 @@ describe.each(versions)("etcd $version cluster failover", ({ binary }) => {
     const s = await lease.claim();
     expect(s.isLeader).toBe(true);
     expect(await lease.leader()).toMatchObject({ holder: "c", token: s.token, leaseId: s.leaseId });
-    expect(transport.origins.slice(0, 2)).toEqual([dead?.endpoint, dead?.endpoint]);
-    expect(transport.origins.slice(2)).not.toContain(dead?.endpoint);
+    // The claim's read meets the dead member first; everything after it goes to a live one.
+    expect(transport.origins[0]).toBe(dead?.endpoint);
+    expect(transport.origins.slice(1)).not.toContain(dead?.endpoint);
     await lease.release();
   });
 });
