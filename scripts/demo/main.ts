@@ -1,22 +1,27 @@
 /**
- * `npm run demo`: the main job on a real etcd. Three "regions" fire a cron invocation every second, each in a
- * new process; whoever holds the lease appends to a journal with a guarded transaction. Midway the leader's
- * process is killed while it works, and the timeline shows the failover. Later the next leader's process is
- * frozen mid-work (as a GC pause or a suspended isolate would) until another region has taken over; when it
- * wakes, the store refuses its guarded write. At the end the demo re-reads etcd to
- * verify that no two terms overlapped and that every journal entry was committed under the term that held the
- * lease; it exits non-zero when that fails.
+ * `npm run demo`: the main job on a real etcd. Three regions fire a cron invocation every second, each in a new
+ * process with the region's fixed holder name; whoever holds the lease appends to a journal with a guarded
+ * transaction and ends its run with `park()`, so the region's next invocation resumes the same term. Early on,
+ * one delivery of the leading region arrives twice at once: exactly one of the two processes leads. Midway the
+ * leader's process is killed while it works, and the timeline shows the failover. Later the next leader's
+ * process is frozen mid-work (as a GC pause or a suspended isolate would) until another region has taken over;
+ * when it wakes, the store refuses its guarded write. At the end the demo re-reads etcd's history to verify
+ * that no two terms overlapped and that every journal entry was committed while its term led and was held by
+ * the writing invocation; it exits non-zero when that fails.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startEtcd } from "../lib/etcd-server.ts";
 import { type ClaimEvent, type DemoEvent, LEASE_NAME, TTL_MS } from "./events.ts";
-import { termsFrom, verify } from "./verify.ts";
+import { readHistory } from "./history.ts";
+import { termsFrom } from "./terms.ts";
+import { verify } from "./verify.ts";
 
-const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
+const REGIONS = ["region-eu", "region-us", "region-ap"] as const;
 const TICK_MS = 1000;
 const LEADER_WORK_MS = 400;
+const DUPLICATE_AFTER_MS = 2500;
 const KILL_AFTER_MS = 5000;
 const REVIVE_AFTER_MS = 10_000;
 const FREEZE_AFTER_MS = 12_000;
@@ -36,94 +41,109 @@ console.log(`machine: ${cpus()[0]?.model ?? "unknown cpu"} x${cpus().length}, no
 const etcd = await startEtcd();
 console.log(`etcd ${etcd.endpoint} (temp data dir, stopped at the end)\n`);
 
+interface Disrupted {
+  region: string;
+  token: string;
+  delivery: string;
+  pid: number;
+}
+
 const claims: ClaimEvent[] = [];
-const running = new Map<string, ChildProcess>();
+const running = new Map<number, { region: string; child: ChildProcess }>();
+const ticks = new Map<string, number>();
 const down = new Set<string>();
-let killed: { region: string; token: string; at: number } | null = null;
-const failovers: { from: string; to: string; ms: number }[] = [];
-let frozen: { region: string; token: string } | null = null;
+let duplicated: string | null = null;
+/** The leaders killed and frozen (set from event handlers, hence an object rather than narrowed variables). */
+const disrupted: { killed: Disrupted | null; frozen: Disrupted | null } = { killed: null, frozen: null };
 let lateWriteRefused = false;
-let currentToken: string | null = null;
+const failovers: { from: string; to: string; ms: number }[] = [];
+let current: { token: string; region: string } | null = null;
 
 function onEvent(event: DemoEvent): void {
+  const dup =
+    event.delivery === duplicated ? `  <- duplicated delivery ${event.delivery}, pid ${event.pid}` : "";
   if (event.type === "error") {
-    say(event.at, event.region, `error ${event.code}: ${event.message}`);
+    say(event.at, event.region, `error ${event.code}: ${event.message}${dup}`);
     return;
   }
   if (event.type === "journal") {
-    if (event.applied) say(event.at, event.region, `journal   + ${event.key} under term ${event.token}`);
-    else
+    if (event.applied) {
+      say(
+        event.at,
+        event.region,
+        `journal   + ${event.key} under term ${event.token}, hold ${event.hold}${dup}`,
+      );
+    } else {
       say(event.at, event.region, `journal   REFUSED by etcd (${event.reason}): term ${event.token} is over`);
-    if (!event.applied && frozen?.region === event.region && frozen.token === event.token)
-      lateWriteRefused = true;
+    }
+    if (!event.applied && event.pid === disrupted.frozen?.pid) lateWriteRefused = true;
     return;
   }
   claims.push(event);
   if (!event.isLeader) {
-    say(
-      event.returnedAt,
-      event.region,
-      `follower  leader is ${event.holder ?? "nobody"} (term ${event.token ?? "-"})`,
-    );
+    const text = event.busy
+      ? `busy      its own term ${event.token} is held by another invocation of ${event.holder}`
+      : `follower  leader is ${event.holder ?? "nobody"} (term ${event.token ?? "-"})`;
+    say(event.returnedAt, event.region, text + dup);
     return;
   }
   const validFor = ((event.validUntil ?? 0) - event.returnedAt) / 1000;
   let note = "";
-  if (event.token !== currentToken) {
+  const resumed = event.token === current?.token;
+  if (!resumed) {
     note = "  <- first term";
-    const previous = claims.filter((c) => c.isLeader && c.token === currentToken);
-    if (previous.length > 0) {
-      const from = previous[0]?.region ?? "";
+    const previous = claims.filter((c) => c.isLeader && c.token === current?.token);
+    if (current && previous.length > 0) {
       const ms = event.returnedAt - Math.max(...previous.map((c) => c.sentAt));
-      failovers.push({ from, to: event.region, ms });
-      note = `  <- FAILOVER ${(ms / 1000).toFixed(2)} s after ${from}'s last renewal (TTL ${TTL_MS / 1000} s)`;
+      failovers.push({ from: current.region, to: event.region, ms });
+      note = `  <- FAILOVER ${(ms / 1000).toFixed(2)} s after ${current.region}'s last renewal (TTL ${TTL_MS / 1000} s)`;
     }
-    currentToken = event.token;
+    current = { token: event.token ?? "", region: event.region };
   }
   say(
     event.returnedAt,
     event.region,
-    `LEADER    term ${event.token}, valid for ${validFor.toFixed(2)} s${note}`,
+    `LEADER    term ${event.token} ${resumed ? "resumed" : "new"}, hold ${event.hold}, valid for ${validFor.toFixed(2)} s${note}${dup}`,
   );
-  if (!killed && event.returnedAt - t0 >= KILL_AFTER_MS) killLeader(event);
-  else if (killed && !frozen && event.returnedAt - t0 >= FREEZE_AFTER_MS) freezeLeader(event);
+  const since = event.returnedAt - t0;
+  if (!disrupted.killed && since >= KILL_AFTER_MS) disrupted.killed = disrupt(event, "SIGKILL");
+  else if (disrupted.killed && !disrupted.frozen && since >= FREEZE_AFTER_MS) {
+    disrupted.frozen = disrupt(event, "SIGSTOP");
+  }
 }
 
-function freezeLeader(event: ClaimEvent): void {
-  const child = running.get(event.region);
-  if (!child) return;
-  frozen = { region: event.region, token: event.token ?? "" };
+/** Kills or freezes the process that just reported leadership, mid-work; its region fires no more meanwhile. */
+function disrupt(event: ClaimEvent, signal: "SIGKILL" | "SIGSTOP"): Disrupted | null {
+  const child = running.get(event.pid)?.child;
+  if (!child) return null;
   down.add(event.region);
-  child.kill("SIGSTOP");
-  say(
-    Date.now(),
-    event.region,
-    `FROZEN    mid-work while leading term ${event.token}, for ${FROZEN_FOR_MS / 1000} s`,
-  );
-  timers.push(
-    setTimeout(() => {
-      child.kill("SIGCONT");
-      down.delete(event.region);
-      say(Date.now(), event.region, "THAWED    wakes up and tries its journal write");
-    }, FROZEN_FOR_MS),
-  );
+  child.kill(signal);
+  const term = `term ${event.token}, hold ${event.hold}`;
+  if (signal === "SIGKILL") {
+    say(Date.now(), event.region, `KILLED    mid-work while leading ${term}; region down`);
+  } else {
+    say(Date.now(), event.region, `FROZEN    mid-work while leading ${term}, for ${FROZEN_FOR_MS / 1000} s`);
+    timers.push(
+      setTimeout(() => {
+        child.kill("SIGCONT");
+        down.delete(event.region);
+        say(Date.now(), event.region, "THAWED    wakes up and tries its journal write");
+      }, FROZEN_FOR_MS),
+    );
+  }
+  return { region: event.region, token: event.token ?? "", delivery: event.delivery, pid: event.pid };
 }
 
-function killLeader(event: ClaimEvent): void {
-  const child = running.get(event.region);
-  if (!child) return;
-  killed = { region: event.region, token: event.token ?? "", at: Date.now() };
-  down.add(event.region);
-  child.kill("SIGKILL");
-  say(killed.at, event.region, `KILLED    mid-work while leading term ${event.token}; region down`);
-}
-
-function fire(region: string): void {
-  if (down.has(region) || running.has(region)) return;
-  const child = spawn(process.execPath, [invocation, etcd.endpoint, region, String(LEADER_WORK_MS)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  running.set(region, child);
+function spawnInvocation(region: string, delivery: string): number {
+  const child = spawn(
+    process.execPath,
+    [invocation, etcd.endpoint, region, String(LEADER_WORK_MS), delivery],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const pid = child.pid ?? -1;
+  running.set(pid, { region, child });
   let buffer = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     buffer += chunk.toString();
@@ -134,7 +154,30 @@ function fire(region: string): void {
       newline = buffer.indexOf("\n");
     }
   });
-  child.once("exit", () => running.delete(region));
+  child.once("exit", () => running.delete(pid));
+  return pid;
+}
+
+/**
+ * One cron tick of `region`: skipped while the region is down or its previous run is still going. Once, the
+ * leading region's tick is delivered twice at once, as an at-least-once scheduler may do.
+ */
+function fire(region: string): void {
+  if (down.has(region) || [...running.values()].some((r) => r.region === region)) return;
+  const tick = (ticks.get(region) ?? 0) + 1;
+  ticks.set(region, tick);
+  const delivery = `${region}#${tick}`;
+  if (duplicated === null && region === current?.region && Date.now() - t0 >= DUPLICATE_AFTER_MS) {
+    duplicated = delivery;
+    const pids = [spawnInvocation(region, delivery), spawnInvocation(region, delivery)];
+    say(
+      Date.now(),
+      region,
+      `DUPLICATE delivery ${delivery} delivered twice at once (pids ${pids.join(", ")})`,
+    );
+    return;
+  }
+  spawnInvocation(region, delivery);
 }
 
 const timers = REGIONS.map((region, i) =>
@@ -148,6 +191,7 @@ const timers = REGIONS.map((region, i) =>
 );
 timers.push(
   setTimeout(() => {
+    const { killed } = disrupted;
     if (!killed) return;
     down.delete(killed.region);
     say(Date.now(), killed.region, "REVIVED   region back; its next invocation finds the current leader");
@@ -158,12 +202,12 @@ let exitCode = 1;
 try {
   await new Promise((resolve) => setTimeout(resolve, RUN_FOR_MS));
   for (const t of timers) clearTimeout(t);
-  await Promise.all([...running.values()].map((c) => new Promise((r) => c.once("exit", r))));
+  await Promise.all([...running.values()].map(({ child }) => new Promise((r) => child.once("exit", r))));
 
   console.log("\nTerms (from the invocations' own reports):");
   for (const term of termsFrom(claims)) {
     console.log(
-      `  term ${String(term.token).padEnd(4)} ${term.holder.padEnd(9)} led ${at(term.from)} .. ${at(term.until)}`,
+      `  term ${String(term.token).padEnd(4)} ${term.holder.padEnd(9)} led ${at(term.from)} .. ${at(term.until)}, ${term.invocations} invocations`,
     );
   }
   for (const f of failovers) {
@@ -174,10 +218,22 @@ try {
   console.log(
     `  (TTL ${TTL_MS / 1000} s, + up to 0.5 s etcd expiry slack, + up to ${TICK_MS / 1000} s until the next cron tick)`,
   );
-  console.log("\nVerification (re-read from etcd):");
-  const verdict = await verify(etcd.endpoint, claims);
+  for (const c of claims.filter((e) => e.delivery === duplicated)) {
+    const outcome = c.isLeader ? `led term ${c.token} (hold ${c.hold})` : `busy: ${c.busy}, not leader`;
+    console.log(`Duplicated delivery ${duplicated}: pid ${c.pid} ${outcome}`);
+  }
+
+  console.log("\nVerification (re-read from etcd's history):");
+  const history = await readHistory(etcd.endpoint);
+  const { killed, frozen } = disrupted;
+  const verdict = verify(history, {
+    claims,
+    disruptions: (killed ? 1 : 0) + (frozen ? 1 : 0),
+    duplicated,
+    frozen: frozen?.delivery ?? null,
+  });
   for (const line of verdict.lines) console.log(`  ${line}`);
-  const killedOk = killed !== null && failovers.some((f) => f.from === killed?.region);
+  const killedOk = killed !== null && failovers.some((f) => f.from === killed.region);
   console.log(`  ${killedOk ? "PASS" : "FAIL"}  the leader was killed and another region took over`);
   console.log(`  ${lateWriteRefused ? "PASS" : "FAIL"}  the frozen leader's late write was refused by etcd`);
   exitCode = verdict.ok && killedOk && lateWriteRefused ? 0 : 1;

@@ -1,70 +1,20 @@
 /**
- * The demo's verdict, read back from etcd independently of the library: etcd's MVCC history says which term
- * held the lease at each journal entry's commit revision, and the invocations' own reports say when each term
- * believed it led.
+ * The demo's verdict. etcd's MVCC history, read back independently of the library, says which candidate led and
+ * which invocation held its term (the term record's mod revision) at every revision, in particular at each
+ * journal entry's commit revision; the invocations' own reports say when each term believed it led.
  */
-import * as z from "zod/mini";
-import { type ClaimEvent, JOURNAL_PREFIX, type JournalEntry, LEASE_NAME } from "./events.ts";
+import type { ClaimEvent } from "./events.ts";
+import type { History, Snapshot } from "./history.ts";
+import { type ReportedTerm, storedTerms, termsFrom } from "./terms.ts";
 
-const kvSchema = z.object({
-  key: z.string(),
-  value: z.optional(z.string()),
-  create_revision: z.optional(z.string()),
-  mod_revision: z.optional(z.string()),
-});
-const rangeSchema = z.object({ kvs: z.optional(z.array(kvSchema)) });
-const recordSchema = z.object({ holder: z.string() });
-const entrySchema = z.object({ region: z.string(), token: z.string(), at: z.number() });
-
-const b64 = (text: string) => Buffer.from(text).toString("base64");
-const unb64 = (text: string | undefined) => Buffer.from(text ?? "", "base64").toString("utf8");
-
-async function range(endpoint: string, body: Record<string, string>) {
-  const res = await fetch(`${endpoint}/v3/kv/range`, { method: "POST", body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`range failed: HTTP ${res.status} ${await res.text()}`);
-  return rangeSchema.parse(await res.json()).kvs ?? [];
-}
-
-/** The end of a prefix range: the prefix with its last byte incremented. */
-function prefixEnd(prefix: string): string {
-  const bytes = Buffer.from(prefix);
-  bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) + 1;
-  return bytes.toString("base64");
-}
-
-export interface Term {
-  token: bigint;
-  holder: string;
-  /** First local time a claim of this term returned leadership. */
-  from: number;
-  /** Local send time of the term's last successful claim or renewal. */
-  lastRenewal: number;
-  /** Latest validUntil any report of this term gave. */
-  until: number;
-}
-
-/** Groups the leaders' claim reports into terms, in token order. */
-export function termsFrom(claims: readonly ClaimEvent[]): Term[] {
-  const byToken = new Map<string, Term>();
-  for (const c of claims) {
-    if (!c.isLeader || c.token === null || c.validUntil === null) continue;
-    const t = byToken.get(c.token);
-    if (!t) {
-      const term = {
-        token: BigInt(c.token),
-        holder: c.region,
-        from: c.returnedAt,
-        lastRenewal: c.sentAt,
-        until: c.validUntil,
-      };
-      byToken.set(c.token, term);
-    } else {
-      t.from = Math.min(t.from, c.returnedAt);
-      t.lastRenewal = Math.max(t.lastRenewal, c.sentAt);
-      t.until = Math.max(t.until, c.validUntil);
-    }
-  }
-  return [...byToken.values()].sort((a, b) => (a.token < b.token ? -1 : 1));
+export interface Scenario {
+  claims: readonly ClaimEvent[];
+  /** How many leaders were killed or frozen: each should cost exactly one new term. */
+  disruptions: number;
+  /** The delivery handed to two processes at once. */
+  duplicated: string | null;
+  /** The delivery whose process was frozen while it led. */
+  frozen: string | null;
 }
 
 export interface Verdict {
@@ -72,48 +22,129 @@ export interface Verdict {
   lines: string[];
 }
 
-export async function verify(endpoint: string, claims: readonly ClaimEvent[]): Promise<Verdict> {
+/** Why the snapshot's leader is not a well-formed leasehold term in etcd's election layout, or null. */
+function layoutProblem(s: Snapshot): string | null {
+  const [leader] = s.candidates;
+  if (!leader) return s.record ? "a term record without a candidate key" : null;
+  const hex = leader.key.slice(leader.key.lastIndexOf("/") + 1);
+  if (leader.leaseId === "0" || hex !== BigInt(leader.leaseId).toString(16)) {
+    return `candidate ${leader.key} is not named after its lease ${leader.leaseId}`;
+  }
+  if (!s.record || s.record.leaseId !== leader.leaseId) return `no term record on lease ${leader.leaseId}`;
+  if (leader.value !== s.record.holder) return `candidate value ${leader.value} is not ${s.record.holder}`;
+  return null;
+}
+
+export function verify(history: History, scenario: Scenario): Verdict {
   const lines: string[] = [];
   let ok = true;
-  const check = (pass: boolean, text: string) => {
+  const check = (pass: boolean, text: string, details: readonly string[] = []) => {
     ok &&= pass;
-    lines.push(`${pass ? "PASS" : "FAIL"}  ${text}`);
+    lines.push(`${pass ? "PASS" : "FAIL"}  ${text}`, ...details.map((d) => `      ${d}`));
   };
 
-  const terms = termsFrom(claims);
-  check(terms.length >= 2, `${terms.length} terms led (a failover needs at least 2)`);
-  let overlaps = 0;
-  for (let i = 1; i < terms.length; i++) {
-    const prev = terms[i - 1] as Term;
-    const next = terms[i] as Term;
+  const reported = termsFrom(scenario.claims);
+  const overlaps: string[] = [];
+  for (let i = 1; i < reported.length; i++) {
+    const prev = reported[i - 1] as ReportedTerm;
+    const next = reported[i] as ReportedTerm;
     if (next.from < prev.until) {
-      overlaps++;
-      lines.push(
-        `      term ${next.token} (${next.holder}) began ${prev.until - next.from} ms before term ${prev.token} (${prev.holder}) ended`,
+      overlaps.push(
+        `term ${next.token} (${next.holder}) began ${prev.until - next.from} ms before term ${prev.token} (${prev.holder}) ended`,
       );
     }
   }
   check(
-    overlaps === 0,
-    "no two terms overlapped: each leader began after the previous leader's last validUntil",
+    reported.length >= 2 && overlaps.length === 0,
+    `${reported.length} terms led, none overlapping: each leader began after the previous one's last validUntil`,
+    overlaps,
   );
 
-  const leaderKey = `leasehold/${LEASE_NAME}`;
-  const entries = await range(endpoint, { key: b64(JOURNAL_PREFIX), range_end: prefixEnd(JOURNAL_PREFIX) });
-  check(entries.length > 0, `${entries.length} journal entries in etcd`);
-  let wrongTerm = 0;
-  for (const kv of entries) {
-    const entry: JournalEntry = entrySchema.parse(JSON.parse(unb64(kv.value)));
-    // The leader key as it was at the entry's commit revision (etcd keeps the history until compaction).
-    const [leader] = await range(endpoint, { key: b64(leaderKey), revision: kv.mod_revision ?? "0" });
-    const holder = leader ? recordSchema.parse(JSON.parse(unb64(leader.value))).holder : null;
-    if (leader?.create_revision !== entry.token || holder !== entry.region) {
-      wrongTerm++;
-      lines.push(
-        `      entry ${unb64(kv.key)} by ${entry.region} under term ${entry.token}, but at its commit the lease was ${holder ?? "free"} (term ${leader?.create_revision ?? "-"})`,
+  const crowded = history.snapshots.filter((s) => s.candidates.length > 1);
+  check(
+    crowded.length === 0,
+    `no two terms overlapped in etcd: at each of revisions 1..${history.head}, at most one candidate key`,
+    crowded.map((s) => `revision ${s.revision}: ${s.candidates.map((c) => c.key).join(", ")}`),
+  );
+  const malformed = history.snapshots.flatMap((s) => {
+    const problem = layoutProblem(s);
+    return problem ? [`revision ${s.revision}: ${problem}`] : [];
+  });
+  check(
+    malformed.length === 0,
+    "every term was a candidate key E/<its lease ID in hex> with the term record E on the same lease",
+    malformed,
+  );
+
+  const stored = storedTerms(history);
+  const unordered = stored.filter((t, i) => i > 0 && t.token <= (stored[i - 1]?.token ?? 0n));
+  const sameTerms =
+    stored.length === reported.length &&
+    stored.every((t, i) => t.token === reported[i]?.token && t.holder === reported[i]?.holder);
+  check(
+    unordered.length === 0 && sameTerms,
+    `fencing tokens strictly increase across etcd's ${stored.length} terms (${stored.map((t) => `${t.token} ${t.holder}`).join(", ")}), the terms the invocations reported`,
+  );
+  const holds = stored.reduce((n, t) => n + t.holds.size, 0);
+  const invocations = reported.reduce((n, t) => n + t.invocations, 0);
+  check(
+    stored.length === scenario.disruptions + 1 && holds === invocations,
+    `no churn: ${stored.length} terms for ${scenario.disruptions} disrupted leaders; the ${invocations} leading invocations were ${holds} holds, ${holds - stored.length} of them resuming a parked term`,
+  );
+
+  const wrong: string[] = [];
+  for (const w of history.journal) {
+    const s = history.byRevision.get(w.revision.toString());
+    const leader = s?.candidates[0];
+    const record = s?.record;
+    const e = w.entry;
+    if (
+      w.version !== 1n ||
+      leader?.createRevision.toString() !== e.token ||
+      record?.holder !== e.region ||
+      record.state !== "busy" ||
+      record.modRevision.toString() !== e.hold ||
+      (record.run !== undefined && record.run !== e.run)
+    ) {
+      wrong.push(
+        `${w.key} (${e.delivery}, term ${e.token}, hold ${e.hold}) at revision ${w.revision}: leader ${leader?.createRevision ?? "none"}, record ${record ? `${record.holder} ${record.state} hold ${record.modRevision}` : "none"}`,
       );
     }
   }
-  check(wrongTerm === 0, "every journal entry was committed while its writer's term held the lease");
+  check(
+    history.journal.length > 0 && wrong.length === 0,
+    `all ${history.journal.length} journal writes committed while their term led and was held busy by the writing invocation (record's mod revision = the entry's hold)`,
+    wrong,
+  );
+  const reused = history.journal.filter((w, i) => {
+    const prev = history.journal[i - 1]?.entry;
+    return (
+      prev !== undefined &&
+      (BigInt(w.entry.hold) <= BigInt(prev.hold) || BigInt(w.entry.token) < BigInt(prev.token))
+    );
+  });
+  check(
+    reused.length === 0,
+    "in commit order, journal tokens never decrease and every write named a newer hold (one write per hold)",
+    reused.map((w) => `${w.key}: term ${w.entry.token}, hold ${w.entry.hold}`),
+  );
+
+  if (scenario.duplicated !== null) {
+    const dup = scenario.duplicated;
+    const runs = scenario.claims.filter((c) => c.delivery === dup);
+    const led = runs.filter((c) => c.isLeader);
+    const writes = history.journal.filter((w) => w.entry.delivery === dup);
+    const others = runs.filter((c) => !c.isLeader).map((c) => (c.busy ? "busy: true" : "not leader"));
+    check(
+      runs.length === 2 && led.length === 1 && writes.length === 1 && writes[0]?.entry.hold === led[0]?.hold,
+      `duplicated delivery ${dup}: ${led.length} of ${runs.length} processes led (the other: ${others.join(", ") || "-"}); ${writes.length} journal write${writes.length === 1 ? "" : "s"}, under the leader's hold ${led[0]?.hold ?? "-"}`,
+    );
+  } else check(false, "the duplicated delivery ran");
+
+  const late = history.journal.filter((w) => w.entry.delivery === scenario.frozen);
+  check(
+    scenario.frozen !== null && late.length === 0,
+    `the frozen invocation ${scenario.frozen ?? "-"} left no journal entry in etcd`,
+  );
   return { ok, lines };
 }
