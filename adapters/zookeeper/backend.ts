@@ -1,22 +1,18 @@
 /**
- * The ZooKeeper Backend, over a REST gateway (SPEC v2). Layout: one ephemeral leader znode per lease (see
- * paths.ts), owned by a REST session whose expire is the lease TTL, holding the leader record (record.ts).
- * The fencing token is the znode's czxid; the lease ID is its ephemeralOwner, the ZooKeeper session ID, as
- * a decimal string. Both are exact 64-bit values. Requests:
+ * The ZooKeeper Backend, over a REST gateway (SPEC v2). Layout: one ephemeral leader znode per lease,
+ * owned by a REST session whose expire is the lease TTL, holding the term record (leader-znode.ts,
+ * record.ts). Requests:
  *
- * - claim: `GET` the leader znode. Held by another holder: report it (1 round trip). Held by this holder
- *   (an earlier invocation, or a retry after a lost response): heartbeat its session and resume (2).
- *   Free: `POST /sessions/v1/?op=create&expire=<ttl s>`, then `POST` the ephemeral znode with `?session=`
- *   and `GET` it for its czxid, pipelined when the transport can (3 round trips, else 4). ZooKeeper's create
- *   is the mutual exclusion: a claimant that loses the race reads the winner and closes its unused session.
+ * - claim: see claim.ts.
  * - renew: `PUT /sessions/v1/<id>` (one heartbeat; 404 = the lease is lost).
+ * - park: `GET` the leader znode, then ONE versioned set on the term's session marking it parked, only if
+ *   it is still busy under this hold (2 round trips).
  * - release: `DELETE /sessions/v1/<id>`; the gateway closes the ZooKeeper session, which deletes the znode.
+ * - releaseParked: `GET`; if the holder's term is parked, a versioned `DELETE` of the znode on its session
+ *   (a concurrent resume moved the version: refused), then `DELETE /sessions/v1/<id>` (3 round trips).
  * - leader: `GET` the leader znode.
- * - doIfLeader: see txn.ts (atomic with leasehold-zk-gateway's multi extension, else only non-atomic).
- *
- * Renew and release need the REST session (a UUID) of a lease ID (a ZooKeeper session ID): the leader
- * record names it. This instance remembers the pairs it has read (they never change); a lease ID it has not
- * seen costs one `GET` of the leader znode first.
+ * - doIfLeader: see txn.ts (atomic with leasehold-zk-gateway's multi extension, else only non-atomic). The
+ *   guard holds only while the znode has the term's czxid and owner and is busy under the term's hold ID.
  */
 import {
   assertNoWritesUnder,
@@ -26,9 +22,9 @@ import {
   type ClaimOutcome,
   type ClaimRequest,
   type CompareTarget,
+  HttpStatusError,
   type LeaderInfo,
   LeaseLostError,
-  MalformedResponseError,
   type TermRef,
   type Transport,
   type TxnOutcome,
@@ -36,12 +32,12 @@ import {
   toBytes,
   UnsupportedError,
 } from "../../src/index.ts";
+import { claimLease } from "./claim.ts";
+import { LeaderZnodes } from "./leader-znode.ts";
 import type { ZooKeeperExtensions } from "./options.ts";
-import { leaderPath } from "./paths.ts";
-import { decodeLeaderRecord, encodeLeaderRecord, type LeaderRecord } from "./record.ts";
+import { encodeLeaderRecord } from "./record.ts";
 import type { RestClient } from "./rest.ts";
 import { atomicTxn, type Guard, nonAtomicTxn } from "./txn.ts";
-import { dataOf, type StatEntity } from "./wire.ts";
 
 /**
  * Only `version` compares: a multi can re-check a znode's version at commit, but not its value, czxid or
@@ -55,23 +51,16 @@ const COMPARE_TARGETS: readonly CompareTarget[] = ["version"];
  */
 export const ZOOKEEPER_TTL = { minTtlMs: 2000, maxTtlMs: 2_147_483_000, ttlGranularityMs: 1000 } as const;
 
-/** A claim gives up after this many rounds of "the leader znode changed under us". */
-const CLAIM_ROUNDS = 3;
-/** Remembered lease ID → REST session pairs. */
-const SESSION_MEMORY = 4096;
-
-interface SessionRef {
-  session: string;
-  ttlMs: number;
-}
+/** Park and releaseParked give up after this many versioned writes refused by a concurrent change. */
+const WRITE_ROUNDS = 3;
 
 export class ZooKeeperBackend implements Backend {
   readonly kind = "zookeeper";
   readonly #rest: RestClient;
   readonly #root: string;
+  readonly #znodes: LeaderZnodes;
   readonly #keyPrefix: Uint8Array;
   readonly #transport: Transport;
-  readonly #sessions = new Map<string, SessionRef>();
   /** Whether the gateway serves the multi extension: undefined until detected ("auto"). */
   #multi: boolean | undefined;
   #probe: Promise<void> | null = null;
@@ -79,6 +68,7 @@ export class ZooKeeperBackend implements Backend {
   constructor(rest: RestClient, root: string, mode: ZooKeeperExtensions, transport: Transport) {
     this.#rest = rest;
     this.#root = root;
+    this.#znodes = new LeaderZnodes(rest, root);
     // Keys map to "/" + key, so the lease znodes are the keys under "<root without its leading '/'>/".
     this.#keyPrefix = toBytes(`${root.slice(1)}/`);
     this.#transport = transport;
@@ -108,162 +98,87 @@ export class ZooKeeperBackend implements Backend {
     return this.#probe;
   }
 
-  #remember(leaseId: string, ref: SessionRef): void {
-    this.#sessions.delete(leaseId);
-    this.#sessions.set(leaseId, ref);
-    if (this.#sessions.size > SESSION_MEMORY) {
-      const oldest = this.#sessions.keys().next().value;
-      if (oldest !== undefined) this.#sessions.delete(oldest);
-    }
-  }
-
-  /** Reads a leader znode. One that is not ephemeral, or holds no leader record, was not written by leasehold. */
-  #decode(name: string, node: StatEntity): { info: LeaderInfo; record: LeaderRecord } {
-    const where = `ZooKeeper znode ${leaderPath(this.#root, name)}`;
-    if (node.ephemeralOwner === 0n) throw new MalformedResponseError(`${where} is not ephemeral`);
-    const record = decodeLeaderRecord(dataOf(node, where), where);
-    const leaseId = node.ephemeralOwner.toString();
-    this.#remember(leaseId, { session: record.session, ttlMs: record.ttlMs });
-    const info: LeaderInfo = {
-      holder: record.holder,
-      token: node.czxid,
-      ttlMs: record.ttlMs,
-      leaseId,
-      ...(record.value === undefined ? {} : { value: record.value }),
-    };
-    return { info, record };
-  }
-
-  /** The REST session of a term; null when its leader znode is gone (the term ended). */
-  async #sessionOf(term: TermRef, ctx: CallContext): Promise<SessionRef | null> {
-    const known = this.#sessions.get(term.leaseId);
-    if (known) return known;
-    const node = await this.#rest.getNode(leaderPath(this.#root, term.name), ctx);
-    if (!node || node.ephemeralOwner.toString() !== term.leaseId) return null;
-    this.#decode(term.name, node);
-    return this.#sessions.get(term.leaseId) ?? null;
-  }
-
   async claim(req: ClaimRequest, ctx: CallContext): Promise<ClaimOutcome> {
-    const path = leaderPath(this.#root, req.name);
     const probe = this.#detect(ctx);
     try {
-      let node = await this.#rest.getNode(path, ctx);
-      for (let round = 1; round <= CLAIM_ROUNDS; round++) {
-        if (node) {
-          const outcome = await this.#resume(req, node, ctx);
-          if (outcome) return outcome;
-          node = await this.#rest.getNode(path, ctx);
-        } else {
-          const taken = await this.#take(req, path, ctx);
-          if ("held" in taken) return taken;
-          node = taken.node;
-        }
-      }
-      throw new LeaseLostError(`lease ${req.name}: the leader znode kept changing during the claim`, {
-        retryable: true,
-      });
+      return await claimLease({ rest: this.#rest, znodes: this.#znodes, root: this.#root }, req, ctx);
     } finally {
       await probe;
     }
   }
 
-  /** The lease is held: by another holder (report), or by this one (heartbeat its session). Null: gone meanwhile. */
-  async #resume(req: ClaimRequest, node: StatEntity, ctx: CallContext): Promise<ClaimOutcome | null> {
-    const { info, record } = this.#decode(req.name, node);
-    if (record.holder !== req.holder) return { held: false, leader: info };
-    if (!(await this.#rest.heartbeat(record.session, ctx))) return null;
-    return { held: true, leader: info, grantedTtlMs: record.ttlMs };
-  }
-
-  /**
-   * The lease looked free: open a session and create the znode. When another claimant got there first, the
-   * znode as read right after the create (null when it is gone again).
-   */
-  async #take(
-    req: ClaimRequest,
-    path: string,
-    ctx: CallContext,
-  ): Promise<ClaimOutcome | { node: StatEntity | null }> {
-    const session = await this.#rest.createSession(req.ttlMs / 1000, ctx);
-    const data = encodeLeaderRecord({
-      holder: req.holder,
-      ttlMs: req.ttlMs,
-      ...(req.value === undefined ? {} : { value: req.value }),
-      session,
-    });
-    const options = { ephemeral: true, session };
-    let kept = false;
-    try {
-      let { outcome, node } = await this.#rest.createThenGet(path, data, options, ctx);
-      if (outcome === "no-parent") {
-        await this.#ensureRoot(ctx);
-        ({ outcome, node } = await this.#rest.createThenGet(path, data, options, ctx));
-      }
-      if (outcome === "no-session") {
-        throw new LeaseLostError(`lease ${req.name}: the gateway lost the new session before the create`, {
-          retryable: true,
-        });
-      }
-      // A gateway that handles pipelined requests at once may have answered the read before the create.
-      if (outcome === "created" && node === null) node = await this.#rest.getNode(path, ctx);
-      // "exists" with our own session: a repeated create (a transport that retried it) found the first one.
-      if (node && (outcome === "created" || outcome === "exists")) {
-        const read = this.#decode(req.name, node);
-        if (read.record.session === session) {
-          kept = true;
-          return { held: true, leader: read.info, grantedTtlMs: req.ttlMs };
-        }
-      }
-      return { node };
-    } finally {
-      // An unused (or doubtful) session is closed at once rather than left to expire; if that fails too,
-      // it expires after the TTL, and a retry of this claim resumes the znode it may own.
-      if (!kept) await this.#rest.deleteSession(session, ctx).catch(() => undefined);
-    }
-  }
-
-  /** Creates the prefix znode and its ancestors (persistent, no data); existing ones are fine. */
-  async #ensureRoot(ctx: CallContext): Promise<void> {
-    const segments = this.#root.split("/").slice(1);
-    for (let i = 1; i <= segments.length; i++) {
-      const path = `/${segments.slice(0, i).join("/")}`;
-      const outcome = await this.#rest.create(path, null, { ephemeral: false }, ctx);
-      if (outcome === "no-parent" || outcome === "no-session") {
-        throw new MalformedResponseError(`ZooKeeper gateway: cannot create ${path} (${outcome})`);
-      }
-    }
-  }
-
   async renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }> {
-    const ref = await this.#sessionOf(term, ctx);
+    const ref = await this.#znodes.sessionOf(term, ctx);
     if (!ref || !(await this.#rest.heartbeat(ref.session, ctx))) {
-      this.#sessions.delete(term.leaseId);
+      this.#znodes.forget(term.leaseId);
       throw new LeaseLostError(`lease ${term.name}: ZooKeeper session ${term.leaseId} is gone`);
     }
     return { grantedTtlMs: ref.ttlMs };
   }
 
   async release(term: TermRef, ctx: CallContext): Promise<void> {
-    const ref = await this.#sessionOf(term, ctx);
+    const ref = await this.#znodes.sessionOf(term, ctx);
     if (!ref) return;
     await this.#rest.deleteSession(ref.session, ctx);
-    this.#sessions.delete(term.leaseId);
+    this.#znodes.forget(term.leaseId);
+  }
+
+  /**
+   * The set is versioned at the version just read, where the hold matched, and runs on the term's own
+   * session: it applies only to this term's znode, unchanged since, so a hold that was already gone stays
+   * gone. A refusal for another version while the hold still matches is read and tried again.
+   */
+  async park(term: TermRef, ctx: CallContext): Promise<void> {
+    const path = this.#znodes.path(term.name);
+    for (let round = 1; round <= WRITE_ROUNDS; round++) {
+      const read = await this.#znodes.read(term.name, ctx);
+      if (!read || !LeaderZnodes.holds(term, read)) return;
+      const { run: _, ...record } = read.record;
+      const parked = encodeLeaderRecord({ ...record, state: "parked" });
+      const set = await this.#rest.setVersioned(path, parked, read.node.version, record.session, ctx);
+      if (set !== "bad-version") return;
+    }
+    throw new HttpStatusError(409, `lease ${term.name}: the leader znode kept changing during park`, {
+      retryable: true,
+    });
+  }
+
+  /**
+   * Deleting the znode at the version read (on its own session) is what decides against a concurrent
+   * resume: ZooKeeper applies one of the resume's set and this delete, and refuses the other. The session
+   * is closed only after the delete succeeded (or the znode was already gone), so a busy term is never ended.
+   */
+  async releaseParked(name: string, holder: string, ctx: CallContext): Promise<void> {
+    const path = this.#znodes.path(name);
+    for (let round = 1; round <= WRITE_ROUNDS; round++) {
+      const read = await this.#znodes.read(name, ctx);
+      if (!read || read.record.holder !== holder || read.record.state !== "parked") return;
+      const { session } = read.record;
+      const deleted = await this.#rest.deleteVersioned(path, read.node.version, session, ctx);
+      if (deleted === "bad-version") continue;
+      if (deleted === "deleted") await this.#rest.deleteSession(session, ctx);
+      this.#znodes.forget(read.info.leaseId);
+      return;
+    }
+    throw new HttpStatusError(409, `lease ${name}: the leader znode kept changing during release`, {
+      retryable: true,
+    });
   }
 
   async leader(name: string, ctx: CallContext): Promise<LeaderInfo | null> {
-    const node = await this.#rest.getNode(leaderPath(this.#root, name), ctx);
-    return node ? this.#decode(name, node).info : null;
+    return (await this.#znodes.read(name, ctx))?.info ?? null;
   }
 
   async txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome> {
     assertNoWritesUnder(this.#keyPrefix, req.ops);
     const { term } = req;
     const guard: Guard = {
-      path: leaderPath(this.#root, term.name),
+      path: this.#znodes.path(term.name),
       sessionOf: (node) => {
+        // Another term's znode says nothing about this one, even one leasehold did not write.
         if (node.czxid !== term.token || node.ephemeralOwner.toString() !== term.leaseId) return null;
-        return this.#decode(term.name, node).record.session;
+        const read = this.#znodes.decode(term.name, node);
+        return LeaderZnodes.holds(term, read) ? read.record.session : null;
       },
     };
     await this.#detect(ctx);
@@ -271,7 +186,7 @@ export class ZooKeeperBackend implements Backend {
     const outcome = await atomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
     if (outcome) return outcome;
     throw new UnsupportedError(
-      'the ZooKeeper gateway has no /leasehold/v1/multi extension: use leasehold-zk-gateway, or extensions: "none" with allowNonAtomicGuard: true',
+      'the ZooKeeper gateway has no /leasehold/v1 multi extension: use leasehold-zk-gateway, or extensions: "none" with allowNonAtomicGuard: true',
     );
   }
 

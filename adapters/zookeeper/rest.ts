@@ -72,6 +72,12 @@ export type MultiOutcome =
 
 export type CreateOutcome = "created" | "exists" | "no-parent" | "no-session";
 
+/**
+ * Why a versioned write on a session did not apply: the znode is at another version (412), gone (404), or
+ * the gateway no longer has the session (401 without a challenge).
+ */
+export type Conflict = "bad-version" | "no-node" | "no-session";
+
 export class RestClient {
   readonly #base: string;
   readonly #transport: Transport;
@@ -216,6 +222,78 @@ export class RestClient {
     throw gatewayFailure(res, `set ${path}`);
   }
 
+  #versionedUrl(path: string, version: number, session: string): string {
+    const query = new URLSearchParams({ version: String(version), session });
+    return `${znodeUrl(this.#base, path)}?${query}`;
+  }
+
+  #setRequest(path: string, data: Uint8Array, version: number, session: string, ctx: CallContext) {
+    return this.#request("PUT", this.#versionedUrl(path, version, session), ctx, { type: OCTET_TYPE, data });
+  }
+
+  #setOutcome(res: HttpResponse, path: string): StatEntity | Conflict {
+    if (res.status === 200) return parseWire(statEntity, res.body, `set ${path}`);
+    return conflictOf(res) ?? throwFailure(res, `set ${path}`);
+  }
+
+  /**
+   * `PUT /znodes/v1/<path>?version=<v>&session=<id>`: sets the data only if the znode is still at data
+   * version `v` (ZooKeeper's check, 412 otherwise), on the ZooKeeper session of `session`, so that nothing
+   * is set once that session has ended. The znode's new stat (without data), or why not.
+   */
+  async setVersioned(
+    path: string,
+    data: Uint8Array,
+    version: number,
+    session: string,
+    ctx: CallContext,
+  ): Promise<StatEntity | Conflict> {
+    return this.#setOutcome(await this.#send(this.#setRequest(path, data, version, session, ctx)), path);
+  }
+
+  /**
+   * A versioned set on `session` (as {@link setVersioned}), then a heartbeat of it: pipelined on one connection
+   * when the transport can (one round trip, and the heartbeat is sent whatever the set does); else one after
+   * the other, without the heartbeat when the set failed. `alive` is null when no heartbeat was sent.
+   */
+  async setThenHeartbeat(
+    path: string,
+    data: Uint8Array,
+    version: number,
+    session: string,
+    ctx: CallContext,
+  ): Promise<{ set: StatEntity | Conflict; alive: boolean | null }> {
+    const setReq = this.#setRequest(path, data, version, session, ctx);
+    const beatReq = this.#heartbeatRequest(session, ctx);
+    if (!this.#transport.pipeline) {
+      const set = this.#setOutcome(await this.#send(setReq), path);
+      if (typeof set === "string") return { set, alive: null };
+      return { set, alive: this.#heartbeatOutcome(await this.#send(beatReq)) };
+    }
+    const [s, h] = await Promise.allSettled(
+      this.#transport.pipeline([setReq, beatReq]) as [Promise<HttpResponse>, Promise<HttpResponse>],
+    );
+    if (s.status === "rejected") throw s.reason;
+    const set = this.#setOutcome(s.value, path);
+    if (h.status === "rejected") throw h.reason;
+    return { set, alive: this.#heartbeatOutcome(h.value) };
+  }
+
+  /**
+   * `DELETE /znodes/v1/<path>?version=<v>&session=<id>`: deletes the znode only if it is still at data
+   * version `v`, on the ZooKeeper session of `session` (as {@link setVersioned}). "deleted", or why not.
+   */
+  async deleteVersioned(
+    path: string,
+    version: number,
+    session: string,
+    ctx: CallContext,
+  ): Promise<"deleted" | Conflict> {
+    const res = await this.#send(this.#request("DELETE", this.#versionedUrl(path, version, session), ctx));
+    if (res.status === 204 || res.status === 200) return "deleted";
+    return conflictOf(res) ?? throwFailure(res, `delete ${path}`);
+  }
+
   /** `DELETE /znodes/v1/<path>` (any version). False when the znode did not exist. */
   async delete(path: string, ctx: CallContext): Promise<boolean> {
     const res = await this.#send(this.#request("DELETE", znodeUrl(this.#base, path), ctx));
@@ -245,17 +323,22 @@ export class RestClient {
     throw gatewayFailure(res, "session create");
   }
 
-  /** `PUT /sessions/v1/<id>`: true when the gateway renewed it, false when it no longer has it (404). */
-  async heartbeat(session: string, ctx: CallContext): Promise<boolean> {
-    const res = await this.#send(
-      this.#request("PUT", `${this.#base}/sessions/v1/${session}`, ctx, {
-        type: OCTET_TYPE,
-        data: new Uint8Array(0),
-      }),
-    );
+  #heartbeatRequest(session: string, ctx: CallContext): HttpRequest {
+    return this.#request("PUT", `${this.#base}/sessions/v1/${session}`, ctx, {
+      type: OCTET_TYPE,
+      data: new Uint8Array(0),
+    });
+  }
+
+  #heartbeatOutcome(res: HttpResponse): boolean {
     if (res.status === 200 || res.status === 204) return true;
     if (res.status === 404) return false;
     throw gatewayFailure(res, "session heartbeat");
+  }
+
+  /** `PUT /sessions/v1/<id>`: true when the gateway renewed it, false when it no longer has it (404). */
+  async heartbeat(session: string, ctx: CallContext): Promise<boolean> {
+    return this.#heartbeatOutcome(await this.#send(this.#heartbeatRequest(session, ctx)));
   }
 
   /** `DELETE /sessions/v1/<id>`: closes the session; its ephemeral znodes go with it. */
@@ -321,6 +404,16 @@ export class RestClient {
     if (res.status === 404 && !failure) return null;
     throw gatewayFailure(res, "multi");
   }
+}
+
+function conflictOf(res: HttpResponse): Conflict | null {
+  if (res.status === 412) return "bad-version";
+  if (res.status === 404) return "no-node";
+  return unknownSession(res) ? "no-session" : null;
+}
+
+function throwFailure(res: HttpResponse, what: string): never {
+  throw gatewayFailure(res, what);
 }
 
 function multiFailureOf(res: HttpResponse): { index: number; code: string } | null {

@@ -5,13 +5,15 @@
  *
  * - atomic (leasehold-zk-gateway's multi extension): ONE ZooKeeper multi, run on the holder's own ZooKeeper
  *   session, that re-checks at commit everything the decision used. Its first op rewrites the leader znode's
- *   data unchanged at the version read: that fails unless the znode is still there unchanged, and the multi
- *   fails as a whole when the holder's session is gone (and with it the ephemeral leader znode); its result
- *   also names the zxid the multi committed at. Each compared or read znode gets a `check` of the version
+ *   data unchanged at the version read, where the guard matched (the term's czxid and owner, busy under the
+ *   term's hold ID): that fails unless the znode is still there unchanged (a park, or a resume by another
+ *   invocation, moves its version), and the multi fails as a whole when the holder's session is gone (and
+ *   with it the ephemeral leader znode); its result also names the zxid the multi committed at. Each compared or read znode gets a `check` of the version
  *   read, and a znode read as missing a create-then-delete that fails if it exists by then. A multi refused
  *   because something changed in between is planned again (3 tries).
- * - non-atomic (SPEC v2 only, `allowNonAtomicGuard: true`): the ops follow as separate requests; the lease
- *   can move, and keys can change, between the read and the writes.
+ * - non-atomic (SPEC v2 only, `allowNonAtomicGuard: true`): the guard (hold ID included) is checked on the
+ *   read, then the ops follow as separate requests; the lease can move, and keys can change, between the
+ *   read and the writes.
  *
  * Keys map to znodes as "/" + key. A put creates missing parent znodes (persistent, no data). Puts and
  * deletes ignore versions, as etcd's do. A znode with children cannot be deleted (ZooKeeper refuses).

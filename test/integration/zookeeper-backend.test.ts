@@ -54,24 +54,37 @@ function spyTransport() {
   return spy satisfies Transport;
 }
 
+const ctx = () => ({ signal: AbortSignal.timeout(5000) });
+
 const lease = (backend: Backend, holder: string, extra: Partial<LeaseOptions> = {}) =>
   createLease({ backend, name: "jobs/nightly", holder, ttlMs: 10_000, ...extra });
 
 describe("layout and exact values", () => {
-  it("keeps one ephemeral leader znode per lease, holding the holder record and the REST session", async () => {
+  it("keeps one ephemeral leader znode per lease, holding the holder record, the REST session and the term state", async () => {
     const prefix = fresh("layout");
     const backend = zookeeper({ url, prefix, extensions: "leasehold-v1" });
-    const s = await lease(backend, "worker-1", { value: "https://worker-1.example" }).claim();
+    const claimId = 2n ** 62n + 12_345n;
+    const outcome = await backend.claim(
+      { name: "jobs/nightly", holder: "worker-1", ttlMs: 10_000, value: "https://worker-1.example", claimId },
+      ctx(),
+    );
     const { data, stat } = await zk.getData(`/${prefix}/jobs^nightly`);
     expect(stat.ephemeralOwner).toBeGreaterThan(2n ** 53n);
-    expect(s.leaseId).toBe(stat.ephemeralOwner.toString());
-    expect(s.token).toBe(stat.czxid);
+    expect(outcome).toMatchObject({
+      held: true,
+      hold: claimId.toString(),
+      leader: { leaseId: stat.ephemeralOwner.toString(), token: stat.czxid, parked: false },
+    });
     expect(decodeHolderRecord(data as Buffer, "test")).toEqual({
       holder: "worker-1",
       ttlMs: 10_000,
       value: "https://worker-1.example",
+      state: "busy",
+      run: "4611686018427400249",
     });
-    expect(JSON.parse((data as Buffer).toString()).session).toMatch(/^[0-9a-f-]{36}$/);
+    const record = JSON.parse((data as Buffer).toString());
+    expect(Object.keys(record)).toEqual(["holder", "ttlMs", "value", "session", "state", "run"]);
+    expect(record.session).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("fails closed on a leader znode leasehold did not write", async () => {
@@ -212,8 +225,10 @@ describe("the atomic guard re-checks at commit", () => {
     const s = await a.claim();
     const key = fresh("ended-key");
     spy.beforeMulti = async () => {
-      // Another process of the same holder resigns, and someone else takes the lease.
-      await lease(zookeeper({ url, prefix }), "a").release();
+      // The term's session ends (as when it expires), and someone else takes the lease.
+      const { data } = await zk.getData(`/${prefix}/jobs^nightly`);
+      const { session } = JSON.parse((data as Buffer).toString());
+      expect((await fetch(`${url}/sessions/v1/${session}`, { method: "DELETE" })).status).toBe(204);
       expect((await lease(zookeeper({ url, prefix }), "b").claim()).isLeader).toBe(true);
     };
     expect(await a.doIfLeader([{ type: "put", key, value: "late" }])).toEqual({
@@ -262,8 +277,9 @@ describe("extension detection and the non-atomic fallback", () => {
     await expect(strict.doIfLeader([{ type: "put", key: fresh("k"), value: "1" }])).rejects.toBeInstanceOf(
       UnsupportedError,
     );
+    await strict.park();
     const loose = lease(backend, "a", { allowNonAtomicGuard: true });
-    await loose.claim();
+    expect((await loose.claim()).isLeader).toBe(true);
     const key = `${fresh("loose")}/k`;
     const r = await loose.doIfLeader(
       [
@@ -303,38 +319,49 @@ describe("round trips", () => {
     ).toEqual(["PUT sessions/v1"]);
     const other = spyTransport();
     const fresh2 = zookeeper({ url, prefix, extensions: "leasehold-v1", transport: other });
+    const { data } = await zk.getData(`/${prefix}/jobs^nightly`);
     const term = {
       name: "jobs/nightly",
       holder: "a",
       leaseId: s.leaseId as string,
       token: s.token as bigint,
+      ttlMs: 10_000,
+      hold: JSON.parse((data as Buffer).toString()).run,
     };
-    const ctx = { signal: AbortSignal.timeout(5000) };
-    expect(await fresh2.renew(term, ctx)).toEqual({ grantedTtlMs: 10_000 });
+    expect(await fresh2.renew(term, ctx())).toEqual({ grantedTtlMs: 10_000 });
     expect(other.seen.map((r) => r.method)).toEqual(["GET", "PUT"]);
-    expect(await fresh2.renew(term, ctx)).toEqual({ grantedTtlMs: 10_000 });
+    expect(await fresh2.renew(term, ctx())).toEqual({ grantedTtlMs: 10_000 });
     expect(other.seen.map((r) => r.method)).toEqual(["GET", "PUT", "PUT"]);
   });
 
-  it("claim: 1 request when another holds the lease, 2 to resume, 4 to take a free one (fetch does not pipeline)", async () => {
+  it("claim: 1 request when the lease is held (by another, or busy), 3 to resume, 4 to take a free one; park: 2 (fetch does not pipeline)", async () => {
     const prefix = fresh("rt");
     await lease(zookeeper({ url, prefix }), "warm-up").claim();
-    const count = async (holder: string, name: string) => {
+    const handle = (holder: string) => {
       const spy = spyTransport();
-      await createLease({
-        backend: zookeeper({ url, prefix, extensions: "leasehold-v1", transport: spy }),
-        name,
-        holder,
-        ttlMs: 10_000,
-      }).claim();
-      return spy.seen.length;
+      const backend = zookeeper({ url, prefix, extensions: "leasehold-v1", transport: spy });
+      const h = createLease({ backend, name: "free", holder, ttlMs: 10_000 });
+      const requests = () => spy.seen.map((r) => `${r.method} ${new URL(r.url).pathname.split("/")[1]}`);
+      return { h, spy, requests };
     };
-    expect(await count("a", "free")).toBe(4);
-    expect(await count("a", "free")).toBe(2);
-    expect(await count("b", "free")).toBe(1);
+    const first = handle("a");
+    expect((await first.h.claim()).isLeader).toBe(true);
+    expect(first.requests()).toEqual(["GET znodes", "POST sessions", "POST znodes", "GET znodes"]);
+    const busy = handle("a");
+    expect(await busy.h.claim()).toMatchObject({ isLeader: false, busy: true, holder: "a" });
+    expect(busy.requests()).toEqual(["GET znodes"]);
+    const other = handle("b");
+    expect(await other.h.claim()).toMatchObject({ isLeader: false, busy: false, holder: "a" });
+    expect(other.requests()).toEqual(["GET znodes"]);
+    first.spy.seen.length = 0;
+    await first.h.park();
+    expect(first.requests()).toEqual(["GET znodes", "PUT znodes"]);
+    const next = handle("a");
+    expect((await next.h.claim()).isLeader).toBe(true);
+    expect(next.requests()).toEqual(["GET znodes", "PUT znodes", "PUT sessions"]);
   });
 
-  it("a free claim pipelines the create and its read on undici (3 round trips)", async () => {
+  it("a free claim pipelines the create and its read on undici (3 round trips), a resume its set and heartbeat (2)", async () => {
     const undici = undiciTransport();
     const sent: string[] = [];
     const transport: Transport = {
@@ -350,15 +377,22 @@ describe("round trips", () => {
     try {
       const prefix = fresh("pipelined");
       await lease(zookeeper({ url, prefix }), "warm-up").claim();
-      const s = await createLease({
-        backend: zookeeper({ url, prefix, extensions: "leasehold-v1", transport }),
-        name: "free",
-        holder: "a",
-        ttlMs: 10_000,
-      }).claim();
+      const handle = () =>
+        createLease({
+          backend: zookeeper({ url, prefix, extensions: "leasehold-v1", transport }),
+          name: "free",
+          holder: "a",
+          ttlMs: 10_000,
+        });
+      const first = handle();
+      const s = await first.claim();
       expect(s.isLeader).toBe(true);
       expect(sent).toEqual(["GET", "POST", "[POST GET]"]);
       expect(s.token).toBe((await zk.exists(`/${prefix}/free`))?.czxid);
+      await first.park();
+      sent.length = 0;
+      expect(await handle().claim()).toMatchObject({ isLeader: true, token: s.token, leaseId: s.leaseId });
+      expect(sent).toEqual(["GET", "[PUT PUT]"]);
     } finally {
       await undici.close?.();
     }

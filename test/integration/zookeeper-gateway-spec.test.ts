@@ -262,6 +262,44 @@ describe("znodes/v1: set (PUT) and delete (DELETE)", () => {
     expect((await fetch(url(path), { method: "DELETE" })).status).toBe(404);
     expect(await zk.exists(path)).toBeNull();
   });
+
+  it("runs a versioned set or delete on ?session=: applied while it lives, 401 and nothing changed once closed", async () => {
+    const id = await session(30);
+    const path = fresh();
+    const [parent, name] = [root, path.slice(root.length + 1)];
+    const create = `op=create&name=${name}&ephemeral=true&session=${id}`;
+    expect((await fetch(url(parent, create), { method: "POST", headers: OCTET, body: "a" })).status).toBe(
+      201,
+    );
+    const set = await fetch(url(path, `version=0&session=${id}`), {
+      method: "PUT",
+      headers: OCTET,
+      body: "b",
+    });
+    expect(set.status).toBe(200);
+    expect(await json(set)).toMatchObject({ version: 1 });
+    // A znode of another session can be set on this one: the version check is what guards it.
+    const other = await session(30);
+    const foreign = await fetch(url(path, `version=1&session=${other}`), {
+      method: "PUT",
+      headers: OCTET,
+      body: "c",
+    });
+    expect(foreign.status).toBe(200);
+    expect((await fetch(`${base}/sessions/v1/${other}`, { method: "DELETE" })).status).toBe(204);
+    const late = await fetch(url(path, `version=2&session=${other}`), {
+      method: "PUT",
+      headers: OCTET,
+      body: "d",
+    });
+    expect(late.status).toBe(401);
+    expect((await fetch(url(path, `version=2&session=${other}`), { method: "DELETE" })).status).toBe(401);
+    const { data, stat } = await zk.getData(path);
+    expect([data?.toString(), stat.version]).toEqual(["c", 2]);
+    expect((await fetch(url(path, `version=2&session=${id}`), { method: "DELETE" })).status).toBe(204);
+    expect(await zk.exists(path)).toBeNull();
+    await fetch(`${base}/sessions/v1/${id}`, { method: "DELETE" });
+  });
 });
 
 describe("sessions/v1", () => {

@@ -83,20 +83,39 @@ describe("gateway JSON writer (Jersey mapped notation)", () => {
 });
 
 describe("leader record", () => {
-  it("is a holder record with the REST session, readable by decodeHolderRecord", () => {
-    const bytes = encodeLeaderRecord({ holder: "h", ttlMs: 5000, value: "v", session: "0f8f-ab" });
+  it("is a holder record with the REST session and the term state, readable by decodeHolderRecord", () => {
+    const run = "9223372036854775807";
+    const bytes = encodeLeaderRecord({
+      holder: "h",
+      ttlMs: 5000,
+      value: "v",
+      session: "0f8f-ab",
+      state: "busy",
+      run,
+    });
     expect(JSON.parse(new TextDecoder().decode(bytes))).toEqual({
       holder: "h",
       ttlMs: 5000,
       value: "v",
       session: "0f8f-ab",
+      state: "busy",
+      run,
     });
-    expect(decodeHolderRecord(bytes, "t")).toEqual({ holder: "h", ttlMs: 5000, value: "v" });
+    expect(decodeHolderRecord(bytes, "t")).toMatchObject({ holder: "h", ttlMs: 5000, value: "v" });
     expect(decodeLeaderRecord(bytes, "t")).toEqual({
       holder: "h",
       ttlMs: 5000,
       value: "v",
       session: "0f8f-ab",
+      state: "busy",
+      run,
+    });
+    const parked = encodeLeaderRecord({ holder: "h", ttlMs: 5000, session: "s", state: "parked" });
+    expect(decodeLeaderRecord(parked, "t")).toEqual({
+      holder: "h",
+      ttlMs: 5000,
+      session: "s",
+      state: "parked",
     });
   });
 
@@ -104,8 +123,14 @@ describe("leader record", () => {
     const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     for (const bad of [
       enc({ holder: "h", ttlMs: 5000 }),
-      enc({ holder: "h", ttlMs: 5000, session: "../x" }),
-      enc({ holder: "h", ttlMs: 1500, session: "s" }),
+      enc({ holder: "h", ttlMs: 5000, session: "s" }),
+      enc({ holder: "h", ttlMs: 5000, session: "../x", state: "parked" }),
+      enc({ holder: "h", ttlMs: 1500, session: "s", state: "parked" }),
+      enc({ holder: "h", ttlMs: 5000, session: "s", state: "busy" }),
+      enc({ holder: "h", ttlMs: 5000, session: "s", state: "parked", run: "12" }),
+      enc({ holder: "h", ttlMs: 5000, session: "s", state: "busy", run: "012" }),
+      enc({ holder: "h", ttlMs: 5000, session: "s", state: "busy", run: 12 }),
+      enc({ holder: "h", ttlMs: 5000, session: "s", state: "idle" }),
       new Uint8Array([0xff]),
     ]) {
       expect(() => decodeLeaderRecord(bad, "t")).toThrow(MalformedResponseError);
