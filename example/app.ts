@@ -1,6 +1,8 @@
 /**
  * The example's HTTP side: a cron endpoint for an HTTP scheduler (Vercel Cron, Cloud Scheduler, or several of
  * them). Each call competes for the lease; only the holder runs the report, the others get 503 + Retry-After.
+ * Every request has its own random holder, so nobody could resume a parked term: the term is held until it
+ * expires, and a duplicate call within the TTL is refused.
  */
 import { Hono } from "hono";
 import { etcdFromEnv } from "leasehold/etcd";
@@ -13,7 +15,12 @@ export const app = new Hono<{ Bindings: Env }>();
 
 app.post(
   "/cron/report",
-  requireLeader<Env>({ backend: (c) => etcdFromEnv(c.env), name: HTTP_LEASE, ttlMs: 30_000 }),
+  requireLeader<Env>({
+    backend: (c) => etcdFromEnv(c.env),
+    name: HTTP_LEASE,
+    ttlMs: 30_000,
+    afterResponse: "hold",
+  }),
   async (c) => {
     const { lease, leaseHandle } = c.var;
     const outcome = await runReport(leaseHandle, lease.token ?? 0n, "http");

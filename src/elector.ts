@@ -1,7 +1,7 @@
 /**
- * `startElector`: the explicit long-running loop for services that stay up (DESIGN.md, Semantics 6: the core
- * has no background timers of its own). It campaigns for a lease until it wins, keeps the term renewed, tells
- * the caller when a term begins and ends, and campaigns again after a loss.
+ * `startElector`: the explicit long-running loop for services that stay up (the core has no background timers
+ * of its own). It campaigns for a lease until it wins, keeps the term renewed, tells the caller when a term
+ * begins and ends, campaigns again after a loss, and hands the term on when stopped.
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidArgumentError } from "./errors.ts";
@@ -9,7 +9,11 @@ import type { Lease, LeaseState } from "./lease.ts";
 import { keepTerm, type TermEnd } from "./term.ts";
 
 export interface ElectorOptions {
-  /** The lease to campaign for; the elector is its only user while it runs. */
+  /**
+   * The lease to campaign for; the elector is its only user while it runs. A stable `holder` lets a restarted
+   * service resume the term the previous run parked with `stop()`. Two electors with the same holder never
+   * both lead: the second finds the term busy and follows until the first stops.
+   */
   lease: Lease;
   /**
    * Called when this participant becomes leader. `signal` aborts when that term ends (its reason is the
@@ -33,9 +37,17 @@ export interface Elector {
   /** The lease's local view (no I/O). */
   state(): LeaseState;
   /**
-   * Stops the loop and waits for it to end (an ongoing claim or renewal is aborted). With `release: true` it
-   * then releases the lease (one round trip), so another participant can take over at once; otherwise the
-   * term runs out by its TTL. `onDemoted` is called with `stopped` if a term was held.
+   * Stops the loop and waits for it to end (an ongoing claim or renewal is aborted), then hands the term on
+   * with one round trip:
+   * - default: parks it (`lease.park()`), so that the next elector or lease handle with the same `holder` (a
+   *   restarted service) resumes it with its claim: same term and fencing token, no gap. Other holders find it
+   *   held until it expires, one TTL after its last renewal;
+   * - `release: true`: releases it (`lease.release()`), so that any other participant can take over at once.
+   *   Without a held term this ends the holder's parked term, if any.
+   *
+   * `onDemoted` is called with `stopped` if a term was held.
+   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} the park or
+   *   release failed; the loop has stopped all the same, and the term ends by its TTL.
    */
   stop(options?: { release?: boolean }): Promise<void>;
 }
@@ -110,6 +122,7 @@ export function startElector(options: ElectorOptions): Elector {
       stopping.abort();
       await loop;
       if (stopOptions.release) await lease.release();
+      else await lease.park();
     },
   };
 }

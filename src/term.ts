@@ -11,7 +11,8 @@ import type { Lease } from "./lease.ts";
  * - `lost`: a renewal found the lease gone (`LeaseLostError`) or failed for good (a non-retryable error);
  * - `expired`: the local `validUntil` passed first (renewals kept failing with retryable errors, or the process
  *   could not run in time); `error` is the last renewal's error, or a `LeaseLostError` when there was none;
- * - `stopped`: the caller's signal aborted; the term may still be held (release it if it should end).
+ * - `stopped`: the caller's signal aborted; the term may still be held: hand it on with `lease.park()` (the
+ *   holder's next invocation resumes it) or `lease.release()` (anyone may take over at once).
  */
 export type TermEnd = { reason: "lost" | "expired"; error: unknown } | { reason: "stopped" };
 

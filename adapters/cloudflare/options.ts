@@ -13,8 +13,18 @@ import {
 import { type EnvSource, etcd, etcdFromEnv } from "../etcd/index.ts";
 import type { ScheduledControllerLike } from "./workers.ts";
 
-/** What happens to the lease when the handler has finished (or thrown). */
-export type AfterRun = "keep" | "release";
+/**
+ * How an invocation hands its term on when the handler has finished (or thrown):
+ * - `"park"`: ONE guarded write marks the term parked; the next invocation with the same `holder` resumes it
+ *   with its claim (same term and fencing token, no gap). Other holders still find it held until it expires,
+ *   one TTL after its last renewal.
+ * - `"release"`: the term ends at once (etcd: one lease revoke); the next claimant of any holder takes it.
+ * - `"hold"`: nothing is sent; the term stays busy until its lease expires (one TTL after its last renewal),
+ *   so that no invocation, not even one with the same holder, runs again before then.
+ */
+export type AfterRun = "park" | "release" | "hold";
+
+const AFTER_RUN: readonly AfterRun[] = ["park", "release", "hold"];
 
 /**
  * Options of {@link leaderOnlyScheduled}. The lease options (`ttlMs`, `value`, `driftMarginMs`,
@@ -32,17 +42,20 @@ export interface LeaderOnlyScheduledOptions<Env> extends Omit<LeaseOptions, "bac
    */
   holder?: string | ((controller: ScheduledControllerLike, env: Env) => string);
   /**
-   * `"keep"` (default): the lease stays held after the handler until its TTL passes, so that an invocation
-   * arriving later for the same cron tick does not run the work again; keep the TTL below the cron interval.
-   * `"release"`: the lease is revoked after the handler, through `ctx.waitUntil`, so the next claimant can take it
-   * at once.
+   * How the term is handed on after the handler, through `ctx.waitUntil`, also when the handler threw (see
+   * {@link AfterRun}). Default `"park"`: with a stable `holder`, the next invocation of that holder resumes the
+   * term; a late duplicate of the same tick from that holder then runs again, which `"hold"` prevents (keep
+   * the TTL below the cron interval with `"hold"`, or the next tick finds the term still busy). With the default
+   * random holder nobody resumes a parked term: it blocks every invocation until it expires, like `"hold"`.
+   * The old value `"keep"` is refused: it is now `"hold"`.
    */
   afterRun?: AfterRun;
   /** How often the lease is renewed while the handler runs, in ms. Default: a third of the TTL. Below the TTL. */
   renewIntervalMs?: number;
   /**
-   * Called instead of the handler when another holder has the lease, with the claim's state (`holder`, `token`,
-   * `ttlMs` of the current term), e.g. for logging.
+   * Called instead of the handler when the claim did not lead, with its state (`holder`, `token`, `ttlMs` of
+   * the current term), e.g. for logging: another holder has the lease, or `state.busy` is true: this holder's
+   * own term is held by another invocation (a duplicated or overlapping delivery).
    */
   onNotLeader?: (state: LeaseState, controller: ScheduledControllerLike, env: Env) => void;
 }
@@ -70,14 +83,20 @@ export function resolveScheduledOptions<Env>(
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("options", "must be an object");
   }
-  const { backend, holder, afterRun = "keep", renewIntervalMs, onNotLeader, ...lease } = options;
+  const { backend, holder, afterRun = "park", renewIntervalMs, onNotLeader, ...lease } = options;
   validateName(lease.name);
   if (backend !== undefined && typeof backend !== "function") {
     throw new InvalidArgumentError("backend", "must be a function of the Worker's env returning a Backend");
   }
   if (holder !== undefined && typeof holder !== "function") validateHolder(holder);
-  if (afterRun !== "keep" && afterRun !== "release") {
-    throw new InvalidArgumentError("afterRun", 'must be "keep" or "release"');
+  if ((afterRun as string) === "keep") {
+    throw new InvalidArgumentError(
+      "afterRun",
+      '"keep" is now "hold" (the term stays busy until its lease expires); or use "park" or "release"',
+    );
+  }
+  if (!AFTER_RUN.includes(afterRun)) {
+    throw new InvalidArgumentError("afterRun", 'must be "park", "release" or "hold"');
   }
   if (typeof lease.ttlMs !== "number" || !Number.isFinite(lease.ttlMs) || lease.ttlMs <= 0) {
     throw new InvalidArgumentError("ttlMs", "must be a positive finite number of milliseconds");

@@ -30,15 +30,20 @@ export type LeaderScheduledHandler<Env> = (
 /**
  * Wraps a Worker's `scheduled(controller, env, ctx)` handler. On each invocation it:
  *
- * 1. creates a handle with the backend built from `env` (default `etcdFromEnv(env)`) and claims the lease;
- * 2. if another holder has it, calls `onNotLeader` (if given) instead of `handler` and resolves;
+ * 1. creates a handle with the backend built from `env` (default `etcdFromEnv(env)`) and claims the lease: it
+ *    takes a free lease, or resumes this holder's parked term;
+ * 2. if the claim does not lead, calls `onNotLeader` (if given) instead of `handler` and resolves: another
+ *    holder has the lease, or this holder's own term is busy with another invocation (`state.busy`, a
+ *    duplicated delivery), which therefore never runs the handler twice at once;
  * 3. otherwise calls `handler`, renewing the lease every `renewIntervalMs` (default TTL/3) until it settles,
  *    and aborts `run.signal` if the lease is lost meanwhile;
- * 4. then keeps the lease or releases it through `ctx.waitUntil`, per `afterRun` (also when `handler` threw).
+ * 4. then hands the term on per `afterRun` (also when `handler` threw): `"park"` (default) and `"release"`
+ *    send one request through `ctx.waitUntil`, `"hold"` sends nothing.
  *
  * The returned promise rejects, and `handler` does not run, when the claim fails (`LeaseTimeoutError`,
  * `TransportError`, `HttpStatusError`, `MalformedResponseError`, `AuthError`, or `InvalidArgumentError` for bad
- * bindings); it rejects with `handler`'s error when `handler` throws.
+ * bindings); it rejects with `handler`'s error when `handler` throws. A failed park or release rejects the
+ * promise passed to `ctx.waitUntil` (the runtime logs it); the term then ends by its TTL.
  * @throws {InvalidArgumentError} at creation, naming the bad option.
  */
 export function leaderOnlyScheduled<Env>(
@@ -73,7 +78,8 @@ export function leaderOnlyScheduled<Env>(
     } finally {
       stop.abort();
       await renewing;
-      if (opts.afterRun === "release") ctx.waitUntil(lease.release());
+      if (opts.afterRun === "park") ctx.waitUntil(lease.park());
+      else if (opts.afterRun === "release") ctx.waitUntil(lease.release());
     }
   };
 }

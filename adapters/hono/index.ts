@@ -16,7 +16,7 @@
  * ```
  */
 export { type LeaseEnv, type LeaseVariables, leaseMiddleware, requireLeader } from "./middleware.ts";
-export type { LeaseRouteOptions, PerRequest, RouteContext } from "./options.ts";
+export type { AfterResponse, LeaseRouteOptions, PerRequest, RouteContext } from "./options.ts";
 export {
   type LeaseErrorBody,
   leaseErrorResponse,

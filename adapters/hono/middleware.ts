@@ -1,5 +1,5 @@
 /**
- * `leaseMiddleware` and `requireLeader`: claim (or renew) a lease for a route on each request, and expose it to
+ * `leaseMiddleware` and `requireLeader`: claim (or resume) a lease for a route on each request, and expose it to
  * the handler on the typed context.
  */
 import type { MiddlewareHandler } from "hono";
@@ -16,7 +16,7 @@ import { leaseErrorResponse, notLeaderResponse } from "./responses.ts";
 export interface LeaseVariables {
   /** The lease state after this request's claim: `isLeader`, `holder`, `token` (bigint), `validUntil` (epoch ms). */
   lease: LeaseState;
-  /** This request's handle: `doIfLeader`, `renew` and `release` act on the term the claim took. */
+  /** This request's handle: `doIfLeader`, `renew`, `park` and `release` act on the term the claim took. */
   leaseHandle: Lease;
 }
 
@@ -44,16 +44,15 @@ async function claimForRequest<B extends object>(
   }
 }
 
-/** Ends the term after the response: through `waitUntil` where the runtime has one, else before returning. */
-async function releaseAfter<B extends object>(
-  opts: ResolvedRouteOptions<B>,
-  c: RouteContext<B>,
-  handle: Lease,
-) {
-  if (!handle.state().isLeader) return;
-  const released = handle.release().catch((error: unknown) => {
+/**
+ * Hands the term on after the response, per `afterResponse`: through `waitUntil` where the runtime has one,
+ * else before returning. A failure goes to `onError`: the response is already made, and the term then ends by
+ * its TTL.
+ */
+async function handOff<B extends object>(opts: ResolvedRouteOptions<B>, c: RouteContext<B>, handle: Lease) {
+  if (opts.afterResponse === "hold") return;
+  const sent = (opts.afterResponse === "park" ? handle.park() : handle.release()).catch((error: unknown) => {
     if (!isLeaseError(error)) throw error;
-    // The response is already made: the lease then ends by its TTL.
     opts.onError?.(error, c);
   });
   let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
@@ -63,8 +62,8 @@ async function releaseAfter<B extends object>(
     // Hono throws when the runtime passed no ExecutionContext (Node, Deno, Bun).
     ctx = undefined;
   }
-  if (ctx) ctx.waitUntil(released);
-  else await released;
+  if (ctx) ctx.waitUntil(sent);
+  else await sent;
 }
 
 function routeMiddleware<B extends object>(
@@ -82,14 +81,17 @@ function routeMiddleware<B extends object>(
     c.set("lease", state);
     c.set("leaseHandle", handle);
     await next();
-    if (opts.releaseAfterResponse) await releaseAfter(opts, route, handle);
+    // By the claim, not the state now: a term that ran past validUntil in the handler is still handed on.
+    if (state.isLeader) await handOff(opts, route, handle);
   };
 }
 
 /**
- * Claims or renews the lease on every request and sets `c.var.lease` (the `LeaseState`) and
- * `c.var.leaseHandle` (for `doIfLeader`); the handler runs whether or not this request leads. One claim per
- * request: on etcd 1 round trip to renew, 2 to take a free lease or to learn another holder.
+ * Claims the lease on every request and sets `c.var.lease` (the `LeaseState`) and `c.var.leaseHandle` (for
+ * `doIfLeader`); the handler runs whether or not this request leads. One claim per request: on etcd 1 round
+ * trip to learn that the lease is held (by another holder, or busy with another request of this holder), 2 to
+ * take a free lease or resume this holder's parked term. After the handler, a request that led hands its term
+ * on per `afterResponse` (default `"park"`: one more round trip).
  *
  * Claim failures never reach the handler and never count as leadership: they answer a JSON
  * {@link LeaseErrorBody} (503 + `Retry-After` for retryable ones, 502 for store errors, 500 for bad
@@ -107,7 +109,9 @@ export function leaseMiddleware<B extends object = Record<string, unknown>>(
 /**
  * Like {@link leaseMiddleware}, but lets the request through only when it leads. Otherwise it answers 503 with
  * `Retry-After` (whole seconds until the holder's lease can expire: its TTL rounded up, since its last
- * renewal is unknown) and a JSON {@link NotLeaderBody} naming the holder and its fencing token.
+ * renewal is unknown; this route's TTL when the holder publishes none) and a JSON {@link NotLeaderBody}
+ * naming the holder and its fencing token, with `busy: true` when the term is this holder's own, held by
+ * another request.
  * @throws {InvalidArgumentError} at creation, naming the bad option.
  */
 export function requireLeader<B extends object = Record<string, unknown>>(

@@ -20,6 +20,19 @@ export type RouteContext<B extends object> = Context<{ Bindings: B }>;
 export type PerRequest<T, B extends object> = T | ((c: RouteContext<B>) => T);
 
 /**
+ * How a request that led hands its term on once the handler has produced its response:
+ * - `"park"`: ONE guarded write marks the term parked; the next request with the same `holder` resumes it with
+ *   its claim (same term and fencing token, no gap). Other holders still find it held until it expires, one TTL
+ *   after its last renewal.
+ * - `"release"`: the term ends at once (etcd: one lease revoke); the next claimant of any holder takes it.
+ * - `"hold"`: nothing is sent; the term stays busy until its lease expires, so that no request, not even one
+ *   with the same holder, leads again before then.
+ */
+export type AfterResponse = "park" | "release" | "hold";
+
+const AFTER_RESPONSE: readonly AfterResponse[] = ["park", "release", "hold"];
+
+/**
  * Options of {@link leaseMiddleware} and {@link requireLeader}. The lease options (`ttlMs`, `value`,
  * `driftMarginMs`, `requestTimeoutMs`, `allowNonAtomicGuard`, `clock`) are those of `createLease`.
  */
@@ -34,20 +47,20 @@ export interface LeaseRouteOptions<B extends object = Record<string, unknown>>
   name: PerRequest<string, B>;
   /**
    * This participant's identity. Default: a new random identity per request, so that concurrent invocations of
-   * the same endpoint compete and exactly one of them leads. A fixed identity makes every request from it
-   * resume the same term.
+   * the same endpoint compete and exactly one of them leads. With a fixed identity, concurrent requests still
+   * lead one at a time (the others find the term busy), and a request resumes the term the previous one parked.
    */
   holder?: PerRequest<string, B>;
   /**
-   * Releases the lease once the handler has produced its response, when this request led: through
+   * How a request that led hands its term on after the handler (see {@link AfterResponse}): through
    * `executionCtx.waitUntil` where the runtime has one (Workers), else before the response is returned.
-   * Default false: the lease is kept until its TTL passes, so that duplicate invocations arriving later in the
-   * same period do not run the work again.
+   * Default `"park"`. With the default random holder nobody resumes a parked term: it blocks every request
+   * until it expires, like `"hold"`. Replaces `releaseAfterResponse`, which is refused.
    */
-  releaseAfterResponse?: boolean;
+  afterResponse?: AfterResponse;
   /**
-   * Called with every `LeaseError` before it is turned into an HTTP response (claim failures, release
-   * failures), e.g. for logging. The response body never carries the error's message.
+   * Called with every `LeaseError` before it is turned into an HTTP response (claim failures), or that the
+   * response can no longer carry (park and release failures), e.g. for logging. The response body never carries the error's message.
    */
   onError?: (error: LeaseError, c: RouteContext<B>) => void;
 }
@@ -57,7 +70,7 @@ export interface ResolvedRouteOptions<B extends object> {
   name: (c: RouteContext<B>) => string;
   holder: (c: RouteContext<B>) => string;
   lease: Omit<LeaseOptions, "backend" | "name" | "holder">;
-  releaseAfterResponse: boolean;
+  afterResponse: AfterResponse;
   onError: ((error: LeaseError, c: RouteContext<B>) => void) | undefined;
 }
 
@@ -79,7 +92,13 @@ export function resolveRouteOptions<B extends object>(
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("options", "must be an object");
   }
-  const { backend, name, holder, releaseAfterResponse = false, onError, ...lease } = options;
+  if ("releaseAfterResponse" in options) {
+    throw new InvalidArgumentError(
+      "releaseAfterResponse",
+      'was replaced by afterResponse: "release" (true), "park" (the default) or "hold"',
+    );
+  }
+  const { backend, name, holder, afterResponse = "park", onError, ...lease } = options;
   if (typeof backend !== "function" && (typeof backend !== "object" || backend === null)) {
     throw new InvalidArgumentError("backend", "must be a Backend or a function of the request returning one");
   }
@@ -88,8 +107,8 @@ export function resolveRouteOptions<B extends object>(
   if (typeof lease.ttlMs !== "number" || !Number.isFinite(lease.ttlMs) || lease.ttlMs <= 0) {
     throw new InvalidArgumentError("ttlMs", "must be a positive finite number of milliseconds");
   }
-  if (typeof releaseAfterResponse !== "boolean") {
-    throw new InvalidArgumentError("releaseAfterResponse", "must be a boolean");
+  if (!AFTER_RESPONSE.includes(afterResponse)) {
+    throw new InvalidArgumentError("afterResponse", 'must be "park", "release" or "hold"');
   }
   if (onError !== undefined && typeof onError !== "function") {
     throw new InvalidArgumentError("onError", "must be a function");
@@ -101,7 +120,7 @@ export function resolveRouteOptions<B extends object>(
     name: perRequest(name),
     holder: holder === undefined ? randomHolder : perRequest(holder),
     lease,
-    releaseAfterResponse,
+    afterResponse,
     onError,
   };
 }

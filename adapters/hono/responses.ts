@@ -6,12 +6,17 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { LeaseError, LeaseState } from "../../src/index.ts";
 
-/** Body of the 503 answered to a request that does not lead. `token` is the holder's fencing token, in decimal. */
+/**
+ * Body of the 503 answered to a request that does not lead. `token` is the holder's fencing token, in decimal.
+ * `busy` is true when the holder is this request's own and its term is held by another request (a duplicated
+ * or overlapping call): it frees when that request parks or releases it, or when its lease expires.
+ */
 export interface NotLeaderBody {
   error: "not-leader";
   lease: string;
   holder: string | null;
   token: string | null;
+  busy: boolean;
   retryAfterSeconds: number;
 }
 
@@ -25,7 +30,7 @@ export interface LeaseErrorBody {
 
 /**
  * Whole seconds until the current holder's lease can expire. Its last renewal is unknown, so this is its full
- * TTL rounded up; at least 1.
+ * TTL rounded up; `fallbackTtlMs` (ms) when the holder publishes none (a Go election candidate); at least 1.
  */
 export function retryAfterSeconds(state: LeaseState, fallbackTtlMs: number): number {
   return Math.max(1, Math.ceil((state.ttlMs ?? fallbackTtlMs) / 1000));
@@ -39,6 +44,7 @@ export function notLeaderResponse(c: Context, state: LeaseState, fallbackTtlMs: 
     lease: state.name,
     holder: state.holder,
     token: state.token === null ? null : state.token.toString(),
+    busy: state.busy,
     retryAfterSeconds: seconds,
   };
   return c.json(body, 503, { "Retry-After": String(seconds) });

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   LeaseLostError,
   type LeaseState,
+  type TermRef,
   TransportError,
 } from "../../src/index.ts";
 
@@ -42,6 +43,23 @@ function setup() {
   return { clock, backend };
 }
 
+/** Wraps `backend` so that the test learns every term a claim took, hold mark included. */
+function recordingTerms(backend: Backend) {
+  const terms: TermRef[] = [];
+  const wrapped: Backend = {
+    ...backend,
+    async claim(req, ctx) {
+      const outcome = await backend.claim(req, ctx);
+      if (outcome.held) {
+        const { holder, leaseId, token } = outcome.leader;
+        terms.push({ name: req.name, holder, leaseId, token, ttlMs: req.ttlMs, hold: outcome.hold });
+      }
+      return outcome;
+    },
+  };
+  return { terms, wrapped };
+}
+
 const current = (backend: MemoryBackend, name = "cron/job") => backend.leader(name, { signal: signal() });
 
 describe("leaderOnlyScheduled", () => {
@@ -69,7 +87,7 @@ describe("leaderOnlyScheduled", () => {
     expect(winner).toMatch(/^cron-[0-9a-f-]{36}$/);
     expect(runs[0]?.state).toMatchObject({ isLeader: true, token: START + 1n });
     for (const state of skipped) {
-      expect(state).toMatchObject({ isLeader: false, holder: winner, token: START + 1n });
+      expect(state).toMatchObject({ isLeader: false, busy: false, holder: winner, token: START + 1n });
     }
     expect(new TextDecoder().decode(backend.get("journal")?.value)).toBe(winner);
   });
@@ -86,7 +104,8 @@ describe("leaderOnlyScheduled", () => {
         await done.opened;
       },
     );
-    const result = scheduled(controller(), {}, executionContext());
+    const ctx = executionContext();
+    const result = scheduled(controller(), {}, ctx);
     await settle();
     for (let i = 0; i < 9; i++) {
       clock.advance(1000);
@@ -99,6 +118,7 @@ describe("leaderOnlyScheduled", () => {
 
     done.open();
     await result;
+    await Promise.all(ctx.pending);
     clock.advance(3000);
     await settle();
     expect(renew).toHaveBeenCalledTimes(9);
@@ -107,10 +127,11 @@ describe("leaderOnlyScheduled", () => {
 
   it("aborts run.signal when a renewal finds the lease gone", async () => {
     const { clock, backend } = setup();
+    const { terms, wrapped } = recordingTerms(backend);
     const done = gate();
     let run: LeaderRun | undefined;
     const scheduled = leaderOnlyScheduled(
-      { backend: () => backend, clock, name: "cron/job", ttlMs: 3000, renewIntervalMs: 500 },
+      { backend: () => wrapped, clock, name: "cron/job", ttlMs: 3000, renewIntervalMs: 500 },
       async (_c, _e, _x, r) => {
         run = r;
         await done.opened;
@@ -118,9 +139,9 @@ describe("leaderOnlyScheduled", () => {
     );
     const result = scheduled(controller(), {}, executionContext());
     await settle();
-    const held = await current(backend);
-    if (!held) throw new Error("not claimed");
-    await backend.release({ name: "cron/job", ...held }, { signal: signal() });
+    expect(terms).toHaveLength(1);
+    // The store drops the term behind the invocation's back (an operator's revoke).
+    await backend.release(terms[0] as TermRef, { signal: signal() });
     clock.advance(500);
     await settle();
     expect(run?.signal.aborted).toBe(true);
@@ -194,6 +215,120 @@ describe("leaderOnlyScheduled", () => {
     await result;
   });
 
+  it("parks through ctx.waitUntil by default: the next invocation of the same holder resumes the term", async () => {
+    const { clock, backend } = setup();
+    const states: LeaseState[] = [];
+    const scheduled = leaderOnlyScheduled(
+      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000, holder: "eu" },
+      async (_c, _e, _x, run) => {
+        states.push(run.state);
+      },
+    );
+    const first = executionContext();
+    await scheduled(controller(), {}, first);
+    expect(first.pending).toHaveLength(1);
+    await Promise.all(first.pending);
+    expect(await current(backend)).toMatchObject({ holder: "eu", token: START + 1n, parked: true });
+
+    clock.advance(9000);
+    const second = executionContext();
+    await scheduled(controller(), {}, second);
+    await Promise.all(second.pending);
+    expect(states.map((s) => s.token)).toEqual([START + 1n, START + 1n]);
+    expect(backend.leaseCount()).toBe(1);
+    // Resumed with a renewal: the parked term outlives the first run's TTL.
+    clock.advance(9000);
+    expect(await current(backend)).toMatchObject({ holder: "eu", token: START + 1n, parked: true });
+  });
+
+  it("parks also when the handler throws, and rejects with the handler's error", async () => {
+    const { clock, backend } = setup();
+    const scheduled = leaderOnlyScheduled(
+      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000, holder: "eu" },
+      async () => {
+        throw new RangeError("job failed");
+      },
+    );
+    const ctx = executionContext();
+    await expect(scheduled(controller(), {}, ctx)).rejects.toThrow(RangeError);
+    expect(ctx.pending).toHaveLength(1);
+    await Promise.all(ctx.pending);
+    expect(await current(backend)).toMatchObject({ holder: "eu", parked: true });
+  });
+
+  it("keeps a parked term from other holders until it expires", async () => {
+    const { clock, backend } = setup();
+    const ran: string[] = [];
+    const skipped: LeaseState[] = [];
+    const scheduled = leaderOnlyScheduled(
+      {
+        backend: () => backend,
+        clock,
+        name: "cron/job",
+        ttlMs: 10_000,
+        holder: (_c, env: { REGION: string }) => env.REGION,
+        onNotLeader: (state) => skipped.push(state),
+      },
+      async (_c, env) => {
+        ran.push(env.REGION);
+      },
+    );
+    const run = async (REGION: string) => {
+      const ctx = executionContext();
+      await scheduled(controller(), { REGION }, ctx);
+      await Promise.all(ctx.pending);
+    };
+    await run("eu");
+    await run("us");
+    expect(ran).toEqual(["eu"]);
+    expect(skipped).toEqual([
+      expect.objectContaining({
+        isLeader: false,
+        busy: false,
+        holder: "eu",
+        token: START + 1n,
+        ttlMs: 10_000,
+      }),
+    ]);
+    clock.advance(10_000);
+    await run("us");
+    expect(ran).toEqual(["eu", "us"]);
+    expect((await current(backend))?.token).toBeGreaterThan(START + 1n);
+  });
+
+  it("runs the handler once for a duplicated delivery: the other invocation of the holder finds its term busy", async () => {
+    const { clock, backend } = setup();
+    const done = gate();
+    const handler = vi.fn(async () => done.opened);
+    const skipped: LeaseState[] = [];
+    const scheduled = leaderOnlyScheduled(
+      {
+        backend: () => backend,
+        clock,
+        name: "cron/job",
+        ttlMs: 10_000,
+        holder: "eu",
+        onNotLeader: (state) => skipped.push(state),
+      },
+      handler,
+    );
+    const first = scheduled(controller(), {}, executionContext());
+    await settle();
+    await scheduled(controller(), {}, executionContext());
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(skipped).toEqual([
+      expect.objectContaining({
+        isLeader: false,
+        busy: true,
+        holder: "eu",
+        token: START + 1n,
+        ttlMs: 10_000,
+      }),
+    ]);
+    done.open();
+    await first;
+  });
+
   it('releases through ctx.waitUntil with afterRun: "release", also when the handler throws', async () => {
     const { clock, backend } = setup();
     const scheduled = leaderOnlyScheduled(
@@ -210,24 +345,39 @@ describe("leaderOnlyScheduled", () => {
     expect(backend.leaseCount()).toBe(0);
   });
 
-  it('keeps the lease by default (afterRun: "keep") so a late duplicate does not run again', async () => {
+  it('sends nothing with afterRun: "hold": a late duplicate of the same holder finds the term busy until it expires', async () => {
     const { clock, backend } = setup();
     const handler = vi.fn();
     const onNotLeader = vi.fn();
     const scheduled = leaderOnlyScheduled(
-      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000, onNotLeader },
+      {
+        backend: () => backend,
+        clock,
+        name: "cron/job",
+        ttlMs: 10_000,
+        holder: "eu",
+        afterRun: "hold",
+        onNotLeader,
+      },
       handler,
     );
     const ctx = executionContext();
     await scheduled(controller(), {}, ctx);
     expect(handler).toHaveBeenCalledTimes(1);
     expect(ctx.pending).toHaveLength(0);
+    expect(await current(backend)).toMatchObject({ holder: "eu", parked: false });
+    clock.advance(9000);
     await scheduled(controller(), {}, ctx);
     expect(handler).toHaveBeenCalledTimes(1);
-    expect(onNotLeader).toHaveBeenCalledTimes(1);
-    clock.advance(10_000);
+    expect(onNotLeader).toHaveBeenCalledWith(
+      expect.objectContaining({ isLeader: false, busy: true, holder: "eu" }),
+      expect.anything(),
+      {},
+    );
+    clock.advance(1000);
     await scheduled(controller(), {}, ctx);
     expect(handler).toHaveBeenCalledTimes(2);
+    expect((await current(backend))?.token).toBeGreaterThan(START + 1n);
   });
 
   it("uses a holder derived from the event when given one", async () => {
@@ -282,6 +432,8 @@ describe("options are validated once, at creation", () => {
     [{ name: "n", ttlMs: 1000 }, "ttlMs"],
     [{ name: "n", ttlMs: Number.NaN }, "ttlMs"],
     [{ name: "n", ttlMs: 3000, afterRun: "drop" }, "afterRun"],
+    [{ name: "n", ttlMs: 3000, afterRun: "park", backend }, null],
+    [{ name: "n", ttlMs: 3000, afterRun: "hold", backend }, null],
     [{ name: "n", ttlMs: 3000, renewIntervalMs: 3000 }, "renewIntervalMs"],
     [{ name: "n", ttlMs: 3000, holder: "" }, "holder"],
     [{ name: "n", ttlMs: 3000, backend: "etcd" }, "backend"],
@@ -292,6 +444,12 @@ describe("options are validated once, at creation", () => {
     const make = () => leaderOnlyScheduled(options as never, () => {});
     if (field === null) expect(make).not.toThrow();
     else expect(make).toThrow(expect.objectContaining({ field }));
+  });
+
+  it('refuses the old afterRun: "keep", naming its replacement "hold"', () => {
+    expect(() =>
+      leaderOnlyScheduled({ name: "n", ttlMs: 3000, afterRun: "keep" as never }, () => {}),
+    ).toThrow(expect.objectContaining({ field: "afterRun", message: expect.stringContaining('"hold"') }));
   });
 
   it("rejects a handler that is not a function", () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { fakeClock, memoryBackend } from "../../adapters/testing/index.ts";
 import {
   type Backend,
+  type ClaimOutcome,
   createLease,
   InvalidArgumentError,
   keepTerm,
@@ -80,13 +81,27 @@ describe("startElector", () => {
   });
 
   it("reports a lost term, aborts its signal, and campaigns again for a new term", async () => {
-    const { clock, make, advance } = setup();
+    const held: Extract<ClaimOutcome, { held: true }>[] = [];
+    const { clock, inner, make, advance } = setup((inner) => ({
+      ...inner,
+      claim: async (req, ctx) => {
+        const outcome = await inner.claim(req, ctx);
+        if (outcome.held) held.push(outcome);
+        return outcome;
+      },
+    }));
     const seen = record();
     const elector = startElector({ lease: make("a"), clock, ...seen.callbacks });
     await settle();
     const first = seen.elected[0];
-    // Another process with the same identity resigns the term behind the elector's back.
-    await make("a").release();
+    const taken = held[0];
+    if (!taken) throw new Error("no term taken");
+    // The store drops the term behind the elector's back (an operator's revoke).
+    const { holder, leaseId, token } = taken.leader;
+    await inner.release(
+      { name: "jobs/elected", holder, leaseId, token, ttlMs: 3000, hold: taken.hold },
+      { signal: new AbortController().signal },
+    );
     await advance(1000);
     expect(seen.demoted[0]).toMatchObject({ reason: "lost" });
     expect(first?.signal.aborted).toBe(true);
@@ -118,6 +133,77 @@ describe("startElector", () => {
     await advance(1000);
     expect(seen.errors.length).toBeGreaterThan(0);
     await elector.stop();
+  });
+
+  it("parks the term on stop(): a restarted elector with the same holder resumes it, same token, no gap", async () => {
+    const { clock, make, advance } = setup();
+    const first = record();
+    const before = startElector({ lease: make("svc"), clock, ...first.callbacks });
+    await advance(2000);
+    const token = first.elected[0]?.state.token;
+    await before.stop();
+    expect(first.demoted).toEqual([{ reason: "stopped" }]);
+    expect(await make("reader").leader()).toMatchObject({ holder: "svc", token, parked: true });
+
+    const other = record();
+    const rival = startElector({ lease: make("other"), clock, retryIntervalMs: 100, ...other.callbacks });
+    await advance(1000);
+    const second = record();
+    const after = startElector({ lease: make("svc"), clock, ...second.callbacks });
+    await settle();
+    expect(second.elected).toHaveLength(1);
+    expect(second.elected[0]?.state).toMatchObject({ isLeader: true, token });
+    await advance(10_000);
+    expect(other.elected).toHaveLength(0);
+    expect(after.state()).toMatchObject({ isLeader: true, token });
+    await Promise.all([after.stop(), rival.stop()]);
+  });
+
+  it("releases on stop({ release: true }): another holder takes over within its retry interval", async () => {
+    const { clock, make, advance } = setup();
+    const first = record();
+    const leader = startElector({ lease: make("a"), clock, ...first.callbacks });
+    await settle();
+    const other = record();
+    const follower = startElector({ lease: make("b"), clock, retryIntervalMs: 200, ...other.callbacks });
+    await advance(1000);
+    expect(other.elected).toHaveLength(0);
+    await leader.stop({ release: true });
+    await advance(200);
+    expect(other.elected).toHaveLength(1);
+    expect(other.elected[0]?.state.token).toBeGreaterThan(first.elected[0]?.state.token as bigint);
+    await follower.stop({ release: true });
+    expect(await make("reader").leader()).toBeNull();
+  });
+
+  it("never lets two electors with the same holder lead: the second follows until the first parks", async () => {
+    const { clock, make, advance } = setup();
+    const first = record();
+    const one = startElector({ lease: make("svc"), clock, ...first.callbacks });
+    await settle();
+    const second = record();
+    const two = startElector({ lease: make("svc"), clock, retryIntervalMs: 200, ...second.callbacks });
+    await advance(5000);
+    expect(first.elected).toHaveLength(1);
+    expect(second.elected).toHaveLength(0);
+    expect(two.state()).toMatchObject({ isLeader: false, busy: true, holder: "svc" });
+    await one.stop();
+    await advance(200);
+    expect(second.elected).toHaveLength(1);
+    expect(second.elected[0]?.state.token).toBe(first.elected[0]?.state.token);
+    await two.stop({ release: true });
+  });
+
+  it("rejects stop() when the park fails, after the loop has stopped", async () => {
+    const { clock, make } = setup((inner) => ({
+      ...inner,
+      park: () => Promise.reject(new LeaseTimeoutError("no answer")),
+    }));
+    const seen = record();
+    const elector = startElector({ lease: make("a"), clock, ...seen.callbacks });
+    await settle();
+    await expect(elector.stop()).rejects.toBeInstanceOf(LeaseTimeoutError);
+    expect(seen.demoted).toEqual([{ reason: "stopped" }]);
   });
 
   it("survives callbacks that throw, reporting them", async () => {

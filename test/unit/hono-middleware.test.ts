@@ -18,6 +18,7 @@ import {
   InvalidArgumentError,
   isLeaseError,
   type LeaseError,
+  type LeaseErrorCode,
   LeaseLostError,
   type LeaseState,
   LeaseTimeoutError,
@@ -57,6 +58,15 @@ function setup(ttlMs = 10_000) {
   return { clock, backend, app, post };
 }
 
+/** A promise the test resolves when it chooses. */
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 /** A memory backend whose `claim` throws `error`. */
 function failingBackend(error: unknown): Backend {
   const inner = memoryBackend();
@@ -85,16 +95,19 @@ describe("requireLeader", () => {
       lease: "cron/report",
       holder: "a",
       token: (START + 1n).toString(),
+      busy: false,
       retryAfterSeconds: 10,
     });
     expect(BigInt(body.token ?? "0") > 2n ** 53n).toBe(true);
   });
 
-  it("renews for the holder on its next request and hands over once the TTL has passed", async () => {
+  it("resumes the holder's parked term on its next request, and hands over once the TTL has passed", async () => {
     const { clock, post } = setup(4000);
     expect((await post("a")).status).toBe(200);
     clock.advance(3000);
-    expect((await post("a")).status).toBe(200);
+    const resumed = await post("a");
+    expect(resumed.status).toBe(200);
+    expect(((await resumed.json()) as { token: string }).token).toBe((START + 1n).toString());
     clock.advance(3000);
     expect((await post("b")).status).toBe(503);
     clock.advance(1001);
@@ -117,6 +130,66 @@ describe("requireLeader", () => {
     expect(res.headers.get("retry-after")).toBe("3");
   });
 
+  it("falls back to the route's TTL for Retry-After when the holder publishes none (a Go candidate)", async () => {
+    const inner = memoryBackend();
+    const backend: Backend = {
+      ...inner,
+      async claim() {
+        return {
+          held: false,
+          leader: { holder: "go-service", token: START, ttlMs: null, leaseId: "7", parked: false },
+        };
+      },
+    };
+    const app = new Hono();
+    const handler = vi.fn();
+    app.get("/", requireLeader({ backend, name: "n", ttlMs: 4500, holder: "a" }), handler);
+    const res = await app.request("/");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(await res.json()).toMatchObject({ holder: "go-service", busy: false, retryAfterSeconds: 5 });
+    expect(handler).not.toHaveBeenCalled();
+  });
+
+  it("answers 503 with busy: true to a request whose own holder's term another request holds", async () => {
+    const clock = fakeClock();
+    const backend = memoryBackend({ clock, startRevision: START });
+    const started = deferred();
+    const finish = deferred();
+    const ran = vi.fn();
+    const app = new Hono();
+    app.post(
+      "/cron",
+      requireLeader({ backend, clock, name: "cron/x", ttlMs: 5000, holder: "eu" }),
+      async (c) => {
+        ran();
+        started.resolve();
+        await finish.promise;
+        return c.text("done");
+      },
+    );
+    const first = app.request("/cron", { method: "POST" });
+    await started.promise;
+    const duplicate = await app.request("/cron", { method: "POST" });
+    expect(duplicate.status).toBe(503);
+    expect(duplicate.headers.get("retry-after")).toBe("5");
+    expect(await duplicate.json()).toEqual({
+      error: "not-leader",
+      lease: "cron/x",
+      holder: "eu",
+      token: (START + 1n).toString(),
+      busy: true,
+      retryAfterSeconds: 5,
+    });
+    finish.resolve();
+    expect((await first).status).toBe(200);
+    expect(ran).toHaveBeenCalledTimes(1);
+    // Parked by the first request: the holder's next request resumes the term.
+    const next = await app.request("/cron", { method: "POST" });
+    expect(next.status).toBe(200);
+    expect(ran).toHaveBeenCalledTimes(2);
+  });
+
   it("lets exactly one of several concurrent requests through with the default random holder", async () => {
     const clock = fakeClock();
     const backend = memoryBackend({ clock });
@@ -134,13 +207,13 @@ describe("requireLeader", () => {
     expect(ran.mock.calls[0]?.[0]).toMatch(/^req-[0-9a-f-]{36}$/);
   });
 
-  it("releases after the response when configured, through executionCtx.waitUntil on Workers", async () => {
+  it('releases after the response with afterResponse: "release", through executionCtx.waitUntil on Workers', async () => {
     const clock = fakeClock();
     const backend = memoryBackend({ clock });
     const app = new Hono();
     app.post(
       "/cron",
-      requireLeader({ backend, clock, name: "cron/x", ttlMs: 5000, releaseAfterResponse: true }),
+      requireLeader({ backend, clock, name: "cron/x", ttlMs: 5000, afterResponse: "release" }),
       (c) => c.text("done"),
     );
     const waited: Promise<unknown>[] = [];
@@ -160,31 +233,90 @@ describe("requireLeader", () => {
     expect(await backend.leader("cron/x", { signal: new AbortController().signal })).toBeNull();
   });
 
-  it("reports a failed release to onError and still answers with the handler's response", async () => {
-    const inner = memoryBackend();
-    const backend: Backend = {
-      ...inner,
-      async release() {
+  it.each(["park", "release"] as const)(
+    "reports a failed %s to onError and still answers with the handler's response",
+    async (afterResponse) => {
+      const inner = memoryBackend();
+      const fail = async () => {
         throw new TransportError("connection reset");
-      },
+      };
+      const backend: Backend = { ...inner, park: fail, release: fail };
+      const onError = vi.fn();
+      const app = new Hono();
+      app.post(
+        "/cron",
+        requireLeader({ backend, name: "cron/x", ttlMs: 5000, afterResponse, onError }),
+        (c) => c.text("done"),
+      );
+      const res = await app.request("/cron", { method: "POST" });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe("done");
+      expect(onError).toHaveBeenCalledWith(expect.any(TransportError), expect.anything());
+    },
+  );
+
+  it("parks the term after the response by default, through executionCtx.waitUntil on Workers", async () => {
+    const { backend, app } = setup();
+    const waited: Promise<unknown>[] = [];
+    const executionCtx = {
+      waitUntil: (p: Promise<unknown>) => waited.push(p),
+      passThroughOnException() {},
+      props: {},
     };
-    const onError = vi.fn();
+    const res = await app.request(
+      "/cron/report",
+      { method: "POST", headers: { "x-instance": "a" } },
+      {},
+      executionCtx,
+    );
+    expect(res.status).toBe(200);
+    expect(waited).toHaveLength(1);
+    await Promise.all(waited);
+    expect(await backend.leader("cron/report", { signal: new AbortController().signal })).toMatchObject({
+      holder: "a",
+      parked: true,
+    });
+  });
+
+  it("parks also when the handler threw, while Hono's onError answers", async () => {
+    const { clock, backend } = setup();
+    const app = new Hono();
+    app.onError((_error, c) => c.text("handler failed", 500));
+    app.post("/job", requireLeader({ backend, clock, name: "cron/job", ttlMs: 5000, holder: "eu" }), () => {
+      throw new RangeError("job failed");
+    });
+    const res = await app.request("/job", { method: "POST" });
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe("handler failed");
+    expect(await backend.leader("cron/job", { signal: new AbortController().signal })).toMatchObject({
+      holder: "eu",
+      parked: true,
+    });
+  });
+
+  it('sends nothing with afterResponse: "hold": the term stays busy, even for its own holder, until it expires', async () => {
+    const clock = fakeClock();
+    const backend = memoryBackend({ clock, startRevision: START });
+    const park = vi.spyOn(backend, "park");
+    const ran = vi.fn();
     const app = new Hono();
     app.post(
       "/cron",
-      requireLeader({ backend, name: "cron/x", ttlMs: 5000, releaseAfterResponse: true, onError }),
-      (c) => c.text("done"),
+      requireLeader({ backend, clock, name: "cron/x", ttlMs: 5000, holder: "eu", afterResponse: "hold" }),
+      (c) => {
+        ran();
+        return c.text("done");
+      },
     );
-    const res = await app.request("/cron", { method: "POST" });
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe("done");
-    expect(onError).toHaveBeenCalledWith(expect.any(TransportError), expect.anything());
-  });
-
-  it("keeps the lease after the response by default", async () => {
-    const { backend, post } = setup();
-    await post("a");
-    expect((await backend.leader("cron/report", { signal: new AbortController().signal }))?.holder).toBe("a");
+    expect((await app.request("/cron", { method: "POST" })).status).toBe(200);
+    expect(park).not.toHaveBeenCalled();
+    clock.advance(4000);
+    const late = await app.request("/cron", { method: "POST" });
+    expect(late.status).toBe(503);
+    expect(await late.json()).toMatchObject({ holder: "eu", busy: true });
+    clock.advance(1000);
+    expect((await app.request("/cron", { method: "POST" })).status).toBe(200);
+    expect(ran).toHaveBeenCalledTimes(2);
   });
 });
 
@@ -217,15 +349,22 @@ describe("leaseMiddleware", () => {
     });
   });
 
-  it("types c.var for the handler", () => {
+  it("types c.var and c.env for the handler, and sets them at run time", async () => {
     const backend = memoryBackend();
     const app = new Hono<{ Bindings: { REGION: string } }>();
-    app.get("/", leaseMiddleware({ backend, name: "n", ttlMs: 3000 }), (c) => {
+    app.get("/", leaseMiddleware({ backend, name: "n", ttlMs: 3000, holder: "a" }), (c) => {
       expectTypeOf(c.var.lease).toEqualTypeOf<LeaseState>();
       expectTypeOf(c.var.leaseHandle).toEqualTypeOf<LeaseVariables["leaseHandle"]>();
       expectTypeOf(c.env.REGION).toEqualTypeOf<string>();
-      return c.text("ok");
+      return c.json({
+        region: c.env.REGION,
+        isLeader: c.var.lease.isLeader,
+        handleHolder: c.var.leaseHandle.holder,
+      });
     });
+    const res = await app.request("/", {}, { REGION: "eu" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ region: "eu", isLeader: true, handleHolder: "a" });
   });
 
   it("builds the backend from the request's bindings", async () => {
@@ -310,8 +449,28 @@ describe("errors become HTTP responses at the middleware only", () => {
   });
 
   it("classifies every error code", () => {
-    expect(leaseErrorStatus(new InvalidArgumentError("ttlMs", "must be positive"))).toBe(500);
-    expect(leaseErrorStatus(new HttpStatusError(429, "slow down"))).toBe(502);
+    // Keyed by code: a code added to LeaseErrorCode fails to compile here until it is classified.
+    const byCode: Record<LeaseErrorCode, [LeaseError, 500 | 502 | 503][]> = {
+      INVALID_ARGUMENT: [[new InvalidArgumentError("ttlMs", "must be positive"), 500]],
+      UNSUPPORTED: [[new UnsupportedError("no atomic guard"), 500]],
+      LEASE_LOST: [[new LeaseLostError("gone"), 503]],
+      TIMEOUT: [[new LeaseTimeoutError("timed out"), 503]],
+      TRANSPORT: [[new TransportError("reset"), 503]],
+      HTTP: [
+        [new HttpStatusError(500, "internal"), 503],
+        [new HttpStatusError(503, "unavailable"), 503],
+        [new HttpStatusError(404, "not found"), 502],
+        [new HttpStatusError(429, "slow down"), 502],
+      ],
+      MALFORMED_RESPONSE: [[new MalformedResponseError("bad json"), 502]],
+      AUTH: [[new AuthError("denied"), 502]],
+    };
+    for (const [code, cases] of Object.entries(byCode)) {
+      for (const [error, status] of cases) {
+        expect(error.code).toBe(code);
+        expect(leaseErrorStatus(error)).toBe(status);
+      }
+    }
   });
 });
 
@@ -323,7 +482,9 @@ describe("options are validated once, at creation", () => {
     [{ backend, name: "n", ttlMs: 1000 }, "ttlMs"],
     [{ backend, name: "n", ttlMs: 3000, requestTimeoutMs: 5000 }, "requestTimeoutMs"],
     [{ backend, name: "n", ttlMs: 3000, holder: "" }, "holder"],
-    [{ backend, name: "n", ttlMs: 3000, releaseAfterResponse: "yes" }, "releaseAfterResponse"],
+    [{ backend, name: "n", ttlMs: 3000, releaseAfterResponse: true }, "releaseAfterResponse"],
+    [{ backend, name: "n", ttlMs: 3000, afterResponse: "keep" }, "afterResponse"],
+    [{ backend, name: "n", ttlMs: 3000, afterResponse: true }, "afterResponse"],
     [{ backend, name: "n", ttlMs: 3000, onError: "log" }, "onError"],
     [{ backend: null, name: "n", ttlMs: 3000 }, "backend"],
     [{ backend: () => backend, name: "n", ttlMs: -1 }, "ttlMs"],
@@ -331,6 +492,12 @@ describe("options are validated once, at creation", () => {
     for (const make of [leaseMiddleware, requireLeader]) {
       expect(() => make(options as never)).toThrow(expect.objectContaining({ field }));
     }
+  });
+
+  it("names afterResponse as the replacement of releaseAfterResponse", () => {
+    expect(() =>
+      requireLeader({ backend, name: "n", ttlMs: 3000, releaseAfterResponse: true } as never),
+    ).toThrow(expect.objectContaining({ message: expect.stringContaining('afterResponse: "release"') }));
   });
 
   it("checks per-request values on each request", async () => {

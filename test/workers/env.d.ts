@@ -5,5 +5,6 @@ declare namespace Cloudflare {
   }
   interface Env {
     LEASEHOLD_ETCD_ENDPOINTS: string;
+    CRON_HOLDER: string;
   }
 }

@@ -15,6 +15,8 @@ interface JournalEntry {
   token: bigint;
   holder: string;
   trigger: string;
+  /** How many runs wrote the entry: its etcd version (a run of the same term rewrites the same key). */
+  runs: number;
 }
 
 /** Reads every journal entry of `lease` with one etcd range request (`POST /v3/kv/range` over the prefix). */
@@ -28,16 +30,21 @@ async function journal(lease: string): Promise<JournalEntry[]> {
     body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }),
   });
   expect(res.status).toBe(200);
-  const body = (await res.json()) as { kvs?: { key: string; value: string }[] };
+  const body = (await res.json()) as { kvs?: { key: string; value: string; version: string }[] };
   return (body.kvs ?? []).map((kv) => {
     const [token, holder] = atob(kv.key).slice(prefix.length).split("/");
     const value = JSON.parse(atob(kv.value)) as { trigger: string; holder: string };
     expect(value.holder).toBe(holder);
-    return { token: BigInt(token ?? ""), holder: holder ?? "", trigger: value.trigger };
+    return {
+      token: BigInt(token ?? ""),
+      holder: holder ?? "",
+      trigger: value.trigger,
+      runs: Number(kv.version),
+    };
   });
 }
 
-/** The lease's current holder and fencing token, read from etcd. */
+/** The lease's current holder, fencing token and whether its term is parked, read from etcd. */
 async function currentHolder(lease: string) {
   const info = await createLease({
     backend: etcdFromEnv({ ...env }),
@@ -45,7 +52,7 @@ async function currentHolder(lease: string) {
     holder: "reader",
     ttlMs: 30_000,
   }).leader();
-  return info && { holder: info.holder, token: info.token };
+  return info && { holder: info.holder, token: info.token, parked: info.parked };
 }
 
 /** `count` concurrent cron events for the same tick, each with its own execution context. */
@@ -57,38 +64,48 @@ async function cronTick(count: number, bindings: Cloudflare.Env = env) {
   return runs;
 }
 
-/** Ends the current term as its holder would (the same as letting its TTL pass, without the wait). */
-async function endTerm(lease: string, holder: string) {
+/** Ends `holder`'s parked term (the same as letting its TTL pass, without the wait). */
+async function endParkedTerm(lease: string, holder: string) {
   // Spread: etcdFromEnv takes a string-indexed record, which an interface such as Cloudflare.Env is not.
   await createLease({ backend: etcdFromEnv({ ...env }), name: lease, holder, ttlMs: 30_000 }).release();
 }
 
 describe("scheduled: leaderOnlyScheduled in workerd", () => {
-  it("runs the job on exactly one of several concurrent invocations per term", async () => {
-    const first = await cronTick(6);
-    expect(first.map((r) => r.status)).toEqual(Array(6).fill("fulfilled"));
+  it("runs the job once for a duplicated delivery, resumes the parked term on the next tick, and fails over", async () => {
+    const here = env.CRON_HOLDER;
+    const elsewhere = { ...env, CRON_HOLDER: `${here}-b` };
+    // Two deliveries of one tick at once, one holder: the second finds the term busy and skips.
+    const first = await cronTick(2);
+    expect(first.map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
     const afterFirst = await journal(CRON_LEASE);
-    expect(afterFirst).toHaveLength(1);
+    expect(afterFirst).toEqual([{ token: expect.any(BigInt), holder: here, trigger: "cron", runs: 1 }]);
     const term1 = afterFirst[0] as JournalEntry;
-    expect(term1.trigger).toBe("cron");
-    expect(await currentHolder(CRON_LEASE)).toEqual({ holder: term1.holder, token: term1.token });
+    expect(await currentHolder(CRON_LEASE)).toEqual({ holder: here, token: term1.token, parked: true });
 
-    // The lease is kept after the run: duplicates of the same tick arriving later do not run the job again.
-    await cronTick(3);
-    expect(await journal(CRON_LEASE)).toHaveLength(1);
+    // The next tick of the same deployment resumes the parked term: same token, one more run.
+    await cronTick(1);
+    expect(await journal(CRON_LEASE)).toEqual([{ ...term1, runs: 2 }]);
 
-    await endTerm(CRON_LEASE, term1.holder);
-    await cronTick(6);
-    const afterSecond = await journal(CRON_LEASE);
-    expect(afterSecond).toHaveLength(2);
-    const term2 = afterSecond.find((e) => e.token !== term1.token) as JournalEntry;
+    // Another deployment finds the term held while it is parked for this one.
+    await cronTick(2, elsewhere);
+    expect(await journal(CRON_LEASE)).toEqual([{ ...term1, runs: 2 }]);
+
+    await endParkedTerm(CRON_LEASE, here);
+    await cronTick(2, elsewhere);
+    const afterFailover = await journal(CRON_LEASE);
+    expect(afterFailover).toHaveLength(2);
+    const term2 = afterFailover.find((e) => e.token !== term1.token) as JournalEntry;
+    expect(term2).toMatchObject({ holder: elsewhere.CRON_HOLDER, trigger: "cron", runs: 1 });
     expect(term2.token).toBeGreaterThan(term1.token);
-    expect(term2.holder).not.toBe(term1.holder);
-    expect(await currentHolder(CRON_LEASE)).toEqual({ holder: term2.holder, token: term2.token });
+    expect(await currentHolder(CRON_LEASE)).toEqual({
+      holder: elsewhere.CRON_HOLDER,
+      token: term2.token,
+      parked: true,
+    });
   });
 
   it("does not run the job when etcd cannot be reached, and fails the event with a typed error", async () => {
-    const runs = await cronTick(1, { LEASEHOLD_ETCD_ENDPOINTS: "http://127.0.0.1:9" });
+    const runs = await cronTick(1, { ...env, LEASEHOLD_ETCD_ENDPOINTS: "http://127.0.0.1:9" });
     expect(runs[0]).toMatchObject({ status: "rejected", reason: { code: "TRANSPORT" } });
   });
 });
@@ -111,12 +128,19 @@ describe("fetch: requireLeader on the example's cron endpoint in workerd", () =>
         lease: HTTP_LEASE,
         holder: leader.holder,
         token: leader.token,
+        busy: false,
         retryAfterSeconds: 30,
       });
     }
     expect(await journal(HTTP_LEASE)).toEqual([
-      { token: BigInt(leader.token), holder: leader.holder, trigger: "http" },
+      { token: BigInt(leader.token), holder: leader.holder, trigger: "http", runs: 1 },
     ]);
+    // afterResponse "hold": the term stays busy, so a later call within the TTL is refused too.
+    expect(await currentHolder(HTTP_LEASE)).toEqual({
+      holder: leader.holder,
+      token: BigInt(leader.token),
+      parked: false,
+    });
 
     const later = await post();
     expect(later.status).toBe(503);
@@ -126,7 +150,7 @@ describe("fetch: requireLeader on the example's cron endpoint in workerd", () =>
   it("answers 503 with a typed error body, not leadership, when etcd cannot be reached", async () => {
     const res = await worker.fetch(
       new Request("https://example.test/cron/report", { method: "POST" }),
-      { LEASEHOLD_ETCD_ENDPOINTS: "http://127.0.0.1:9" },
+      { ...env, LEASEHOLD_ETCD_ENDPOINTS: "http://127.0.0.1:9" },
       createExecutionContext(),
     );
     expect(res.status).toBe(503);

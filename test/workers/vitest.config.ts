@@ -16,8 +16,23 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 process.env.XDG_CONFIG_HOME = join(tmpdir(), "leasehold-wrangler-config");
 mkdirSync(process.env.XDG_CONFIG_HOME, { recursive: true });
 
+// The example imports the package by name. Vite would resolve those names through package.json to dist/ (a
+// build that may be stale); point them at the sources, as wrangler.toml's [alias] does for `wrangler dev`.
+const sources: Record<string, string> = {
+  leasehold: "src/index.ts",
+  "leasehold/etcd": "adapters/etcd/index.ts",
+  "leasehold/hono": "adapters/hono/index.ts",
+  "leasehold/cloudflare": "adapters/cloudflare/index.ts",
+};
+
 export default defineConfig({
   root,
+  resolve: {
+    alias: Object.entries(sources).map(([name, path]) => ({
+      find: new RegExp(`^${name}$`),
+      replacement: join(root, path),
+    })),
+  },
   plugins: [
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: join(root, "wrangler.toml") },
