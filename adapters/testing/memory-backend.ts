@@ -1,73 +1,93 @@
 /**
- * An in-memory Backend with etcd's semantics, driven by an injected clock: one global revision counter,
- * leases with TTLs that expire when the clock passes them, tokens that are the leader key's create revision,
- * and one atomic guarded transaction per `doIfLeader`. For unit tests of code that uses leasehold.
+ * An in-memory Backend with etcd's semantics, driven by an injected clock, for unit tests of code that uses
+ * leasehold:
+ *
+ * - one revision counter for the whole store, shared by terms and keys;
+ * - leases with TTLs that expire once the clock reaches their deadline (no expiry slack);
+ * - one term per lease name, attached to one lease: its fencing token is the revision that created it, its hold
+ *   mark the revision of its record's last write (take, resume, park), so that the store itself refuses a
+ *   guarded write of a parked or superseded invocation;
+ * - claims as on etcd: a free lease is taken under a new lease whose ID is the claim ID; this holder's parked
+ *   term is resumed (marked busy, its lease renewed); an earlier try of the same claim is recognised; a claim
+ *   that finds the term held by another invocation changes nothing (no lease, no revision);
+ * - one atomic guarded transaction per `doIfLeader`.
+ *
+ * Terms are kept per name, not in keys: every name is independent (etcd's nesting of names at "/" does not
+ * apply here).
  */
 import {
   assertNoWritesUnder,
   type Backend,
   type BackendCapabilities,
   type ClaimOutcome,
+  type ClaimRequest,
   type Clock,
-  compareMatches,
-  decodeHolderRecord,
-  encodeHolderRecord,
+  type HolderRecord,
   InvalidArgumentError,
   type KeyValue,
   type LeaderInfo,
   LeaseLostError,
-  type OpResult,
   systemClock,
   type TermRef,
   type TxnOutcome,
   toBytes,
 } from "../../src/index.ts";
+import { memoryKv } from "./memory-kv.ts";
 
 export interface MemoryBackendOptions {
   /** Drives lease expiry; pass `fakeClock()` to control time. Default: the system clock. */
   clock?: Clock;
-  /** Key prefix of lease keys. Default "leasehold/". */
+  /** The store's own key prefix: `doIfLeader` may not write under it, as on etcd. Default "leasehold/". */
   prefix?: string;
-  /** Smallest TTL granted, in ms. Default 2000 (etcd's minimum). */
+  /** Smallest TTL granted, in ms: a whole number of seconds, at least 1000. Default 2000 (etcd's minimum). */
   minTtlMs?: number;
-  /** The store's revision before the first write. Default 0; set above 2^53 to test exact tokens. */
+  /** The store's revision before the first write, at least 0. Default 0; set above 2^53 to test exact tokens. */
   startRevision?: bigint;
 }
 
-interface Entry extends KeyValue {
-  lease: string | null;
-}
-
-interface StoredLease {
-  ttlMs: number;
-  expiresAt: number;
-  keys: Set<string>;
-}
-
-/** Test-only views into the store. */
+/** Test-only views into the store, on top of the Backend. */
 export interface MemoryBackend extends Backend {
-  /** The key's current state, or null. */
+  /** A key's current state as `doIfLeader` wrote it, or null. Terms are not keys in this store. */
   get(key: string | Uint8Array): KeyValue | null;
-  /** The store's current revision. */
+  /** The store's current revision (after expiring the leases the clock has passed). */
   revision(): bigint;
-  /** The number of live leases. */
+  /** The number of live leases: one per term; a claim that did not take or resume a term leaves none. */
   leaseCount(): number;
 }
 
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+interface StoredLease {
+  name: string;
+  ttlMs: number;
+  /** Epoch ms on the injected clock. */
+  expiresAt: number;
+}
 
-/** Creates an empty in-memory store. */
+interface Term {
+  leaseId: string;
+  token: bigint;
+  hold: bigint;
+  record: HolderRecord;
+}
+
+/**
+ * Creates an empty in-memory store.
+ * @throws {InvalidArgumentError} `minTtlMs` is not a whole number of seconds of at least 1000 ms, or
+ *   `startRevision` is not a bigint of at least 0.
+ */
 export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend {
   const clock = options.clock ?? systemClock;
-  const prefix = options.prefix ?? "leasehold/";
-  const prefixBytes = toBytes(prefix);
+  const prefixBytes = toBytes(options.prefix ?? "leasehold/");
   const minTtlMs = options.minTtlMs ?? 2000;
   if (!Number.isInteger(minTtlMs) || minTtlMs < 1000 || minTtlMs % 1000 !== 0) {
     throw new InvalidArgumentError("minTtlMs", "must be a whole number of seconds in ms, at least 1000");
   }
-  let revision = options.startRevision ?? 0n;
-  const kvs = new Map<string, Entry>();
+  const startRevision = options.startRevision ?? 0n;
+  if (typeof startRevision !== "bigint" || startRevision < 0n) {
+    throw new InvalidArgumentError("startRevision", "must be a bigint, at least 0");
+  }
+  const kv = memoryKv(startRevision);
   const leases = new Map<string, StoredLease>();
+  const terms = new Map<string, Term>();
 
   const capabilities: BackendCapabilities = {
     atomicGuard: true,
@@ -77,21 +97,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     compareTargets: ["value", "version", "createRevision", "modRevision"],
   };
 
-  const deleteKey = (id: string): boolean => {
-    const entry = kvs.get(id);
-    if (!entry) return false;
-    if (entry.lease !== null) leases.get(entry.lease)?.keys.delete(id);
-    kvs.delete(id);
-    return true;
-  };
-
+  /** Every lease carries exactly one term; as on etcd, deleting the term's keys is one revision. */
   const revoke = (leaseId: string): void => {
     const lease = leases.get(leaseId);
     if (!lease) return;
     leases.delete(leaseId);
-    if (lease.keys.size === 0) return;
-    revision += 1n;
-    for (const id of lease.keys) deleteKey(id);
+    terms.delete(lease.name);
+    kv.bump();
   };
 
   const sweep = (): void => {
@@ -99,49 +111,53 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     for (const [id, lease] of leases) if (lease.expiresAt <= now) revoke(id);
   };
 
-  const put = (key: Uint8Array, value: Uint8Array, lease: string | null, rev: bigint): void => {
-    const id = hex(key);
-    const old = kvs.get(id);
-    if (old?.lease) leases.get(old.lease)?.keys.delete(id);
-    kvs.set(id, {
-      key,
-      value,
-      createRevision: old?.createRevision ?? rev,
-      modRevision: rev,
-      version: (old?.version ?? 0n) + 1n,
-      lease,
-    });
-    if (lease !== null) leases.get(lease)?.keys.add(id);
-  };
-
-  const leaseKey = (name: string) => toBytes(prefix + name);
-
-  const leaderOf = (name: string): { info: LeaderInfo; entry: Entry } | null => {
-    const entry = kvs.get(hex(leaseKey(name)));
-    if (!entry || entry.lease === null) return null;
-    const record = decodeHolderRecord(entry.value, `memory key ${prefix}${name}`);
-    return {
-      entry,
-      info: {
-        holder: record.holder,
-        token: entry.createRevision,
-        ttlMs: record.ttlMs,
-        leaseId: entry.lease,
-        ...(record.value === undefined ? {} : { value: record.value }),
-      },
-    };
-  };
-
-  const keepAlive = (leaseId: string): number | null => {
+  /** @throws {LeaseLostError} the lease has expired or was revoked. */
+  const keepAlive = (leaseId: string, name: string): number => {
     const lease = leases.get(leaseId);
-    if (!lease) return null;
+    if (!lease) throw new LeaseLostError(`lease ${name}: lease ${leaseId} has expired or was revoked`);
     lease.expiresAt = clock.now() + lease.ttlMs;
     return lease.ttlMs;
   };
 
-  const publicView = (entry: Entry): KeyValue => {
-    const { lease: _lease, ...kv } = entry;
-    return kv;
+  const infoOf = (term: Term): LeaderInfo => {
+    const { holder, ttlMs, value, state } = term.record;
+    return {
+      holder,
+      token: term.token,
+      ttlMs,
+      leaseId: term.leaseId,
+      parked: state === "parked",
+      ...(value === undefined ? {} : { value }),
+    };
+  };
+
+  /** The store's guard: the term's token and lease, and the hold of the invocation that holds it now. */
+  const holds = (term: Term | undefined, ref: TermRef): term is Term =>
+    term !== undefined &&
+    term.token === ref.token &&
+    term.leaseId === ref.leaseId &&
+    term.hold.toString() === ref.hold;
+
+  const write = (term: Term, record: HolderRecord): void => {
+    term.record = record;
+    term.hold = kv.bump();
+  };
+
+  const heldOutcome = (name: string, term: Term): ClaimOutcome => ({
+    held: true,
+    leader: infoOf(term),
+    grantedTtlMs: keepAlive(term.leaseId, name),
+    hold: term.hold.toString(),
+  });
+
+  const take = (req: ClaimRequest, run: string): ClaimOutcome => {
+    leases.set(run, { name: req.name, ttlMs: req.ttlMs, expiresAt: clock.now() + req.ttlMs });
+    const token = kv.bump();
+    const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run };
+    if (req.value !== undefined) record.value = req.value;
+    const term: Term = { leaseId: run, token, hold: token, record };
+    terms.set(req.name, term);
+    return heldOutcome(req.name, term);
   };
 
   return {
@@ -150,77 +166,62 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
 
     async claim(req): Promise<ClaimOutcome> {
       sweep();
-      const current = leaderOf(req.name);
-      if (current) {
-        const mine = current.info.leaseId === String(req.claimId) || current.info.holder === req.holder;
-        if (!mine) return { held: false, leader: current.info };
-        const grantedTtlMs = keepAlive(current.info.leaseId);
-        if (grantedTtlMs === null) throw new LeaseLostError(`lease ${current.info.leaseId} vanished`);
-        return { held: true, leader: current.info, grantedTtlMs };
-      }
-      const leaseId = String(req.claimId);
-      leases.set(leaseId, { ttlMs: req.ttlMs, expiresAt: clock.now() + req.ttlMs, keys: new Set() });
-      revision += 1n;
-      const record = {
-        holder: req.holder,
-        ttlMs: req.ttlMs,
-        ...(req.value === undefined ? {} : { value: req.value }),
-      };
-      put(leaseKey(req.name), encodeHolderRecord(record), leaseId, revision);
-      const claimed = leaderOf(req.name);
-      if (!claimed) throw new Error("memory backend: lease key missing after put");
-      return { held: true, leader: claimed.info, grantedTtlMs: req.ttlMs };
+      const run = req.claimId.toString();
+      const term = terms.get(req.name);
+      if (!term) return take(req, run);
+      const parked = term.record.state === "parked";
+      // An earlier try of this very claim took or resumed the term, and its answer was lost.
+      if (term.record.run === run && !parked) return heldOutcome(req.name, term);
+      if (term.record.holder !== req.holder || !parked) return { held: false, leader: infoOf(term) };
+      write(term, { ...term.record, state: "busy", run });
+      return heldOutcome(req.name, term);
     },
 
     async renew(term: TermRef) {
       sweep();
-      const grantedTtlMs = keepAlive(term.leaseId);
-      if (grantedTtlMs === null)
-        throw new LeaseLostError(`lease ${term.name}: lease ${term.leaseId} has expired or was revoked`);
-      return { grantedTtlMs };
+      return { grantedTtlMs: keepAlive(term.leaseId, term.name) };
     },
 
+    /** Revokes the term's lease by its ID, as etcd does: the hold mark is not compared. */
     async release(term: TermRef) {
       sweep();
       revoke(term.leaseId);
     },
 
+    async park(ref: TermRef) {
+      sweep();
+      const term = terms.get(ref.name);
+      if (!holds(term, ref)) return;
+      const record: HolderRecord = { holder: ref.holder, ttlMs: ref.ttlMs, state: "parked" };
+      if (ref.value !== undefined) record.value = ref.value;
+      write(term, record);
+    },
+
+    async releaseParked(name, holder) {
+      sweep();
+      const term = terms.get(name);
+      if (term?.record.state === "parked" && term.record.holder === holder) revoke(term.leaseId);
+    },
+
     async leader(name) {
       sweep();
-      return leaderOf(name)?.info ?? null;
+      const term = terms.get(name);
+      return term ? infoOf(term) : null;
     },
 
     async txn(req): Promise<TxnOutcome> {
       assertNoWritesUnder(prefixBytes, req.ops);
       sweep();
-      const current = leaderOf(req.term.name);
-      if (!current || current.info.token !== req.term.token || current.info.leaseId !== req.term.leaseId) {
-        return { applied: false, reason: "not-leader" };
-      }
-      const read = (key: Uint8Array) => kvs.get(hex(key)) ?? null;
-      if (!req.compares.every((c) => compareMatches(c, read(c.key)))) {
-        return { applied: false, reason: "condition-failed" };
-      }
-      const writes = req.ops.some((op) => op.type !== "get");
-      if (writes) revision += 1n;
-      const results = req.ops.map((op): OpResult => {
-        if (op.type === "put") {
-          put(op.key, op.value, null, revision);
-          return { type: "put" };
-        }
-        if (op.type === "delete") return { type: "delete", deleted: deleteKey(hex(op.key)) ? 1n : 0n };
-        const entry = read(op.key);
-        return { type: "get", kv: entry ? publicView(entry) : null };
-      });
-      return { applied: true, results };
+      if (!holds(terms.get(req.term.name), req.term)) return { applied: false, reason: "not-leader" };
+      if (!kv.matches(req.compares)) return { applied: false, reason: "condition-failed" };
+      return { applied: true, results: kv.apply(req.ops) };
     },
 
-    get(key) {
+    get: (key) => kv.get(toBytes(key)),
+    revision: () => {
       sweep();
-      const entry = kvs.get(hex(toBytes(key)));
-      return entry ? publicView(entry) : null;
+      return kv.revision();
     },
-    revision: () => revision,
     leaseCount: () => {
       sweep();
       return leases.size;

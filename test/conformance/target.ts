@@ -26,4 +26,10 @@ export interface ConformanceTarget {
   elapse(ms: number): Promise<void>;
   /** Extra time, in ms, a real store may take to expire a lease after its TTL (etcd: up to 500 ms + tick). */
   expirySlackMs: number;
+  /**
+   * What the store behind `prefix` holds: its live leases and its revision. Only for targets that can tell
+   * exactly (memory: one store per prefix); a shared server, whose revision other tests move, leaves it out and
+   * the suite counts requests instead.
+   */
+  footprint?(prefix: string): Promise<{ leases: number; revision: bigint }>;
 }

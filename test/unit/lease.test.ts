@@ -5,6 +5,7 @@ import {
   type ClaimRequest,
   createLease,
   InvalidArgumentError,
+  LeaseLostError,
   LeaseTimeoutError,
   MalformedResponseError,
   TransportError,
@@ -124,7 +125,7 @@ describe("claim retries", () => {
       seen.push(req.claimId);
       const failure = failures.shift();
       if (failure) throw failure;
-      return { held: false, leader: { holder: "z", token: 5n, ttlMs: 3000, leaseId: "9" } };
+      return { held: false, leader: { holder: "z", token: 5n, ttlMs: 3000, leaseId: "9", parked: false } };
     });
     const a = createLease({ backend, name: "n", holder: "a", ttlMs: 3000 });
     await expect(a.claim()).rejects.toBeInstanceOf(LeaseTimeoutError);
@@ -136,15 +137,17 @@ describe("claim retries", () => {
     expect(seen[3]).not.toBe(seen[2]);
   });
 
-  it("refuses a backend answer that claims the lease for someone else", async () => {
-    const backend = scripted(async () => ({
-      held: true,
-      grantedTtlMs: 3000,
-      leader: { holder: "intruder", token: 1n, ttlMs: 3000, leaseId: "1" },
-    }));
-    const a = createLease({ backend, name: "n", holder: "a", ttlMs: 3000 });
-    await expect(a.claim()).rejects.toBeInstanceOf(MalformedResponseError);
-    expect(a.state().isLeader).toBe(false);
+  it("refuses a held answer for someone else, or for a parked term", async () => {
+    const leaders = [
+      { holder: "intruder", token: 1n, ttlMs: 3000, leaseId: "1", parked: false },
+      { holder: "a", token: 1n, ttlMs: 3000, leaseId: "1", parked: true },
+    ];
+    for (const leader of leaders) {
+      const backend = scripted(async () => ({ held: true, grantedTtlMs: 3000, hold: "1", leader }));
+      const a = createLease({ backend, name: "n", holder: "a", ttlMs: 3000 });
+      await expect(a.claim()).rejects.toBeInstanceOf(MalformedResponseError);
+      expect(a.state().isLeader).toBe(false);
+    }
   });
 
   it("runs calls on one handle one at a time", async () => {
@@ -154,7 +157,8 @@ describe("claim retries", () => {
     const backend = scripted(async (req) => {
       running++;
       maxRunning = Math.max(maxRunning, running);
-      await new Promise((r) => setTimeout(r, 5));
+      // Yields to the other queued calls: overlapping calls would start here.
+      for (let i = 0; i < 10; i++) await Promise.resolve();
       running--;
       return inner.claim(req, { signal: AbortSignal.timeout(1000) });
     });
@@ -205,8 +209,9 @@ describe("guards", () => {
     await expect(strict.doIfLeader([{ type: "put", key: "k", value: "v" }])).rejects.toBeInstanceOf(
       UnsupportedError,
     );
+    await strict.park();
     const lax = createLease({ backend, name: "n", holder: "a", ttlMs: 3000, allowNonAtomicGuard: true });
-    await lax.claim();
+    expect((await lax.claim()).isLeader).toBe(true);
     await expect(lax.doIfLeader([{ type: "put", key: "k", value: "v" }])).resolves.toMatchObject({
       applied: true,
     });
@@ -220,5 +225,211 @@ describe("guards", () => {
     await expect(a.doIfLeader([], [{ key: "k", target: "modRevision", op: "=", value: 1n }])).rejects.toThrow(
       /compares\[0\]\.target/,
     );
+  });
+});
+
+describe("busy", () => {
+  it("a second handle of the same holder is busy, not leader, until the first parks; then it resumes the term", async () => {
+    const { make } = setup();
+    const first = make("a");
+    const second = make("a");
+    const held = await first.claim();
+    const busy = await second.claim();
+    expect(busy).toMatchObject({
+      isLeader: false,
+      busy: true,
+      holder: "a",
+      token: held.token,
+      leaseId: held.leaseId,
+      validUntil: null,
+    });
+    expect(second.state().busy).toBe(true);
+    expect(first.state()).toMatchObject({ isLeader: true, busy: false });
+    await first.park();
+    expect(await second.claim()).toMatchObject({ isLeader: true, busy: false, token: held.token });
+  });
+
+  it("is never reported for another holder's term", async () => {
+    const { make } = setup();
+    await make("a").claim();
+    expect(await make("b").claim()).toMatchObject({ isLeader: false, busy: false, holder: "a" });
+  });
+
+  it("frees when the crashed invocation's lease expires: the next claim takes a new term", async () => {
+    const { clock, make } = setup();
+    const crashed = await make("a").claim();
+    expect((await make("a").claim()).busy).toBe(true);
+    clock.advance(2999);
+    expect((await make("a").claim()).busy).toBe(true);
+    clock.advance(1);
+    const next = await make("a").claim();
+    expect(next).toMatchObject({ isLeader: true, busy: false });
+    expect(next.token).toBeGreaterThan(crashed.token as bigint);
+  });
+});
+
+/** `inner` with call counts of the methods that act on a held term. */
+function counting(inner: Backend) {
+  const calls = { park: 0, txn: 0, release: 0, releaseParked: 0 };
+  const backend: Backend = {
+    ...inner,
+    park: (term, ctx) => {
+      calls.park++;
+      return inner.park(term, ctx);
+    },
+    txn: (req, ctx) => {
+      calls.txn++;
+      return inner.txn(req, ctx);
+    },
+    release: (term, ctx) => {
+      calls.release++;
+      return inner.release(term, ctx);
+    },
+    releaseParked: (name, holder, ctx) => {
+      calls.releaseParked++;
+      return inner.releaseParked(name, holder, ctx);
+    },
+  };
+  return { backend, calls };
+}
+
+describe("park", () => {
+  it("does nothing without a term: before any claim, and after a claim that did not lead", async () => {
+    const clock = fakeClock();
+    const inner = memoryBackend({ clock });
+    const { backend, calls } = counting(inner);
+    const a = createLease({ backend, clock, name: "n", holder: "a", ttlMs: 3000 });
+    await a.park();
+    await createLease({ backend: inner, clock, name: "n", holder: "b", ttlMs: 3000 }).claim();
+    expect((await a.claim()).isLeader).toBe(false);
+    const revision = inner.revision();
+    await a.park();
+    expect(calls.park).toBe(0);
+    expect(inner.revision()).toBe(revision);
+    expect(a.state()).toMatchObject({ isLeader: false, holder: "b" });
+  });
+
+  it("keeps the term for the next invocation, parked with the handle's TTL and published value", async () => {
+    const { clock, backend } = setup();
+    const opts = { backend, clock, name: "jobs/report", holder: "a", ttlMs: 3000, value: "v1" };
+    const run1 = createLease(opts);
+    const held = await run1.claim();
+    await run1.park();
+    expect(await run1.leader()).toMatchObject({ token: held.token, ttlMs: 3000, value: "v1", parked: true });
+    expect(backend.leaseCount()).toBe(1);
+    clock.advance(1000);
+    const resumedAt = clock.now();
+    const resumed = await createLease(opts).claim();
+    expect(resumed).toMatchObject({ isLeader: true, token: held.token, validUntil: resumedAt + 3000 - 100 });
+  });
+
+  it("drops the term even when the store write fails", async () => {
+    const clock = fakeClock();
+    const inner = memoryBackend({ clock });
+    const { backend: spied, calls } = counting(inner);
+    const backend: Backend = {
+      ...spied,
+      park: async () => {
+        throw new TransportError("refused (injected)", { retryable: true });
+      },
+    };
+    const a = createLease({ backend, clock, name: "n", holder: "a", ttlMs: 3000 });
+    const held = await a.claim();
+    await expect(a.park()).rejects.toBeInstanceOf(TransportError);
+    expect(a.state()).toMatchObject({ isLeader: false, holder: null, token: null, validUntil: null });
+    expect(await a.doIfLeader([{ type: "put", key: "k", value: "after park" }])).toEqual({
+      applied: false,
+      reason: "not-leader",
+    });
+    expect(calls.txn).toBe(0);
+    await expect(a.renew()).rejects.toBeInstanceOf(LeaseLostError);
+    // The write failed, so the store still has the term busy: nobody resumes it until it expires.
+    expect(await a.claim()).toMatchObject({ isLeader: false, busy: true, token: held.token });
+  });
+});
+
+describe("release without a term", () => {
+  it("ends only this holder's parked term: never a busy one, never another holder's", async () => {
+    const { backend, make } = setup();
+    const a = make("a");
+    const held = await a.claim();
+    await make("a").release();
+    await make("b").release();
+    expect(await a.leader()).toMatchObject({ holder: "a", token: held.token, parked: false });
+    expect(a.state().isLeader).toBe(true);
+    await a.park();
+    await make("b").release();
+    expect(await a.leader()).toMatchObject({ holder: "a", token: held.token, parked: true });
+    expect(backend.leaseCount()).toBe(1);
+    await make("a").release();
+    expect(await a.leader()).toBeNull();
+    expect(backend.leaseCount()).toBe(0);
+  });
+
+  it("asks the store to end a parked term, not the term it may be holding", async () => {
+    const { backend, calls } = counting(memoryBackend());
+    const a = createLease({ backend, name: "n", holder: "a", ttlMs: 3000 });
+    await a.release();
+    expect(calls).toMatchObject({ release: 0, releaseParked: 1 });
+    await a.claim();
+    await a.release();
+    expect(calls).toMatchObject({ release: 1, releaseParked: 1 });
+  });
+});
+
+describe("validity window and the granted TTL", () => {
+  /** The memory backend, granting `factor` times the TTL asked on claim and renew. */
+  const granting = (factor: number) => {
+    const clock = fakeClock();
+    const inner = memoryBackend({ clock });
+    const backend: Backend = {
+      ...inner,
+      claim: async (req, ctx) => {
+        const outcome = await inner.claim(req, ctx);
+        return outcome.held ? { ...outcome, grantedTtlMs: req.ttlMs * factor } : outcome;
+      },
+      renew: async (term, ctx) => ({ grantedTtlMs: (await inner.renew(term, ctx)).grantedTtlMs * factor }),
+    };
+    return { clock, lease: createLease({ backend, clock, name: "n", holder: "a", ttlMs: 4000 }) };
+  };
+
+  it("never exceeds the send time + the TTL asked - the drift margin when the store grants more", async () => {
+    const { clock, lease } = granting(10);
+    const sentAt = clock.now();
+    const s = await lease.claim();
+    expect(s).toMatchObject({ isLeader: true, validUntil: sentAt + 4000 - 100, ttlMs: 4000 });
+    clock.advance(1000);
+    const renewedAt = clock.now();
+    expect((await lease.renew()).validUntil).toBe(renewedAt + 4000 - 100);
+    clock.advance(4000 - 100);
+    expect(lease.state().isLeader).toBe(false);
+  });
+
+  it("follows the TTL granted when the store grants less than asked", async () => {
+    const { clock, lease } = granting(0.5);
+    const sentAt = clock.now();
+    expect(await lease.claim()).toMatchObject({ validUntil: sentAt + 2000 - 100, ttlMs: 2000 });
+  });
+});
+
+describe("park deadline", () => {
+  it("is the full request timeout, even when the term's validity is nearly over", async () => {
+    const clock = fakeClock();
+    const inner = memoryBackend({ clock });
+    const deadlines: (number | undefined)[] = [];
+    const backend: Backend = {
+      ...inner,
+      park: (term, ctx) => {
+        deadlines.push(ctx.timeoutMs);
+        return inner.park(term, ctx);
+      },
+    };
+    const opts = { backend, clock, name: "n", holder: "a", ttlMs: 3000, requestTimeoutMs: 1000 };
+    const a = createLease(opts);
+    const s = await a.claim();
+    clock.set((s.validUntil as number) - 10);
+    await a.park();
+    expect(deadlines).toEqual([1000]);
+    expect(await createLease(opts).claim()).toMatchObject({ isLeader: true, token: s.token });
   });
 });
