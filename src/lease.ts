@@ -147,11 +147,13 @@ class LeaseHandle implements Lease {
 
   /**
    * The call's deadline: `requestTimeoutMs`, cut short while a term is held so that no request outlives the
-   * term's `validUntil` (once that has passed, the store decides and the full timeout applies).
+   * term's `validUntil` (once that has passed, the store decides and the full timeout applies). `park` passes
+   * `cut: false`: its write is guarded by the hold in the store, so a late one harms nobody, while a cut one
+   * near the end of a run would leave the term busy and block the holder's next invocation until it expires.
    */
-  #ctx(options: CallOptions | undefined): CallContext {
+  #ctx(options: CallOptions | undefined, cut = true): CallContext {
     let ms = this.#opts.requestTimeoutMs;
-    const left = this.#term ? this.#term.validUntil - this.#opts.clock.now() : 0;
+    const left = cut && this.#term ? this.#term.validUntil - this.#opts.clock.now() : 0;
     if (left > 0) ms = Math.min(ms, left);
     return { signal: deadlineSignal(ms, options?.signal), timeoutMs: ms };
   }
@@ -275,7 +277,7 @@ class LeaseHandle implements Lease {
     return this.#serial(async () => {
       const term = this.#term;
       if (!term) return;
-      const ctx = this.#ctx(options);
+      const ctx = this.#ctx(options, false);
       // Dropped before the write: whatever its outcome, this handle may no longer act on the term.
       this.#forget();
       await this.backend.park(this.#termRef(term), ctx);
