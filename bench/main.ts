@@ -6,6 +6,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { undiciTransport } from "../adapters/node/index.ts";
+import { waitForClusterVersion } from "../scripts/lib/etcd-counters.ts";
 import { startEtcd } from "../scripts/lib/etcd-server.ts";
 import { fetchTransport } from "../src/index.ts";
 import { measureEdgeBundles } from "./bundles.ts";
@@ -19,31 +20,39 @@ import { measureFailover } from "./failover.ts";
 import { measureLatency } from "./latency.ts";
 import { finishMachineInfo, machineInfo } from "./machine.ts";
 import { measureMemory } from "./memory.ts";
-import { OPS, type OpId, op, SHORT_TTL_MS } from "./ops.ts";
+import { OPS, type OpId, op } from "./ops.ts";
 import { type BenchResults, type LatencyFigures, renderReport } from "./report.ts";
 import { countRoundTrips } from "./round-trips.ts";
 import { processCpu } from "./server-cpu.ts";
 import { percentiles } from "./stats.ts";
 import { measureThroughput, type ThroughputCell } from "./throughput.ts";
 
-/** Latency order: the losing claims go last, so the leases they leave behind expire during the pause after. */
 const LATENCY_OPS: readonly OpId[] = [
   "renew",
   "leader",
   "do-if-leader",
   "claim-free",
+  "claim-held",
+  "claim-busy",
+  "claim-resume",
+  "park",
   "release",
   "cycle",
   "election-cycle",
-  "claim-held",
 ];
 /** Operations whose round trips differ between clients, plus renew (one round trip for all) as a yardstick. */
-const NETWORK_OPS: readonly OpId[] = ["renew", "claim-free", "cycle", "election-cycle"];
+const NETWORK_OPS: readonly OpId[] = [
+  "renew",
+  "claim-free",
+  "claim-held",
+  "claim-resume",
+  "cycle",
+  "election-cycle",
+];
 /** Operations without untimed set-up per call, which can run back to back. */
 const THROUGHPUT_OPS: readonly OpId[] = ["renew", "leader", "do-if-leader", "cycle", "election-cycle"];
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function latencyFigures(
   ids: readonly OpId[],
@@ -113,16 +122,14 @@ async function run(config: BenchConfig): Promise<BenchResults> {
   process.once("SIGTERM", interrupted);
   const clients = makeClients(server.endpoint, config);
   try {
+    // Until then etcd proposes its cluster version by itself, which would count against some operation.
+    await waitForClusterVersion(server.endpoint);
     const machine = await machineInfo(server.endpoint);
 
     log("round trips");
     const roundTrips = await countRoundTrips(OPS, clients, config, server.endpoint);
 
     const latency = await latencyFigures(LATENCY_OPS, clients, config, "latency");
-    if (!config.quick) {
-      log("waiting for the leases of losing claims to expire");
-      await sleep(SHORT_TTL_MS + 1500);
-    }
     const network = await networkLatency(server.endpoint, config);
 
     const serverCpu = processCpu(server.process.pid);

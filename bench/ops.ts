@@ -2,11 +2,14 @@
  * The benchmarked operations, as fixtures: untimed set-up, the timed call, untimed clean-up. Every worker of
  * every client gets its own lease names, so workers never contend with each other unless an operation says so.
  */
-import { type BenchClient, expectOutcome, type Participant } from "./clients/types.ts";
+import { type BenchClient, type ClaimResult, expectOutcome, type Participant } from "./clients/types.ts";
 
 export type OpId =
   | "claim-free"
   | "claim-held"
+  | "claim-busy"
+  | "claim-resume"
+  | "park"
   | "renew"
   | "leader"
   | "do-if-leader"
@@ -16,10 +19,7 @@ export type OpId =
 
 /** TTL of leases held for a whole fixture, in ms: long enough never to lapse during a run. */
 export const HELD_TTL_MS = 300_000;
-/**
- * TTL of claims that are released at once or lose, in ms. A losing claim leaves its lease unattached until
- * this TTL passes (leasehold sends no revoke for it), so it bounds how many such leases etcd carries.
- */
+/** TTL of claims that are released at once or lose, in ms. */
 export const SHORT_TTL_MS = 5000;
 
 export interface OpFixture {
@@ -42,13 +42,36 @@ export interface OpSpec {
   fixture(client: BenchClient, worker: number): Promise<OpFixture>;
 }
 
+async function claimAs(p: Participant, expected: ClaimResult, what: string): Promise<void> {
+  const found = await p.claim();
+  expectOutcome(found === expected, `${what}: expected ${expected}, found ${found}`);
+}
+
 async function holding(client: BenchClient, name: string, holder: string): Promise<Participant> {
   const p = client.participant(name, holder, HELD_TTL_MS);
-  expectOutcome(await p.claim(), `${client.id} claims the free lease ${name}`);
+  await claimAs(p, "leader", `${client.id} claims the free lease ${name}`);
   return p;
 }
 
+/**
+ * A term of `holder` on `name`, parked: each invocation is a fresh participant that resumes it. `end` resumes it
+ * once more and releases it.
+ */
+async function parkedTerm(client: BenchClient, name: string, holder: string) {
+  const invocation = () => client.participant(name, holder, HELD_TTL_MS);
+  const resume = async () => {
+    const p = invocation();
+    await claimAs(p, "leader", `${client.id} resumes its parked term of ${name}`);
+    return p;
+  };
+  const p = invocation();
+  await claimAs(p, "leader", `${client.id} claims the free lease ${name}`);
+  await p.park();
+  return { invocation, resume, end: async () => (await resume()).release() };
+}
+
 const everyClient = () => true;
+const handOff = (client: BenchClient) => client.handOff;
 let writes = 0;
 
 export const OPS: readonly OpSpec[] = [
@@ -59,7 +82,7 @@ export const OPS: readonly OpSpec[] = [
     async fixture(client, w) {
       const p = client.participant(`claim-free/${w}`, `w${w}`, SHORT_TTL_MS);
       return {
-        run: async () => expectOutcome(await p.claim(), `${client.id} claims a free lease`),
+        run: () => claimAs(p, "leader", `${client.id} claims a free lease`),
         after: () => p.release(),
         dispose: async () => {},
       };
@@ -74,8 +97,55 @@ export const OPS: readonly OpSpec[] = [
       const holder = await holding(client, name, `holder${w}`);
       const contender = client.participant(name, `contender${w}`, SHORT_TTL_MS);
       return {
-        run: async () => expectOutcome(!(await contender.claim()), `${client.id} loses a held lease`),
+        run: () => claimAs(contender, "held", `${client.id} loses a lease another holder holds`),
         dispose: () => holder.release(),
+      };
+    },
+  },
+  {
+    id: "claim-busy",
+    label: "claim (own holder busy)",
+    supports: handOff,
+    async fixture(client, w) {
+      const name = `claim-busy/${w}`;
+      const running = await holding(client, name, `w${w}`);
+      const overlapping = client.participant(name, `w${w}`, SHORT_TTL_MS);
+      return {
+        run: () => claimAs(overlapping, "busy", `${client.id} finds its own holder's term busy`),
+        dispose: () => running.release(),
+      };
+    },
+  },
+  {
+    id: "claim-resume",
+    label: "claim (own term parked: resume)",
+    supports: handOff,
+    async fixture(client, w) {
+      const term = await parkedTerm(client, `claim-resume/${w}`, `w${w}`);
+      let p = term.invocation();
+      return {
+        before: async () => {
+          p = term.invocation();
+        },
+        run: () => claimAs(p, "leader", `${client.id} resumes its parked term`),
+        after: () => p.park(),
+        dispose: term.end,
+      };
+    },
+  },
+  {
+    id: "park",
+    label: "park",
+    supports: handOff,
+    async fixture(client, w) {
+      const term = await parkedTerm(client, `park/${w}`, `w${w}`);
+      let p = term.invocation();
+      return {
+        before: async () => {
+          p = await term.resume();
+        },
+        run: () => p.park(),
+        dispose: term.end,
       };
     },
   },
@@ -120,7 +190,7 @@ export const OPS: readonly OpSpec[] = [
     async fixture(client, w) {
       const p = client.participant(`release/${w}`, `w${w}`, SHORT_TTL_MS);
       return {
-        before: async () => expectOutcome(await p.claim(), `${client.id} claims a free lease`),
+        before: () => claimAs(p, "leader", `${client.id} claims a free lease`),
         run: () => p.release(),
         dispose: async () => {},
       };
@@ -134,7 +204,7 @@ export const OPS: readonly OpSpec[] = [
       const p = client.participant(`cycle/${w}`, `w${w}`, SHORT_TTL_MS);
       return {
         run: async () => {
-          expectOutcome(await p.claim(), `${client.id} claims a free lease`);
+          await claimAs(p, "leader", `${client.id} claims a free lease`);
           await p.release();
         },
         dispose: async () => {},

@@ -20,7 +20,8 @@ export function leaseholdClient(
     const dataKey = `${keyspace}data/${name}`;
     return {
       async claim() {
-        return (await lease.claim()).isLeader;
+        const state = await lease.claim();
+        return state.isLeader ? "leader" : state.busy ? "busy" : "held";
       },
       async renew() {
         expectOutcome((await lease.renew()).isLeader, "leasehold renew keeps the lease");
@@ -32,8 +33,9 @@ export function leaseholdClient(
         return (await lease.doIfLeader([{ type: "put", key: dataKey, value }])).applied;
       },
       release: () => lease.release(),
+      park: () => lease.park(),
     };
   }
 
-  return { id, label, participant, close: () => backend.close?.() ?? Promise.resolve() };
+  return { id, label, handOff: true, participant, close: () => backend.close?.() ?? Promise.resolve() };
 }
