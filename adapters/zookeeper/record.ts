@@ -1,11 +1,10 @@
 /**
  * The leader znode's data: the term record.
  *
- * It is leasehold's holder record (`{holder, ttlMs, value?}`, readable with `decodeHolderRecord` as on etcd)
- * plus:
- * - `session`: the REST session that owns the ephemeral znode, so that a fresh process that knows only its
- *   `holder` can find and heartbeat its own term, and a claim retried after a lost create response can
- *   recognise the znode it created;
+ * It is leasehold's holder record (`{holder, ttlMs, value?, state, run?}`, the fields of etcd's term record,
+ * readable with `decodeHolderRecord`) plus `session`: the REST session that owns the ephemeral znode, so that
+ * a fresh process that knows only its `holder` can find and heartbeat its own term, and a claim retried after
+ * a lost create response can recognise the znode it created. Here `state` is always present:
  * - `state`: `"busy"` while one invocation holds the term, `"parked"` between invocations of the holder;
  * - `run` (busy only): the hold ID, the decimal claim ID of the claim that made the term busy. It is the
  *   store's mark of that invocation's hold (`TermRef.hold`). A claim ID, not the znode's version: every
@@ -31,11 +30,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 /** A claim ID: a positive int64 in decimal, without leading zeros. */
 const RUN = /^[1-9][0-9]{0,18}$/;
-const termFields = z.object({
-  session: z.string().check(z.regex(SESSION_ID)),
-  state: z.enum(["busy", "parked"]),
-  run: z.optional(z.string().check(z.regex(RUN))),
-});
+const sessionField = z.object({ session: z.string().check(z.regex(SESSION_ID)) });
 
 export function encodeLeaderRecord(record: LeaderRecord): Uint8Array {
   const { holder, ttlMs, value, session, state, run } = record;
@@ -53,18 +48,19 @@ export function encodeLeaderRecord(record: LeaderRecord): Uint8Array {
 
 /**
  * @throws {MalformedResponseError} the data is not a leader record (something else wrote the znode, or a
- *   busy term without its hold ID, or a parked one with one).
+ *   record without its state, a busy one without a valid hold ID, or a parked one with one).
  */
 export function decodeLeaderRecord(bytes: Uint8Array, where: string): LeaderRecord {
-  const { holder, ttlMs, value } = decodeHolderRecord(bytes, where);
-  let parsed: ReturnType<typeof termFields.safeParse>;
+  const { holder, ttlMs, value, state, run } = decodeHolderRecord(bytes, where);
+  let parsed: ReturnType<typeof sessionField.safeParse>;
   try {
-    parsed = termFields.safeParse(JSON.parse(decoder.decode(bytes)));
+    parsed = sessionField.safeParse(JSON.parse(decoder.decode(bytes)));
   } catch (error) {
     throw new MalformedResponseError(`${where} does not hold a leasehold leader record`, { cause: error });
   }
-  const fields = parsed.success ? parsed.data : null;
-  if (!fields || ttlMs % 1000 !== 0 || (fields.state === "busy") !== (fields.run !== undefined)) {
+  const held =
+    state === "busy" ? run !== undefined && RUN.test(run) : state === "parked" && run === undefined;
+  if (!parsed.success || ttlMs % 1000 !== 0 || state === undefined || !held) {
     throw new MalformedResponseError(`${where} does not hold a leasehold leader record`, {
       cause: parsed.error,
     });
@@ -73,8 +69,8 @@ export function decodeLeaderRecord(bytes: Uint8Array, where: string): LeaderReco
     holder,
     ttlMs,
     ...(value === undefined ? {} : { value }),
-    session: fields.session,
-    state: fields.state,
-    ...(fields.run === undefined ? {} : { run: fields.run }),
+    session: parsed.data.session,
+    state,
+    ...(run === undefined ? {} : { run }),
   };
 }
