@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fakeClock, memoryBackend } from "../../adapters/testing/index.ts";
+import { alwaysLeader, fakeClock, memoryBackend } from "../../adapters/testing/index.ts";
 import {
   type Backend,
   type ClaimRequest,
@@ -431,5 +431,30 @@ describe("park deadline", () => {
     await a.park();
     expect(deadlines).toEqual([1000]);
     expect(await createLease(opts).claim()).toMatchObject({ isLeader: true, token: s.token });
+  });
+});
+
+describe("alwaysLeader", () => {
+  it("every claim wins, even a duplicate of the same holder; the displaced handle's writes are refused", async () => {
+    const clock = fakeClock();
+    const backend = alwaysLeader({ clock });
+    const make = (holder: string) => createLease({ backend, clock, name: "n", holder, ttlMs: 3000 });
+    const first = make("a");
+    const held = await first.claim();
+    const duplicate = await make("a").claim();
+    expect(duplicate).toMatchObject({ isLeader: true, busy: false });
+    expect(duplicate.token).toBeGreaterThan(held.token as bigint);
+    const other = make("b");
+    expect((await other.claim()).isLeader).toBe(true);
+    expect(await first.doIfLeader([{ type: "put", key: "k", value: "late" }])).toEqual({
+      applied: false,
+      reason: "not-leader",
+    });
+    expect(first.state().isLeader).toBe(false);
+    expect(backend.leaseCount()).toBe(1);
+    const parked = other.state().token;
+    await other.park();
+    expect(await make("b").claim()).toMatchObject({ isLeader: true, token: parked });
+    expect(backend.leaseCount()).toBe(1);
   });
 });
