@@ -88,6 +88,12 @@ async function onHeld(
     record.session,
     ctx,
   );
+  if (set === "no-session") {
+    // A restarted gateway: the ZooKeeper session (and so the znode) lives on until ZooKeeper expires it.
+    throw new LeaseLostError(`lease ${req.name}: the gateway no longer has the parked term's session`, {
+      retryable: true,
+    });
+  }
   // Refused: another invocation resumed (or ended) the term first. Not alive: the term ended after the set.
   if (typeof set === "string" || alive !== true) return null;
   if (set.czxid !== node.czxid) {

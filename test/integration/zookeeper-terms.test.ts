@@ -314,6 +314,20 @@ describe("crash and release", () => {
     expect((await fetch(`${url}/sessions/v1/${parked.session}`, { method: "PUT" })).status).toBe(404);
   });
 
+  it("a parked term whose session this gateway does not have (as after a restart): no resume, no release", async () => {
+    const prefix = fresh("foreign-session");
+    // The second gateway stands for a restarted one: same ZooKeeper, other REST sessions.
+    const elsewhere = lease(zookeeper({ url: plainUrl, prefix }), "a");
+    const held = await elsewhere.claim();
+    await elsewhere.park();
+    const here = lease(zookeeper({ url, prefix }), "a");
+    await expect(here.claim()).rejects.toMatchObject({ code: "LEASE_LOST", retryable: true });
+    expect(here.state().isLeader).toBe(false);
+    await here.release();
+    expect(await here.leader()).toMatchObject({ token: held.token, parked: true });
+    expect((await lease(zookeeper({ url: plainUrl, prefix }), "a").claim()).token).toBe(held.token);
+  });
+
   it("releaseParked racing a resume: the resume wins or loses cleanly, a busy term is never ended", async () => {
     for (let i = 0; i < 8; i++) {
       const prefix = fresh("release-race");
