@@ -120,6 +120,26 @@ function randomClaimId(): bigint {
   return (1n << 62n) | (BigInt((words[0] as number) & 0x3fffffff) << 32n) | BigInt(words[1] as number);
 }
 
+const INT64 = /^-?\d{1,19}$/;
+
+/**
+ * The core's own check of what any backend reports, so that a faulty backend cannot make a leader of a bad term:
+ * a fencing token is a positive int64, and a lease ID a decimal int64.
+ * @throws {MalformedResponseError} naming the backend.
+ */
+function checkLeader(info: LeaderInfo, kind: string): void {
+  const id = INT64.test(info.leaseId) ? BigInt(info.leaseId) : null;
+  if (
+    typeof info.token !== "bigint" ||
+    info.token <= 0n ||
+    info.token >= 1n << 63n ||
+    id === null ||
+    BigInt.asIntN(64, id) !== id
+  ) {
+    throw new MalformedResponseError(`${kind}: a term with token ${info.token} and lease ID ${info.leaseId}`);
+  }
+}
+
 class LeaseHandle implements Lease {
   readonly name: string;
   readonly holder: string;
@@ -147,9 +167,10 @@ class LeaseHandle implements Lease {
 
   /**
    * The call's deadline: `requestTimeoutMs`, cut short while a term is held so that no request outlives the
-   * term's `validUntil` (once that has passed, the store decides and the full timeout applies). `park` passes
-   * `cut: false`: its write is guarded by the hold in the store, so a late one harms nobody, while a cut one
-   * near the end of a run would leave the term busy and block the holder's next invocation until it expires.
+   * term's `validUntil` (once that has passed, the store decides and the full timeout applies). `park` and
+   * `release` pass `cut: false`: they act only on this handle's own term (park is guarded by the hold in the
+   * store; no other invocation can hold the lease a busy term's release revokes), so a late one harms nobody,
+   * while one cut short near the end of a run would leave the term busy until its lease expires.
    */
   #ctx(options: CallOptions | undefined, cut = true): CallContext {
     let ms = this.#opts.requestTimeoutMs;
@@ -188,7 +209,7 @@ class LeaseHandle implements Lease {
       holder: info?.holder ?? null,
       token: info?.token ?? null,
       leaseId: info?.leaseId ?? null,
-      leaseIdHex: info ? BigInt(info.leaseId).toString(16) : null,
+      leaseIdHex: info ? BigInt.asUintN(64, BigInt(info.leaseId)).toString(16) : null,
       validUntil: held ? term.validUntil : null,
       ttlMs: info?.ttlMs ?? null,
       ...(info?.value === undefined ? {} : { value: info.value }),
@@ -228,6 +249,7 @@ class LeaseHandle implements Lease {
         throw error;
       }
       this.#pendingClaimId = null;
+      checkLeader(outcome.leader, this.backend.kind);
       if (outcome.held) {
         this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
       } else {
@@ -265,7 +287,7 @@ class LeaseHandle implements Lease {
 
   release(options?: CallOptions): Promise<void> {
     return this.#serial(async () => {
-      const ctx = this.#ctx(options);
+      const ctx = this.#ctx(options, false);
       const term = this.#term;
       if (term) await this.backend.release(this.#termRef(term), ctx);
       else await this.backend.releaseParked(this.name, this.holder, ctx);
@@ -284,8 +306,10 @@ class LeaseHandle implements Lease {
     });
   }
 
-  leader(options?: CallOptions): Promise<LeaderInfo | null> {
-    return this.backend.leader(this.name, this.#ctx(options));
+  async leader(options?: CallOptions): Promise<LeaderInfo | null> {
+    const info = await this.backend.leader(this.name, this.#ctx(options));
+    if (info) checkLeader(info, this.backend.kind);
+    return info;
   }
 
   doIfLeader(
