@@ -150,6 +150,35 @@ describe("claim retries", () => {
     }
   });
 
+  it("refuses a term whose token is not a positive int64 or whose lease ID is not a decimal int64", async () => {
+    const good = { holder: "a", token: 1n, ttlMs: 3000, leaseId: "1", parked: false };
+    const bad = [
+      { ...good, token: 0n },
+      { ...good, token: -1n },
+      { ...good, token: 1n << 63n },
+      { ...good, leaseId: "0x1f" },
+      { ...good, leaseId: "18446744073709551616" },
+      { ...good, leaseId: "" },
+    ];
+    for (const leader of bad) {
+      for (const held of [true, false]) {
+        const backend = scripted(async () =>
+          held ? { held: true, grantedTtlMs: 3000, hold: "1", leader } : { held: false, leader },
+        );
+        const a = createLease({ backend, name: "n", holder: "a", ttlMs: 3000 });
+        await expect(a.claim()).rejects.toBeInstanceOf(MalformedResponseError);
+        expect(a.state()).toMatchObject({ isLeader: false, holder: null });
+      }
+      const reader = createLease({
+        backend: { ...memoryBackend(), leader: async () => leader },
+        name: "n",
+        holder: "a",
+        ttlMs: 3000,
+      });
+      await expect(reader.leader()).rejects.toBeInstanceOf(MalformedResponseError);
+    }
+  });
+
   it("runs calls on one handle one at a time", async () => {
     let running = 0;
     let maxRunning = 0;
