@@ -41,17 +41,24 @@ let claims = 0n;
 /** A fresh claim ID in [2^62, 2^63), above JS number precision. */
 const claimId = () => 2n ** 62n + 1_000_003n * ++claims;
 
-/** A transport that records requests and can run `beforeMulti` just before a multi request is sent. */
+/**
+ * A transport that records requests and can run `beforeMulti` just before a multi request is sent, or
+ * `beforeWrite` just before a versioned write of a znode (`PUT` or `DELETE` with `?version=`).
+ */
 function spyTransport() {
   const seen: HttpRequest[] = [];
   const spy = {
     seen,
     beforeMulti: undefined as (() => Promise<void>) | undefined,
+    beforeWrite: undefined as (() => Promise<void>) | undefined,
     async request(req: HttpRequest) {
       seen.push(req);
-      if (req.url.includes("/leasehold/v1/multi") && spy.beforeMulti) {
-        const hook = spy.beforeMulti;
-        spy.beforeMulti = undefined;
+      const multi = req.url.includes("/leasehold/v1/multi");
+      const write = req.url.includes("/znodes/v1/") && req.url.includes("version=");
+      const hook = multi ? spy.beforeMulti : write ? spy.beforeWrite : undefined;
+      if (hook) {
+        if (multi) spy.beforeMulti = undefined;
+        else spy.beforeWrite = undefined;
         await hook();
       }
       return base.request(req);
@@ -326,6 +333,37 @@ describe("crash and release", () => {
     await here.release();
     expect(await here.leader()).toMatchObject({ token: held.token, parked: true });
     expect((await lease(zookeeper({ url: plainUrl, prefix }), "a").claim()).token).toBe(held.token);
+  });
+
+  it("park reads again when its term's own transaction moved the version in between, and parks", async () => {
+    const prefix = fresh("park-retry");
+    const spy = spyTransport();
+    const backend = zookeeper({ url, prefix, extensions: "leasehold-v1", transport: spy });
+    const term = await claimTerm(backend, "a");
+    spy.beforeWrite = async () => {
+      const other = zookeeper({ url, prefix, extensions: "leasehold-v1" });
+      expect(await other.txn(putTxn(term, fresh("park-retry-key"), "1"), ctx())).toMatchObject({
+        applied: true,
+      });
+    };
+    await backend.park(term, ctx());
+    expect(spy.seen.filter((r) => r.method === "PUT").length).toBe(2);
+    expect((await record(prefix)).record).toMatchObject({ state: "parked" });
+    expect(await backend.leader(NAME, ctx())).toMatchObject({ token: term.token, parked: true });
+  });
+
+  it("releaseParked refused by a resume and park in between reads again and ends the parked term", async () => {
+    const prefix = fresh("release-retry");
+    const spy = spyTransport();
+    const backend = zookeeper({ url, prefix, transport: spy });
+    await backend.park(await claimTerm(zookeeper({ url, prefix }), "a"), ctx());
+    spy.beforeWrite = async () => {
+      const other = zookeeper({ url, prefix });
+      await other.park(await claimTerm(other, "a"), ctx());
+    };
+    await backend.releaseParked(NAME, "a", ctx());
+    expect(spy.seen.filter((r) => r.method === "DELETE" && r.url.includes("/znodes/")).length).toBe(2);
+    expect(await backend.leader(NAME, ctx())).toBeNull();
   });
 
   it("releaseParked racing a resume: the resume wins or loses cleanly, a busy term is never ended", async () => {
