@@ -36,7 +36,7 @@ export {
 } from "./http.ts";
 export { type CallOptions, createLease, type Lease, type LeaseState } from "./lease.ts";
 export { MAX_HOLDER_LENGTH, MAX_NAME_LENGTH, validateHolder, validateName } from "./names.ts";
-export type { LeaseOptions } from "./options.ts";
+export { type LeaseOptions, type LeaseRuleOptions, validateLeaseOptions } from "./options.ts";
 export { decodeHolderRecord, encodeHolderRecord, type HolderRecord } from "./record.ts";
 export { keepTerm, type TermEnd } from "./term.ts";
 export {

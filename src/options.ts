@@ -1,5 +1,5 @@
 /** Validation of `createLease` options: every rule is checked once, at creation, before anything is sent. */
-import type { Backend } from "./backend.ts";
+import type { Backend, BackendCapabilities } from "./backend.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidArgumentError } from "./errors.ts";
 import { validateHolder, validateName } from "./names.ts";
@@ -61,13 +61,42 @@ function ms(value: unknown, field: string, min: number, max: number, rule: strin
 
 /** @throws {InvalidArgumentError} naming the first option that breaks a rule. */
 export function resolveOptions(options: LeaseOptions): ResolvedOptions {
-  const { backend, value, allowNonAtomicGuard = false, clock = systemClock } = options ?? {};
+  const backend = options?.backend;
   if (typeof backend?.claim !== "function") {
     throw new InvalidArgumentError("backend", "must be a Backend such as etcd(...)");
   }
-  const { minTtlMs, maxTtlMs, ttlGranularityMs } = backend.capabilities;
   const name = validateName(options.name);
   const holder = validateHolder(options.holder);
+  return { ...resolveLeaseRules(options, backend.capabilities, backend.kind), backend, name, holder };
+}
+
+/** The lease options that helpers taking `name` and `holder` per call (or per request) check up front. */
+export type LeaseRuleOptions = Omit<LeaseOptions, "backend" | "name" | "holder"> &
+  Partial<Pick<LeaseOptions, "name" | "holder">>;
+
+/**
+ * Checks lease options against a store's capabilities without a backend instance, as `createLease` does: for
+ * helpers (Hono middleware, Workers `scheduled`) that create their leases later, per request or invocation.
+ * `name` and `holder` are checked when given. `kind` names the store in messages (e.g. "etcd").
+ * @throws {InvalidArgumentError} naming the first option that breaks a rule.
+ */
+export function validateLeaseOptions(
+  options: LeaseRuleOptions,
+  capabilities: BackendCapabilities,
+  kind = "this store",
+): void {
+  if (options?.name !== undefined) validateName(options.name);
+  if (options?.holder !== undefined) validateHolder(options.holder);
+  resolveLeaseRules(options, capabilities, kind);
+}
+
+function resolveLeaseRules(
+  options: LeaseRuleOptions,
+  capabilities: BackendCapabilities,
+  kind: string,
+): Omit<ResolvedOptions, "backend" | "name" | "holder"> {
+  const { value, allowNonAtomicGuard = false, clock = systemClock } = options ?? {};
+  const { minTtlMs, maxTtlMs, ttlGranularityMs } = capabilities;
 
   const requested = ms(
     options.ttlMs,
@@ -81,7 +110,7 @@ export function resolveOptions(options: LeaseOptions): ResolvedOptions {
     "ttlMs",
     minTtlMs,
     maxTtlMs,
-    `must be from ${minTtlMs} to ${maxTtlMs} ms on ${backend.kind}`,
+    `must be from ${minTtlMs} to ${maxTtlMs} ms on ${kind}`,
   );
   if (value !== undefined && (typeof value !== "string" || value.length > MAX_VALUE_LENGTH)) {
     throw new InvalidArgumentError("value", `must be a string of at most ${MAX_VALUE_LENGTH} characters`);
@@ -106,5 +135,5 @@ export function resolveOptions(options: LeaseOptions): ResolvedOptions {
   if (typeof clock?.now !== "function" || typeof clock.sleep !== "function") {
     throw new InvalidArgumentError("clock", "must have now() and sleep(ms)");
   }
-  return { backend, name, holder, ttlMs, value, driftMarginMs, requestTimeoutMs, allowNonAtomicGuard, clock };
+  return { ttlMs, value, driftMarginMs, requestTimeoutMs, allowNonAtomicGuard, clock };
 }

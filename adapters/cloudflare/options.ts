@@ -2,15 +2,15 @@
 import {
   type Backend,
   type Clock,
-  createLease,
   InvalidArgumentError,
   type LeaseOptions,
   type LeaseState,
   systemClock,
   validateHolder,
+  validateLeaseOptions,
   validateName,
 } from "../../src/index.ts";
-import { type EnvSource, etcd, etcdFromEnv } from "../etcd/index.ts";
+import { type EnvSource, ETCD_CAPABILITIES, etcdFromEnv } from "../etcd/index.ts";
 import type { ScheduledControllerLike } from "./workers.ts";
 
 /**
@@ -73,8 +73,8 @@ export interface ResolvedScheduledOptions<Env> {
 const randomHolder = () => `cron-${crypto.randomUUID()}`;
 
 /**
- * Checks every option. With the default etcd backend the store's rules are known, so a lease handle is created
- * once here on a placeholder endpoint (no request is sent) to check `createLease`'s rules at creation too.
+ * Checks every option. With the default etcd backend the store's rules are known (`ETCD_CAPABILITIES`), so
+ * `createLease`'s rules that depend on the store are checked at creation too, with `validateLeaseOptions`.
  * @throws {InvalidArgumentError} naming the option and the rule.
  */
 export function resolveScheduledOptions<Env>(
@@ -111,11 +111,11 @@ export function resolveScheduledOptions<Env>(
     throw new InvalidArgumentError("onNotLeader", "must be a function");
   }
   if (backend === undefined) {
-    createLease({
-      ...lease,
-      backend: etcd({ endpoints: ["http://validation.invalid"] }),
-      holder: "validation",
-    });
+    validateLeaseOptions(
+      { ...lease, ...(typeof holder === "string" ? { holder } : {}) },
+      ETCD_CAPABILITIES,
+      "etcd",
+    );
   }
   return {
     backend: backend ?? ((env) => etcdFromEnv(env as EnvSource)),

@@ -2,11 +2,11 @@
 import type { Context } from "hono";
 import {
   type Backend,
-  createLease,
   InvalidArgumentError,
   type LeaseError,
   type LeaseOptions,
   validateHolder,
+  validateLeaseOptions,
   validateName,
 } from "../../src/index.ts";
 
@@ -81,9 +81,9 @@ function perRequest<T, B extends object>(value: PerRequest<T, B>): (c: RouteCont
 const randomHolder = () => `req-${crypto.randomUUID()}`;
 
 /**
- * Checks every option that does not depend on the request. With a fixed backend, a lease handle is created
- * once here, so that `createLease`'s rules that depend on the store (TTL bounds, drift margin, request timeout)
- * are checked at creation too; with a per-request backend they are checked on each request.
+ * Checks every option that does not depend on the request. With a fixed backend, `createLease`'s rules that
+ * depend on the store (TTL bounds, drift margin, request timeout) are checked here too, against its capabilities
+ * (`validateLeaseOptions`); with a per-request backend they are checked on each request.
  * @throws {InvalidArgumentError} naming the option and the rule.
  */
 export function resolveRouteOptions<B extends object>(
@@ -113,8 +113,17 @@ export function resolveRouteOptions<B extends object>(
   if (onError !== undefined && typeof onError !== "function") {
     throw new InvalidArgumentError("onError", "must be a function");
   }
-  if (typeof backend !== "function")
-    createLease({ ...lease, backend, name: "validation", holder: "validation" });
+  if (typeof backend !== "function") {
+    validateLeaseOptions(
+      {
+        ...lease,
+        ...(typeof name === "string" ? { name } : {}),
+        ...(typeof holder === "string" ? { holder } : {}),
+      },
+      backend.capabilities,
+      backend.kind,
+    );
+  }
   return {
     backend: perRequest(backend),
     name: perRequest(name),
