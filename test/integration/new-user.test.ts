@@ -1,0 +1,123 @@
+/**
+ * What a new user meets: the packed tarball installed into a fresh project with only the declared peers, the
+ * README's quick start and edge example type-checked there exactly as README.md shows them, and the quick start
+ * run against a real etcd. A README example that stops compiling, or a package that only works inside this
+ * repository, fails here.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, "../..");
+const endpoint = inject("etcdEndpoint");
+let app: string;
+
+/** The first ```ts block after `heading` in README.md, as the user reads it. */
+export function readmeBlock(readme: string, heading: string): string {
+  const start = readme.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`README.md has no heading ${heading}`);
+  const match = /```ts\n([\s\S]*?)```/.exec(readme.slice(start));
+  if (!match?.[1]) throw new Error(`README.md has no ts block under ${heading}`);
+  return match[1];
+}
+
+const npm = (args: string[], cwd: string) =>
+  run("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, maxBuffer: 1 << 24 });
+
+/** The versions this repository develops against, for the user project's own devDependencies. */
+async function devVersion(pkg: string): Promise<string> {
+  const manifest = JSON.parse(await readFile(join(root, "package.json"), "utf8"));
+  return manifest.devDependencies[pkg];
+}
+
+beforeAll(async () => {
+  app = await mkdtemp(join(tmpdir(), "leasehold-new-user-"));
+  await run(process.execPath, [join(root, "node_modules/tsup/dist/cli-default.js")], { cwd: root });
+  const { stdout } = await npm(["pack", "--pack-destination", app], root);
+  const tarball = join(app, stdout.trim().split("\n").at(-1) as string);
+  const deps = ["hono", "undici", "typescript", "@types/node", "@cloudflare/workers-types"];
+  const versions = Object.fromEntries(await Promise.all(deps.map(async (d) => [d, await devVersion(d)])));
+  await writeFile(
+    join(app, "package.json"),
+    JSON.stringify({
+      name: "new-user-app",
+      private: true,
+      type: "module",
+      dependencies: { leasehold: `file:${tarball}`, hono: versions.hono, undici: versions.undici },
+      devDependencies: {
+        typescript: versions.typescript,
+        "@types/node": versions["@types/node"],
+        "@cloudflare/workers-types": versions["@cloudflare/workers-types"],
+      },
+    }),
+  );
+  await npm(["install", "--prefer-offline"], app);
+  const readme = await readFile(join(root, "README.md"), "utf8");
+  // The quick start calls a function of the user's own; this one stands in for it.
+  const report =
+    'async function buildTheReport(token: bigint | null): Promise<string> { return "r" + String(token); }\n';
+  await writeFile(join(app, "quickstart.ts"), `${report}${readmeBlock(readme, "## Quick start")}`);
+  await writeFile(
+    join(app, "worker.ts"),
+    readmeBlock(readme, "### Edge: a Hono cron endpoint and a Worker cron trigger"),
+  );
+  const compilerOptions = {
+    target: "ES2023",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+  };
+  await writeFile(
+    join(app, "tsconfig.node.json"),
+    JSON.stringify({ compilerOptions: { ...compilerOptions, types: ["node"] }, files: ["quickstart.ts"] }),
+  );
+  await writeFile(
+    join(app, "tsconfig.worker.json"),
+    JSON.stringify({
+      compilerOptions: { ...compilerOptions, lib: ["ES2023"], types: ["@cloudflare/workers-types"] },
+      files: ["worker.ts"],
+    }),
+  );
+}, 180_000);
+
+afterAll(async () => {
+  if (app) await rm(app, { recursive: true, force: true });
+});
+
+describe("a new user's project", () => {
+  it("installs the tarball, with zod and the docs the README links to", async () => {
+    const manifest = JSON.parse(await readFile(join(app, "node_modules/leasehold/package.json"), "utf8"));
+    expect(Object.keys(manifest.dependencies ?? {})).toContain("zod");
+    const docs = await readFile(join(app, "node_modules/leasehold/docs/design.md"), "utf8");
+    expect(docs.length).toBeGreaterThan(0);
+  });
+
+  it("type-checks the README's quick start (Node) and edge example (Workers)", async () => {
+    const tsc = join(app, "node_modules/typescript/bin/tsc");
+    for (const project of ["tsconfig.node.json", "tsconfig.worker.json"]) {
+      const result = await run(process.execPath, [tsc, "-p", project], { cwd: app }).catch(
+        (error: { stdout?: string }) => ({ stdout: error.stdout ?? String(error) }),
+      );
+      expect(result.stdout, project).toBe("");
+    }
+  });
+
+  it("runs the quick start against etcd: it leads, then parks", async () => {
+    const source = await readFile(join(app, "quickstart.ts"), "utf8");
+    expect(source).toContain('"http://127.0.0.1:2379"');
+    const probe =
+      "\nconsole.log(JSON.stringify({ isLeader: state.isLeader, after: lease.state().isLeader }));\n";
+    await writeFile(
+      join(app, "quickstart-run.ts"),
+      source.replace('"http://127.0.0.1:2379"', JSON.stringify(endpoint)) + probe,
+    );
+    const { stdout } = await run(process.execPath, ["quickstart-run.ts"], { cwd: app });
+    expect(JSON.parse(stdout.trim().split("\n").at(-1) as string)).toEqual({ isLeader: true, after: false });
+  });
+});
