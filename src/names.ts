@@ -7,7 +7,23 @@ export const MAX_NAME_LENGTH = 200;
 export const MAX_HOLDER_LENGTH = 256;
 
 const SEGMENT = /^(?!\.\.?$)[\p{L}\p{N}._~:@+=,-]+$/u;
+const SEGMENT_CHAR = /^[\p{L}\p{N}._~:@+=,-]$/u;
 const CONTROL = /[\p{Cc}\p{Cs}]/u;
+
+const ALLOWED = "letters, digits and . _ ~ : @ + = , -";
+
+/** Why segment `n` (1-based) of `name` is refused, pointing at the offending character. */
+function segmentRule(name: string, segment: string, n: number): string {
+  const where = `${JSON.stringify(name)}: segment ${n}`;
+  if (segment === "")
+    return `${where} is empty (no leading, trailing or doubled "/"); a name is made of ${ALLOWED}`;
+  if (segment === "." || segment === "..") return `${where} is "${segment}", which is not allowed`;
+  const chars = Array.from(segment);
+  const at = chars.findIndex((c) => !SEGMENT_CHAR.test(c));
+  const char = chars[at] as string;
+  const code = `U+${(char.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, "0")}`;
+  return `${where} has ${JSON.stringify(char)} (${code}) at character ${at + 1}; only ${ALLOWED} are allowed`;
+}
 
 /**
  * A lease name is one or more "/"-separated segments, e.g. `jobs/nightly-report`: no empty segment (so no
@@ -19,13 +35,9 @@ export function validateName(name: unknown, field = "name"): string {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw new InvalidArgumentError(field, `must be a string of 1 to ${MAX_NAME_LENGTH} characters`);
   }
-  const bad = name.split("/").findIndex((segment) => !SEGMENT.test(segment));
-  if (bad >= 0) {
-    throw new InvalidArgumentError(
-      field,
-      `segment ${bad + 1} must be non-empty, not "." or "..", and made of letters, digits and . _ ~ : @ + = , -`,
-    );
-  }
+  const segments = name.split("/");
+  const bad = segments.findIndex((segment) => !SEGMENT.test(segment));
+  if (bad >= 0) throw new InvalidArgumentError(field, segmentRule(name, segments[bad] as string, bad + 1));
   return name;
 }
 

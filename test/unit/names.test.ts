@@ -22,6 +22,25 @@ describe("validateName", () => {
     );
   });
 
+  it("points at the offending character, with its code point and place", () => {
+    fc.assert(
+      fc.property(segment, fc.constantFrom(" ", "\0", "?", "#", "€"), (s, bad) => {
+        const name = `jobs/${s}${bad}x`;
+        const code = (bad.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, "0");
+        expect(() => validateName(name)).toThrow(
+          `name: ${JSON.stringify(name)}: segment 2 has ${JSON.stringify(bad)} (U+${code}) at character ${s.length + 1}; only letters, digits and . _ ~ : @ + = , - are allowed`,
+        );
+      }),
+    );
+  });
+
+  it("says which segment is empty or a dot segment", () => {
+    expect(() => validateName("jobs//x")).toThrow(
+      'name: "jobs//x": segment 2 is empty (no leading, trailing or doubled "/"); a name is made of letters, digits and . _ ~ : @ + = , -',
+    );
+    expect(() => validateName("jobs/..")).toThrow('name: "jobs/..": segment 2 is "..", which is not allowed');
+  });
+
   it("accepts letters of any script", () => {
     expect(validateName("jobs/報告/émission")).toBe("jobs/報告/émission");
   });
