@@ -7,6 +7,13 @@ import { InvalidArgumentError } from "./errors.ts";
 /** Keys and values: a string (encoded as UTF-8) or raw bytes. */
 export type Bytes = string | Uint8Array;
 
+/**
+ * One op of a guarded transaction (`doIfLeader`), plain data:
+ * - `put`: writes `value` at `key` (etcd: a put without a lease; ZooKeeper: a set, or a create when absent);
+ * - `delete`: deletes `key` (no range; a missing key is fine, see `OpResult`);
+ * - `get`: reads `key` inside the same transaction.
+ * Keys must not be empty nor lie under the backend's lease prefix (refused with `InvalidArgumentError`).
+ */
 export type TxnOp =
   | { type: "put"; key: Bytes; value: Bytes }
   | { type: "delete"; key: Bytes }
@@ -18,14 +25,15 @@ export type CompareOp = "=" | "!=" | "<" | ">";
 
 /**
  * One condition of a guarded transaction, checked by the store at commit time.
- * `value` is bytes for target `"value"`, an integer (bigint, or a non-negative safe-integer number) otherwise.
+ * `value` is bytes for target `"value"`, and a `bigint` from 0 to 2^63 - 1 otherwise (e.g. `0n`): revisions and
+ * versions are 64-bit, so a JS number is refused rather than silently rounded.
  * A missing key has version, createRevision and modRevision 0 (etcd's convention).
  */
 export interface Compare {
   key: Bytes;
   target: CompareTarget;
   op: CompareOp;
-  value: Bytes | bigint | number;
+  value: Bytes | bigint;
 }
 
 /** A key as read inside a transaction. Revisions and version are exact 64-bit integers. */
@@ -37,6 +45,11 @@ export interface KeyValue {
   version: bigint;
 }
 
+/**
+ * The result of one op, in the order of the ops: `put` says nothing more; `delete` gives how many keys it deleted
+ * (0n or 1n); `get` gives the key as read inside the transaction, or null when absent. Keys and values are bytes:
+ * `bytesToText(kv.value)` decodes UTF-8.
+ */
 export type OpResult =
   | { type: "put" }
   | { type: "delete"; deleted: bigint }
@@ -90,9 +103,9 @@ function bytesField(value: unknown, field: string, allowEmpty: boolean): Uint8Ar
 }
 
 function integerField(value: unknown, field: string): bigint {
-  if (typeof value === "bigint" && value >= 0n) return value;
-  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
-  throw new InvalidArgumentError(field, "must be a bigint or a safe integer, at least 0");
+  if (typeof value === "bigint" && value >= 0n && value < 1n << 63n) return value;
+  const given = typeof value === "number" ? ` (got the number ${value}: write ${value}n)` : "";
+  throw new InvalidArgumentError(field, `must be a bigint from 0n to 2n ** 63n - 1n${given}`);
 }
 
 /**

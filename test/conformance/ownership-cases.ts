@@ -94,7 +94,7 @@ export function ownershipCases(c: SuiteContext): void {
         handles.map((h, i) =>
           h.doIfLeader(
             [{ type: "put", key: k, value: String(i) }],
-            [{ key: k, target: "version", op: "=", value: 0 }],
+            [{ key: k, target: "version", op: "=", value: 0n }],
           ),
         ),
       );

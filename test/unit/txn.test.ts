@@ -41,8 +41,11 @@ describe("normalizeTxn", () => {
     expect(() => normalizeTxn([], [{ key: "a", target: "version", op: "=", value: -1n }])).toThrow(
       "compares[0].value:",
     );
-    expect(() => normalizeTxn([], [{ key: "a", target: "version", op: "=", value: 2 ** 53 }])).toThrow(
+    expect(() => normalizeTxn([], [{ key: "a", target: "version", op: "=", value: 2n ** 63n }])).toThrow(
       "compares[0].value:",
+    );
+    expect(() => normalizeTxn([], [{ key: "a", target: "version", op: "=", value: 3 as never }])).toThrow(
+      "compares[0].value: must be a bigint from 0n to 2n ** 63n - 1n (got the number 3: write 3n)",
     );
     expect(() =>
       normalizeTxn(Array.from({ length: 65 }, () => ({ type: "get" as const, key: "k" }))),
