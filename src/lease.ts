@@ -68,9 +68,14 @@ export interface Lease {
    */
   renew(options?: CallOptions): Promise<LeaseState>;
   /**
-   * Resigns: ends the term so the next claimant can take the lease at once (etcd `POST /v3/lease/revoke`).
-   * Without a term in this handle, it ends this holder's *parked* term, if any (never a busy one: that belongs
-   * to another live invocation). Releasing a lease already gone succeeds.
+   * Resigns: ends the term so the next claimant can take the lease at once (etcd: one `POST /v3/lease/revoke`,
+   * which deletes the term's keys with its lease; ZooKeeper: one `DELETE /sessions/v1/<id>`, which deletes the
+   * ephemeral leader znode). Without a term in this handle, it ends this holder's *parked* term, if any (never a
+   * busy one: that belongs to another live invocation): etcd reads, then deletes the keys in a txn guarded by the
+   * parked record's mod revision, then revokes (3 round trips). Releasing a lease already gone succeeds. The call
+   * keeps its full `requestTimeoutMs` deadline even near `validUntil`. Afterwards this handle holds nothing.
+   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} when the
+   *   store's answer is in doubt; the term then ends by itself when its lease expires.
    */
   release(options?: CallOptions): Promise<void>;
   /**
@@ -80,7 +85,14 @@ export interface Lease {
    * After `park()` this handle holds nothing, whatever the outcome; without a term it does nothing.
    */
   park(options?: CallOptions): Promise<void>;
-  /** Who holds the lease now, read from the store (one round trip), or null when it is free. */
+  /**
+   * Who holds the lease now, read from the store (etcd: one read-only `POST /v3/kv/txn` of the election's first
+   * candidate and the term record; ZooKeeper: one `GET` of the leader znode), or null when it is free:
+   * `{ holder, token, ttlMs, leaseId, value?, parked }` (see `LeaderInfo`; `ttlMs` is null for a Go candidate).
+   * Changes nothing in this handle's own state.
+   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} on any
+   *   doubt, including a term whose token or lease ID is not a valid int64.
+   */
   leader(options?: CallOptions): Promise<LeaderInfo | null>;
   /**
    * Commits `ops` atomically only if this handle still holds its term at commit time and every compare
@@ -127,7 +139,7 @@ const INT64 = /^-?\d{1,19}$/;
  * a fencing token is a positive int64, and a lease ID a decimal int64.
  * @throws {MalformedResponseError} naming the backend.
  */
-function checkLeader(info: LeaderInfo, kind: string): void {
+export function checkLeader(info: LeaderInfo, kind: string): void {
   const id = INT64.test(info.leaseId) ? BigInt(info.leaseId) : null;
   if (
     typeof info.token !== "bigint" ||
