@@ -110,6 +110,21 @@ export interface TxnRequest {
   compares: NormalizedCompare[];
 }
 
+/** One reading of a lease's term by a store watch (see {@link Backend.observe}). */
+export interface ObservedTerm {
+  /** The term as of `revision`, or null when the lease is free. */
+  leader: LeaderInfo | null;
+  /** The store revision of this reading (etcd: the revision of the events it follows). Increases along one watch. */
+  revision: bigint;
+}
+
+export interface BackendObserveOptions {
+  /** Ends the watch: the iterable then returns. */
+  signal: AbortSignal;
+  /** Deadline of each request the watch makes, in ms: the first read, and opening a stream up to its first message. */
+  requestTimeoutMs: number;
+}
+
 /**
  * A coordination store. Every method either returns what the store said or throws a `LeaseError`; none may
  * guess. Implementations: `etcd()` (`leasehold/etcd`), `zookeeper()` (`leasehold/zookeeper`),
@@ -150,4 +165,13 @@ export interface Backend {
   txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome>;
   /** Releases connections or other resources the backend owns. */
   close?(): Promise<void>;
+  /**
+   * Optional: follows the term of `name` with a store watch. Yields the term as of the start, then after each
+   * store revision that changed the lease's keys, in revision order (equal readings may repeat); reconnects by
+   * itself from the last revision seen + 1; returns once `options.signal` aborts. Backends without it are
+   * polled with `leader()` by `observe()`.
+   * @throws {LeaseError} the watch cannot be kept without missing a change (a compacted revision, a stream held
+   *   back by a proxy, an error answer, a failed reconnect); `observe()` then falls back to polling.
+   */
+  observe?(name: string, options: BackendObserveOptions): AsyncIterable<ObservedTerm>;
 }

@@ -1,10 +1,12 @@
 export type {
   Backend,
   BackendCapabilities,
+  BackendObserveOptions,
   CallContext,
   ClaimOutcome,
   ClaimRequest,
   LeaderInfo,
+  ObservedTerm,
   TermRef,
   TxnRequest,
 } from "./backend.ts";
@@ -36,6 +38,15 @@ export {
 } from "./http.ts";
 export { type CallOptions, createLease, type Lease, type LeaseState } from "./lease.ts";
 export { MAX_HOLDER_LENGTH, MAX_NAME_LENGTH, validateHolder, validateName } from "./names.ts";
+export {
+  type LeaderChange,
+  type ObserveError,
+  type ObserveEvent,
+  type ObserveMode,
+  type ObserveModeChange,
+  type ObserveOptions,
+  observe,
+} from "./observe.ts";
 export { type LeaseOptions, type LeaseRuleOptions, validateLeaseOptions } from "./options.ts";
 export { decodeHolderRecord, encodeHolderRecord, type HolderRecord } from "./record.ts";
 export { keepTerm, type TermEnd } from "./term.ts";

@@ -27,6 +27,7 @@ import {
   type KeyValue,
   type LeaderInfo,
   LeaseLostError,
+  type ObservedTerm,
   systemClock,
   type TermRef,
   type TxnOutcome,
@@ -70,7 +71,17 @@ interface Term {
 }
 
 /**
- * Creates an empty in-memory store.
+ * Creates an empty in-memory store with etcd's semantics, for unit tests of code that uses leasehold: one
+ * revision counter (tokens are the revision that created a term, above 2^53 with `startRevision`), TTLs in ms
+ * that expire when `clock` passes them (pass the same `fakeClock()` to `createLease` and advance it: no real
+ * waiting), park/resume and busy as on etcd, and atomic `doIfLeader` with every compare target. Capabilities:
+ * `atomicGuard: true`, `minTtlMs` (default 2000), whole seconds. Nothing is shared between two instances.
+ *
+ * ```ts
+ * const clock = fakeClock();
+ * const backend = memoryBackend({ clock });
+ * const lease = createLease({ backend, clock, name: "jobs/x", holder: "a", ttlMs: 5000 });
+ * ```
  * @throws {InvalidArgumentError} `minTtlMs` is not a whole number of seconds of at least 1000 ms, or
  *   `startRevision` is not a bigint of at least 0.
  */
@@ -88,6 +99,11 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
   const kv = memoryKv(startRevision);
   const leases = new Map<string, StoredLease>();
   const terms = new Map<string, Term>();
+  /** The observers' callbacks, told the name of every term written or ended, right after the write. */
+  const watchers = new Set<(name: string) => void>();
+  const changed = (name: string): void => {
+    for (const watcher of watchers) watcher(name);
+  };
 
   const capabilities: BackendCapabilities = {
     atomicGuard: true,
@@ -104,6 +120,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     leases.delete(leaseId);
     terms.delete(lease.name);
     kv.bump();
+    changed(lease.name);
   };
 
   const sweep = (): void => {
@@ -141,6 +158,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
   const write = (term: Term, record: HolderRecord): void => {
     term.record = record;
     term.hold = kv.bump();
+    const name = leases.get(term.leaseId)?.name;
+    if (name !== undefined) changed(name);
   };
 
   const heldOutcome = (name: string, term: Term): ClaimOutcome => ({
@@ -157,6 +176,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     if (req.value !== undefined) record.value = req.value;
     const term: Term = { leaseId: run, token, hold: token, record };
     terms.set(req.name, term);
+    changed(req.name);
     return heldOutcome(req.name, term);
   };
 
@@ -225,6 +245,54 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     leaseCount: () => {
       sweep();
       return leases.size;
+    },
+
+    /**
+     * A watch as on etcd: the term at the start, then the term after every write or end of it (expiry included:
+     * the watch wakes when the clock reaches the term's lease deadline), each at its revision, none missed.
+     */
+    async *observe(name, { signal }) {
+      const seen: ObservedTerm[] = [];
+      let wake: (() => void) | undefined;
+      const reading = (): ObservedTerm => {
+        const term = terms.get(name);
+        return { leader: term ? infoOf(term) : null, revision: kv.revision() };
+      };
+      const watcher = (changedName: string) => {
+        if (changedName !== name) return;
+        seen.push(reading());
+        wake?.();
+      };
+      watchers.add(watcher);
+      try {
+        sweep();
+        yield reading();
+        while (!signal.aborted) {
+          const next = seen.shift();
+          if (next) {
+            yield next;
+            continue;
+          }
+          const waiting = new AbortController();
+          const until = AbortSignal.any([signal, waiting.signal]);
+          const expiresAt = leases.get(terms.get(name)?.leaseId ?? "")?.expiresAt;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            until.addEventListener("abort", () => resolve(), { once: true });
+            if (expiresAt !== undefined) {
+              // A renewal meanwhile moves the deadline: the loop then waits for the new one.
+              clock.sleep(expiresAt - clock.now(), until).then(() => {
+                sweep();
+                resolve();
+              }, resolve);
+            }
+          });
+          wake = undefined;
+          waiting.abort();
+        }
+      } finally {
+        watchers.delete(watcher);
+      }
     },
   };
 }
