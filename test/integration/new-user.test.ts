@@ -5,7 +5,7 @@
  * repository, fails here.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -15,6 +15,10 @@ const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
 const endpoint = inject("etcdEndpoint");
 let app: string;
+
+/** Every ```ts block of a Markdown page. */
+const tsBlocks = (markdown: string): string[] =>
+  Array.from(markdown.matchAll(/```ts\n([\s\S]*?)```/g), (m) => m[1] as string);
 
 /** The first ```ts block after `heading` in README.md, as the user reads it. */
 export function readmeBlock(readme: string, heading: string): string {
@@ -73,9 +77,14 @@ beforeAll(async () => {
     noEmit: true,
     skipLibCheck: false,
   };
+  const testingDoc = tsBlocks(await readFile(join(root, "docs/testing.md"), "utf8"));
+  await Promise.all(testingDoc.map((code, i) => writeFile(join(app, `testing-${i}.ts`), code)));
   await writeFile(
     join(app, "tsconfig.node.json"),
-    JSON.stringify({ compilerOptions: { ...compilerOptions, types: ["node"] }, files: ["quickstart.ts"] }),
+    JSON.stringify({
+      compilerOptions: { ...compilerOptions, types: ["node"] },
+      files: ["quickstart.ts", ...testingDoc.map((_, i) => `testing-${i}.ts`)],
+    }),
   );
   await writeFile(
     join(app, "tsconfig.worker.json"),
@@ -98,7 +107,7 @@ describe("a new user's project", () => {
     expect(docs.length).toBeGreaterThan(0);
   });
 
-  it("type-checks the README's quick start (Node) and edge example (Workers)", async () => {
+  it("type-checks the README's quick start, docs/testing.md (Node) and the edge example (Workers)", async () => {
     const tsc = join(app, "node_modules/typescript/bin/tsc");
     for (const project of ["tsconfig.node.json", "tsconfig.worker.json"]) {
       const result = await run(process.execPath, [tsc, "-p", project], { cwd: app }).catch(
@@ -106,6 +115,12 @@ describe("a new user's project", () => {
       );
       expect(result.stdout, project).toBe("");
     }
+  });
+
+  it("runs every example of docs/testing.md", async () => {
+    const examples = (await readdir(app)).filter((f) => /^testing-\d+\.ts$/.test(f));
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    for (const example of examples) await run(process.execPath, [example], { cwd: app });
   });
 
   it("runs the quick start against etcd: it leads, then parks", async () => {
