@@ -473,4 +473,13 @@ export class EtcdBackend implements Backend {
   close(): Promise<void> {
     return this.#gateway.close();
   }
+
+  /**
+   * The term of election `name` decoded from its keys exactly as `leader()` decodes them, for the watch of
+   * watch.ts: `responses` are two ranges, the candidate with the lowest create revision and the term record.
+   * @throws {MalformedResponseError} as `leader()` does.
+   */
+  electionTerm(name: string, responses: readonly WireResponseOp[]): LeaderInfo | null {
+    return this.#termFrom(election(this.#prefix, name), responses)?.info ?? null;
+  }
 }
