@@ -10,6 +10,7 @@ export default defineConfig({
     node: "adapters/node/index.ts",
     zookeeper: "adapters/zookeeper/index.ts",
     "zk-gateway": "adapters/zookeeper/gateway/cli.ts",
+    cli: "adapters/cli/main.ts",
   },
   format: ["esm"],
   target: "es2023",

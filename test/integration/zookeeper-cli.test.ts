@@ -1,0 +1,123 @@
+/**
+ * The `leasehold` bin on a real ZooKeeper 3.8 through leasehold-zk-gateway (`--zookeeper URL`): the term in the
+ * child's environment (the leader znode's czxid as the token; no etcd variables), try-once 75 and --wait, and a
+ * term lost under the child (its REST session deleted at the gateway) stopping the child with exit 70.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
+import { zookeeper } from "../../adapters/zookeeper/index.ts";
+import { createLease } from "../../src/index.ts";
+
+const MAIN = fileURLToPath(new URL("../../adapters/cli/main.ts", import.meta.url));
+const url = inject("zkGatewayUrl");
+const prefix = `/cli-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+const backend = zookeeper({ url, prefix });
+const lease = (name: string, holder: string) => createLease({ backend, name, holder, ttlMs: 2000 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let zk: ZkSession;
+
+beforeAll(async () => {
+  zk = await ZkSession.open(inject("zkConnectString"), { sessionTimeoutMs: 10_000, callTimeoutMs: 5000 });
+});
+afterAll(() => zk.close());
+
+/** Spawns the CLI on the gateway; `out()` is its stdout so far, `exited` its end. */
+function cli(args: readonly string[]): {
+  process: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+} {
+  const [command, ...rest] = args;
+  const child = spawn(
+    process.execPath,
+    [MAIN, command as string, "--zookeeper", url, "--prefix", prefix, ...rest],
+    {
+      env: { ...process.env, ETCD_LOCK_KEY: "stale", ETCD_LOCK_REV: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  return { process: child, out: () => out, err: () => err, exited };
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+it("runs the child with the leader znode's czxid as LEASEHOLD_TOKEN and no etcd variables", async () => {
+  const c = cli([
+    "run",
+    "--name",
+    "jobs/zk-env",
+    "--holder",
+    "zk-a",
+    "--",
+    process.execPath,
+    "-e",
+    'const e = process.env; console.log([e.LEASEHOLD_TOKEN, e.LEASEHOLD_LEASE_ID, e.ETCD_LOCK_KEY ?? "-"].join(" ")); setTimeout(() => process.exit(4), 300);',
+  ]);
+  await until(() => c.out().includes("\n"), "the child's line");
+  const [token, leaseId, lockKey] = c.out().trim().split(" ");
+  const { stat } = await zk.getData(`${prefix}/jobs^zk-env`);
+  expect(token).toBe(String(stat.czxid));
+  expect(BigInt(token as string)).toBeGreaterThan(0n);
+  expect(await lease("jobs/zk-env", "reader").leader()).toMatchObject({ holder: "zk-a", leaseId });
+  expect(lockKey).toBe("-");
+  expect(await c.exited).toBe(4);
+  expect(await lease("jobs/zk-env", "reader").leader()).toBeNull();
+});
+
+it("exits 75 naming the holder while another holder has the lease; --wait runs once it is released", async () => {
+  const other = lease("jobs/zk-held", "zk-other");
+  await other.claim();
+  const once = cli(["run", "--name", "jobs/zk-held", "--", "sh", "-c", "echo ran"]);
+  expect(await once.exited).toBe(75);
+  expect(once.err()).toContain("jobs/zk-held is held by zk-other");
+  const waiter = cli(["run", "--name", "jobs/zk-held", "--wait=10s", "--", "sh", "-c", "echo ran"]);
+  await sleep(600);
+  expect(waiter.out()).toBe("");
+  await other.release();
+  expect(await waiter.exited).toBe(0);
+  expect(waiter.out()).toBe("ran\n");
+});
+
+it("stops the child and exits 70 when the term is lost (its REST session deleted at the gateway)", async () => {
+  const c = cli([
+    "run",
+    "--name",
+    "jobs/zk-lost",
+    "--ttl",
+    "3s",
+    "--grace",
+    "300ms",
+    "--",
+    process.execPath,
+    "-e",
+    'process.on("SIGTERM", () => { console.log("term"); process.exit(0); }); console.log("ready"); setInterval(() => {}, 1000);',
+  ]);
+  await until(() => c.out().includes("ready"), "the child");
+  const { data } = await zk.getData(`${prefix}/jobs^zk-lost`);
+  const { session } = JSON.parse(String(data)) as { session: string };
+  expect((await fetch(`${url}/sessions/v1/${session}`, { method: "DELETE" })).status).toBe(204);
+  const deletedAt = Date.now();
+  expect(await c.exited).toBe(70);
+  // The next heartbeat (every TTL/3) finds the session gone.
+  expect(Date.now() - deletedAt).toBeLessThan(1000 + 300 + 1000);
+  expect(c.out()).toBe("ready\nterm\n");
+  expect(c.err()).toMatch(/term of jobs\/zk-lost lost: .*; the child exited with code 0/);
+});
