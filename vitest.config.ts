@@ -35,6 +35,13 @@ export default defineConfig({
       },
       {
         test: {
+          name: "torture",
+          include: ["test/torture/**/*.test.ts"],
+          testTimeout: 150_000,
+        },
+      },
+      {
+        test: {
           name: "smoke",
           include: ["test/smoke/**/*.test.ts"],
           globalSetup: ["test/global-setup.ts"],
