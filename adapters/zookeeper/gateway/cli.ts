@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Credentials, parseCredentials } from "./basic-auth.ts";
 import { createZkGateway } from "./server.ts";
+import { parseSessionKeys } from "./session-token.ts";
 
 const USAGE = `Usage: leasehold-zk-gateway [options]
 
@@ -23,6 +24,11 @@ Options:
   --min-expire <s>          smallest session expire in seconds; below it 400 (default 1)
   --max-expire <s>          largest session expire in seconds; above it 400 (default 3600)
   --zk-timeout <ms>         deadline of each ZooKeeper call (default 5000)
+  --session-key-file <path> AES-256 keys sealing the REST session IDs, one per line (32 bytes, base64
+                            or hex; the first seals, any opens), so that the gateway restarted, or
+                            several instances behind one URL, serve the same sessions
+                            (or set LEASEHOLD_ZK_GATEWAY_SESSION_KEYS="key,..."); without one, a
+                            random key: sessions end with the process
   --basic-auth-file <path>  require HTTP basic auth; the file holds user:password lines
                             (or set LEASEHOLD_ZK_GATEWAY_BASIC_AUTH="user:password,...")
   --no-extensions           serve SPEC v2 only, like Apache's gateway (no /leasehold/v1)
@@ -55,6 +61,14 @@ function credentialsFrom(file: string | undefined): Credentials | undefined {
   return credentials.size > 0 ? credentials : undefined;
 }
 
+function sessionKeysFrom(file: string | undefined): Buffer[] | undefined {
+  const text =
+    file === undefined ? process.env.LEASEHOLD_ZK_GATEWAY_SESSION_KEYS : readFileSync(file, "utf8");
+  if (text === undefined || text.trim() === "") return undefined;
+  const keys = parseSessionKeys(text);
+  return keys.length > 0 ? keys : undefined;
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -66,6 +80,7 @@ async function main(argv: string[]): Promise<void> {
       "max-expire": { type: "string" },
       "zk-timeout": { type: "string" },
       "basic-auth-file": { type: "string" },
+      "session-key-file": { type: "string" },
       "no-extensions": { type: "boolean", default: false },
       "log-requests": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -78,6 +93,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const { host, port } = parseListen(values.listen);
   const credentials = credentialsFrom(values["basic-auth-file"]);
+  const sessionKeys = sessionKeysFrom(values["session-key-file"]);
   const gateway = createZkGateway({
     zookeeper: values.zookeeper,
     host,
@@ -87,11 +103,17 @@ async function main(argv: string[]): Promise<void> {
     maxExpireS: integer(values["max-expire"], "--max-expire"),
     zkTimeoutMs: integer(values["zk-timeout"], "--zk-timeout"),
     extensions: !values["no-extensions"],
+    sessionKeys,
     ...(credentials ? { credentials } : {}),
     ...(values["log-requests"] ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
   });
   const url = await gateway.listen();
   process.stdout.write(`leasehold-zk-gateway listening on ${url} (ZooKeeper ${values.zookeeper})\n`);
+  if (!sessionKeys) {
+    process.stderr.write(
+      "leasehold-zk-gateway: no session key given: REST sessions will not survive a restart of this process\n",
+    );
+  }
   let signals = 0;
   const stop = () => {
     signals += 1;

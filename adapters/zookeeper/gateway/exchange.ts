@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HttpError } from "./http.ts";
-import { KeeperError, ZkTimeoutError } from "./zk.ts";
+import { KeeperError, ZkDetachedError, ZkTimeoutError } from "./zk.ts";
 
 export interface Exchange {
   req: IncomingMessage;
@@ -72,5 +72,6 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof KeeperError) return keeperAnswer(error);
   if (error instanceof ZkTimeoutError) return new HttpError(504, error.message);
+  if (error instanceof ZkDetachedError) return new HttpError(503, error.message);
   return new HttpError(500, `Error processing request due to ${String(error)}`);
 }

@@ -2,7 +2,7 @@
  * The gateway's own extension, outside SPEC v2 and versioned by its path (see docs/zookeeper.md):
  *
  * - `GET /leasehold/v1` → 200 `{"extensions":["multi"]}`: lets clients detect the extension.
- * - `POST /leasehold/v1/multi[?session=<uuid>]` with `{"ops":[...]}` → ONE ZooKeeper multi (all or nothing)
+ * - `POST /leasehold/v1/multi[?session=<id>]` with `{"ops":[...]}` → ONE ZooKeeper multi (all or nothing)
  *   on that REST session's ZooKeeper session (401 when there is none) or the gateway's own. Ops:
  *   `{"op":"check","path","version"?}`, `{"op":"create","path","data64"?,"ephemeral"?}`,
  *   `{"op":"set","path","data64"?,"version"?}`, `{"op":"delete","path","version"?}`; versions are
@@ -17,7 +17,7 @@ import { contentTypeIs, HttpError, JSON_TYPE, readBody, send } from "./http.ts";
 import { jsonObject, statJson } from "./render.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { SharedSession } from "./shared-session.ts";
-import { KeeperError, MultiError, type MultiOp, type MultiResult } from "./zk.ts";
+import { MultiError, type MultiOp, type MultiResult } from "./zk.ts";
 
 /** Most ops in one multi. */
 const MAX_MULTI_OPS = 512;
@@ -102,17 +102,14 @@ export async function handleExtension(ex: Exchange, rest: string, deps: MultiDep
     throw new HttpError(400, `the body is not a multi request: ${z.prettifyError(parsed.error)}`);
   }
   const session = param(ex, "session", "");
-  const zk = session === "" ? await deps.shared.get() : deps.sessions.get(session);
-  if (!zk) throw new HttpError(401);
+  const ops = toOps(parsed.data);
   let results: MultiResult[];
   try {
-    results = await zk.multi(toOps(parsed.data));
+    results =
+      session === ""
+        ? await (await deps.shared.get()).multi(ops)
+        : await deps.sessions.use(session, (zk) => zk.multi(ops));
   } catch (error) {
-    if (error instanceof KeeperError && error.code === "SESSIONEXPIRED" && session !== "") {
-      // ZooKeeper ended the session before the gateway noticed: answer as for any session it no longer has.
-      await deps.sessions.close(session);
-      throw new HttpError(401);
-    }
     if (!(error instanceof MultiError)) throw error;
     const answer = keeperAnswer(error.cause);
     const body = jsonObject([

@@ -11,6 +11,7 @@ import { HttpError, JAVASCRIPT_TYPE, JSON_TYPE, negotiate, OCTET_TYPE, send } fr
 import { handleExtension } from "./multi-route.ts";
 import { errorEntity } from "./render.ts";
 import { SessionRegistry } from "./session-registry.ts";
+import { MAX_EXPIRE_S, SessionSealer } from "./session-token.ts";
 import { handleSession } from "./sessions-route.ts";
 import { SharedSession } from "./shared-session.ts";
 import { handleZnode } from "./znodes-route.ts";
@@ -31,6 +32,12 @@ export interface ZkGatewayOptions {
   zkTimeoutMs?: number | undefined;
   /** ZooKeeper session timeout of the gateway's own session (requests without `?session=`), in ms. Default 30 000. */
   sessionTimeoutMs?: number | undefined;
+  /**
+   * AES-256 keys (32 bytes each) that seal REST session IDs: the first seals new sessions, any opens them
+   * (rotation). Every instance behind one URL, and the same instance after a restart, must have the key
+   * that sealed a session to serve it. Default: one random key, so sessions do not outlive the process.
+   */
+  sessionKeys?: readonly Uint8Array[] | undefined;
   /** HTTP basic auth credentials (password by user); when given, every request must carry one. */
   credentials?: Credentials;
   /** Serve the `/leasehold/v1` extension (atomic multi). Default true; false behaves like Apache's gateway. */
@@ -48,13 +55,14 @@ export interface ZkGateway {
   listen(): Promise<string>;
   /** The base URL (after `listen`). */
   readonly url: string;
-  /** Open REST sessions. */
+  /** REST sessions this instance holds now (created here, or attached since another instance held them). */
   readonly sessionCount: number;
   /**
    * Graceful shutdown: stops accepting connections and lets in-flight requests finish (up to
    * `shutdownGraceMs`). Then, by default (`sessions: "expire"`), it closes each REST session when its expire
    * runs out, not earlier: a lease holder was promised its session until then, and no heartbeat can reach
-   * it any more. With `sessions: "close"` (also when called again during the wait) it closes them at once,
+   * it any more (unless another instance with the same session key takes the session over: then it is
+   * left to that one). With `sessions: "close"` (also when called again during the wait) it closes them at once,
    * as Apache's gateway does; their ephemeral znodes vanish then, before their holders' validity ends.
    * Finally it closes the gateway's own ZooKeeper session.
    */
@@ -67,7 +75,10 @@ function positiveInt(value: number | undefined, fallback: number, name: string, 
   return v;
 }
 
-/** Creates a gateway (not yet listening). @throws {RangeError | TypeError} an option is invalid. */
+/**
+ * Creates a gateway (not yet listening).
+ * @throws {RangeError | TypeError} an option is invalid (e.g. a session key that is not 32 bytes).
+ */
 export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
   if (typeof options.zookeeper !== "string" || options.zookeeper.trim() === "") {
     throw new TypeError("zookeeper must be a connection string such as 127.0.0.1:2181");
@@ -75,6 +86,7 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
   const zkTimeoutMs = positiveInt(options.zkTimeoutMs, 5000, "zkTimeoutMs");
   const minExpireS = positiveInt(options.minExpireS, 1, "minExpireS");
   const maxExpireS = positiveInt(options.maxExpireS, 3600, "maxExpireS", minExpireS);
+  if (maxExpireS > MAX_EXPIRE_S) throw new RangeError(`maxExpireS must be at most ${MAX_EXPIRE_S}`);
   const maxSessions = positiveInt(options.maxSessions, 1000, "maxSessions");
   const maxBodyBytes = positiveInt(options.maxBodyBytes, 2 * 1024 * 1024, "maxBodyBytes");
   const graceMs = positiveInt(options.shutdownGraceMs, 5000, "shutdownGraceMs", 0);
@@ -83,12 +95,12 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
   const extensions = options.extensions ?? true;
   const { credentials, log } = options;
 
-  const sessions = new SessionRegistry(options.zookeeper, {
-    maxSessions,
-    minExpireS,
-    maxExpireS,
-    zkTimeoutMs,
-  });
+  const sealer = options.sessionKeys ? new SessionSealer(options.sessionKeys) : SessionSealer.ephemeral();
+  const sessions = new SessionRegistry(
+    options.zookeeper,
+    { maxSessions, minExpireS, maxExpireS, zkTimeoutMs },
+    sealer,
+  );
   const shared = new SharedSession(
     options.zookeeper,
     positiveInt(options.sessionTimeoutMs, 30_000, "sessionTimeoutMs"),

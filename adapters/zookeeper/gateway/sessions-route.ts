@@ -1,6 +1,7 @@
 /**
- * `/sessions/v1/<uuid>` (SPEC v2): POST `?op=create&expire=<seconds>` opens a session (201 + `{id, uri}`),
- * PUT heartbeats it (200, empty body; 404 when unknown), DELETE closes it (204, also when unknown).
+ * `/sessions/v1/<id>` (SPEC v2): POST `?op=create&expire=<seconds>` opens a session (201 + `{id, uri}`),
+ * PUT heartbeats it (200, empty body; 404 when unknown), DELETE closes it (204, also when unknown). The ID
+ * is a sealed token (session-token.ts) that every instance with the session key serves.
  */
 import { type Exchange, param } from "./exchange.ts";
 import { contentTypeIs, HttpError, JAVASCRIPT_TYPE, JSON_TYPE, negotiate, OCTET_TYPE, send } from "./http.ts";

@@ -2,14 +2,12 @@
  * Promise wrappers around one node-zookeeper-client connection (one ZooKeeper session), with a deadline on
  * every call. ZooKeeper's 64-bit stat fields arrive as 8-byte big-endian buffers and are kept as bigints.
  */
-import {
-  type Client,
-  CreateMode,
-  createClient,
-  Exception,
-  type Stat,
-  type Transaction,
-} from "node-zookeeper-client";
+import { type Client, CreateMode, createClient, type Stat } from "node-zookeeper-client";
+import { codeName, KeeperError, toKeeperError, ZkDetachedError, ZkTimeoutError } from "./zk-errors.ts";
+import { addOp, MultiError, type MultiOp, type MultiResult } from "./zk-multi.ts";
+
+export { KeeperError, ZkDetachedError, ZkTimeoutError } from "./zk-errors.ts";
+export { MultiError, type MultiOp, type MultiResult } from "./zk-multi.ts";
 
 /** A znode's stat with exact 64-bit fields. */
 export interface ZStat {
@@ -24,65 +22,6 @@ export interface ZStat {
   dataLength: number;
   numChildren: number;
   pzxid: bigint;
-}
-
-/**
- * ZooKeeper's error codes by number, named as the Java client's `KeeperException.Code` names them (the
- * names the Java gateway's messages and this gateway's multi extension use).
- */
-const CODE_NAMES: Readonly<Record<number, string>> = {
-  [-1]: "SYSTEMERROR",
-  [-2]: "RUNTIMEINCONSISTENCY",
-  [-3]: "DATAINCONSISTENCY",
-  [-4]: "CONNECTIONLOSS",
-  [-5]: "MARSHALLINGERROR",
-  [-6]: "UNIMPLEMENTED",
-  [-7]: "OPERATIONTIMEOUT",
-  [-8]: "BADARGUMENTS",
-  [-100]: "APIERROR",
-  [-101]: "NONODE",
-  [-102]: "NOAUTH",
-  [-103]: "BADVERSION",
-  [-108]: "NOCHILDRENFOREPHEMERALS",
-  [-110]: "NODEEXISTS",
-  [-111]: "NOTEMPTY",
-  [-112]: "SESSIONEXPIRED",
-  [-113]: "INVALIDCALLBACK",
-  [-114]: "INVALIDACL",
-  [-115]: "AUTHFAILED",
-};
-
-/** A failed ZooKeeper call: `code` is the Java name (e.g. "NONODE"), `path` the znode it concerned. */
-export class KeeperError extends Error {
-  readonly code: string;
-  readonly path: string;
-
-  constructor(code: string, path: string) {
-    super(`KeeperErrorCode = ${code} for ${path}`);
-    this.name = "KeeperError";
-    this.code = code;
-    this.path = path;
-  }
-}
-
-/** The call did not finish before the gateway's ZooKeeper deadline. */
-export class ZkTimeoutError extends Error {
-  readonly path: string;
-
-  constructor(what: string, path: string, ms: number) {
-    super(`ZooKeeper ${what} for ${path} did not finish within ${ms} ms`);
-    this.name = "ZkTimeoutError";
-    this.path = path;
-  }
-}
-
-function codeName(code: number): string {
-  return CODE_NAMES[code] ?? `UNKNOWN(${code})`;
-}
-
-function toKeeperError(error: unknown, path: string): Error {
-  if (error instanceof Exception) return new KeeperError(codeName(error.getCode()), path);
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 const long = (buffer: Buffer): bigint => buffer.readBigInt64BE(0);
@@ -103,44 +42,46 @@ function toZStat(stat: Stat): ZStat {
   };
 }
 
-/** One op of a ZooKeeper multi. Versions are ZooKeeper's (-1 = any). `data: null` stores no data. */
-export type MultiOp =
-  | { op: "check"; path: string; version: number }
-  | { op: "create"; path: string; data: Buffer | null; ephemeral: boolean }
-  | { op: "set"; path: string; data: Buffer | null; version: number }
-  | { op: "delete"; path: string; version: number };
-
-export type MultiResult =
-  | { op: "check" }
-  | { op: "create"; path: string }
-  | { op: "set"; stat: ZStat }
-  | { op: "delete" };
-
-/** A multi ZooKeeper refused as a whole; `index` is the op that failed. */
-export class MultiError extends Error {
-  readonly index: number;
-  override readonly cause: KeeperError;
-
-  constructor(index: number, cause: KeeperError) {
-    super(`multi op ${index} failed: ${cause.message}`);
-    this.name = "MultiError";
-    this.index = index;
-    this.cause = cause;
-  }
-}
-
 export interface ZkSessionOptions {
   /** The ZooKeeper session timeout to ask for, in ms; the server clamps it to its min/max. */
   sessionTimeoutMs: number;
   /** Deadline of each call and of the initial connection, in ms. */
   callTimeoutMs: number;
+  /** Re-attach this existing session (its 8-byte ID and 16-byte password) instead of creating one. */
+  resume?: ZkCredentials;
+  /**
+   * False: once connected, a lost connection ends this object instead of reconnecting (every later call
+   * fails with {@link ZkDetachedError}, and `onDetached` listeners run); the session itself lives on in
+   * ZooKeeper until it expires or a new connection re-attaches it. Default true (reconnect, as ZooKeeper
+   * clients do).
+   */
+  reconnect?: boolean;
 }
+
+/** What re-attaches a ZooKeeper session from any connection. */
+export interface ZkCredentials {
+  /** The session ID, 8 bytes big-endian. */
+  id: Buffer;
+  /** The session password, 16 bytes. */
+  password: Buffer;
+}
+
+/** The connection manager inside node-zookeeper-client, which its typings leave out. */
+interface ConnectionManager {
+  connect(): void;
+  setState(state: number): void;
+}
+
+/** node-zookeeper-client's ConnectionManager.STATES.CLOSED: refuses every call with CONNECTION_LOSS. */
+const MANAGER_CLOSED = -2;
 
 /** A connected ZooKeeper session. Calls queue while the client reconnects, bounded by `callTimeoutMs`. */
 export class ZkSession {
   readonly #client: Client;
   readonly #callTimeoutMs: number;
   #closed: Promise<void> | null = null;
+  #detached = false;
+  readonly #detachListeners: (() => void)[] = [];
 
   private constructor(client: Client, callTimeoutMs: number) {
     this.#client = client;
@@ -148,32 +89,72 @@ export class ZkSession {
   }
 
   /**
-   * Connects a new session.
+   * Connects a new session, or re-attaches `options.resume`.
    * @throws {ZkTimeoutError} ZooKeeper did not establish the session in time (the client is closed again).
+   * @throws {KeeperError} SESSIONEXPIRED: ZooKeeper refused to re-attach (the session expired or was
+   *   closed, or the password is wrong).
    */
   static async open(connectString: string, options: ZkSessionOptions): Promise<ZkSession> {
     const client = createClient(connectString, {
       sessionTimeout: options.sessionTimeoutMs,
       spinDelay: 200,
       retries: 0,
+      // The client reads these (ConnectionManager) though its typings do not list them.
+      ...(options.resume ? { sessionId: options.resume.id, sessionPassword: options.resume.password } : {}),
     });
     const session = new ZkSession(client, options.callTimeoutMs);
-    const connected = new Promise<void>((resolve) => client.once("connected", () => resolve()));
+    const outcome = new Promise<"connected" | "expired">((resolve) => {
+      client.once("connected", () => resolve("connected"));
+      client.once("expired", () => resolve("expired"));
+    });
     client.connect();
-    const ok = await Promise.race([
-      connected.then(() => true),
-      new Promise<boolean>((r) => setTimeout(r, options.callTimeoutMs, false).unref()),
+    const result = await Promise.race([
+      outcome,
+      new Promise<"late">((r) => setTimeout(r, options.callTimeoutMs, "late").unref()),
     ]);
-    if (!ok) {
+    if (result === "expired") throw new KeeperError("SESSIONEXPIRED", "/");
+    if (result === "late") {
       await session.close();
       throw new ZkTimeoutError("connect", connectString, options.callTimeoutMs);
     }
+    if (options.reconnect === false) session.#stopReconnecting();
     return session;
+  }
+
+  /**
+   * node-zookeeper-client reconnects by itself, with the session's ID and password. Two connections to one
+   * session would then take it from each other for ever (ZooKeeper closes the older connection when a
+   * newer one attaches): instead, the first reconnect attempt ends this object, and whoever needs the
+   * session next attaches it again.
+   */
+  #stopReconnecting(): void {
+    const manager = (this.#client as unknown as { connectionManager: ConnectionManager }).connectionManager;
+    manager.connect = () => {
+      manager.setState(MANAGER_CLOSED);
+      this.#detached = true;
+      for (const listener of this.#detachListeners.splice(0)) listener();
+    };
   }
 
   /** The session timeout the server granted, in ms. */
   get negotiatedTimeoutMs(): number {
     return this.#client.getSessionTimeout();
+  }
+
+  /** The session's ID and password, which re-attach it from another connection. */
+  get credentials(): ZkCredentials {
+    return { id: this.#client.getSessionId(), password: this.#client.getSessionPassword() };
+  }
+
+  /** True once a `reconnect: false` session lost its connection; every call then fails at once. */
+  get detached(): boolean {
+    return this.#detached;
+  }
+
+  /** Calls `listener` once a `reconnect: false` session has lost its connection (see {@link detached}). */
+  onDetached(listener: () => void): void {
+    if (this.#detached) listener();
+    else this.#detachListeners.push(listener);
   }
 
   /** Calls `listener` once ZooKeeper reports the session expired (every later call fails). */
@@ -182,6 +163,7 @@ export class ZkSession {
   }
 
   #call<T>(what: string, path: string, run: (done: (error: unknown, value?: T) => void) => void): Promise<T> {
+    if (this.#detached) return Promise.reject(new ZkDetachedError(path));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new ZkTimeoutError(what, path, this.#callTimeoutMs)),
@@ -199,6 +181,18 @@ export class ZkSession {
         reject(new KeeperError("BADARGUMENTS", path));
       }
     });
+  }
+
+  /**
+   * Confirms that this connection holds the session, with one write-class round trip (a multi of one
+   * check of "/", any version). A connection whose session another connection re-attached through another
+   * server of the ensemble still answers reads, but ZooKeeper refuses its writes by closing it, after which
+   * this object is detached. (On one server, the re-attach itself closes the older connection.)
+   * @throws {ZkDetachedError | KeeperError | ZkTimeoutError} not confirmed: CONNECTIONLOSS when the
+   *   connection was closed (the session moved), SESSIONEXPIRED, or no answer in time.
+   */
+  async confirm(): Promise<void> {
+    await this.multi([{ op: "check", path: "/", version: -1 }]);
   }
 
   /** Data (`null` when the znode stores none) and stat. */
@@ -315,6 +309,8 @@ export class ZkSession {
    * has disconnected, or after `callTimeoutMs` (ZooKeeper then expires the session by itself).
    */
   close(): Promise<void> {
+    // A detached connection has nothing to close; sending closeSession would need a reconnect.
+    if (this.#detached) return Promise.resolve();
     this.#closed ??= new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.#callTimeoutMs);
       timer.unref();
@@ -326,29 +322,4 @@ export class ZkSession {
     });
     return this.#closed;
   }
-}
-
-/**
- * Adds one op to a client transaction. The client turns a version of 0 into -1 (`version || -1`), which
- * would make "version must be 0" mean "any version"; the pushed op is corrected afterwards.
- */
-function addOp(tx: Transaction, op: MultiOp): void {
-  switch (op.op) {
-    case "check":
-      tx.check(op.path, op.version);
-      break;
-    case "create":
-      if (op.data === null) tx.create(op.path, op.ephemeral ? CreateMode.EPHEMERAL : CreateMode.PERSISTENT);
-      else tx.create(op.path, op.data, op.ephemeral ? CreateMode.EPHEMERAL : CreateMode.PERSISTENT);
-      return;
-    case "set":
-      tx.setData(op.path, op.data, op.version);
-      break;
-    case "delete":
-      tx.remove(op.path, op.version);
-      break;
-  }
-  const ops = (tx as unknown as { ops: { version: number }[] }).ops;
-  const pushed = ops[ops.length - 1];
-  if (pushed) pushed.version = op.version;
 }

@@ -1,7 +1,8 @@
 /**
  * `/znodes/v1/<path>` (SPEC v2): GET = get data or children, HEAD = exists, PUT = set, POST = create,
  * DELETE = delete, with the Java gateway's content negotiation, parameters and status codes.
- * `?session=<uuid>` runs the call on that REST session's ZooKeeper session (401 when there is none).
+ * `?session=<id>` runs the call on that REST session's ZooKeeper session (401 when there is none), attaching
+ * it first when another gateway instance (or this one before a restart) held it.
  */
 import { type Exchange, param, versionParam } from "./exchange.ts";
 import {
@@ -39,12 +40,11 @@ function chooseType(ex: Exchange): string {
   return type;
 }
 
-async function clientFor(ex: Exchange, deps: ZnodeDeps): Promise<ZkSession> {
+/** Runs `call` on the `?session=` REST session's ZooKeeper session (401 when unknown), or the gateway's own. */
+async function onSession<T>(ex: Exchange, deps: ZnodeDeps, call: (zk: ZkSession) => Promise<T>): Promise<T> {
   const session = param(ex, "session", "");
-  if (session === "") return deps.shared.get();
-  const zk = deps.sessions.get(session);
-  if (!zk) throw new HttpError(401);
-  return zk;
+  if (session === "") return call(await deps.shared.get());
+  return deps.sessions.use(session, call);
 }
 
 /** Sends an entity as JSON, or as JSONP (`callback(...)`, default name "callback") for application/javascript. */
@@ -89,25 +89,24 @@ export async function handleZnode(ex: Exchange, path: string, deps: ZnodeDeps): 
 }
 
 async function head(ex: Exchange, path: string, type: string, deps: ZnodeDeps): Promise<void> {
-  const stat = await (await clientFor(ex, deps)).exists(path);
+  const stat = await onSession(ex, deps, (zk) => zk.exists(path));
   if (!stat) throw new HttpError(404, `${path} not found`);
   send(ex.req, ex.res, type === OCTET_TYPE ? 204 : 200, {});
 }
 
 async function get(ex: Exchange, path: string, type: string, deps: ZnodeDeps): Promise<void> {
-  const zk = await clientFor(ex, deps);
   if (type === OCTET_TYPE) {
-    const { data } = await zk.getData(path);
+    const { data } = await onSession(ex, deps, (zk) => zk.getData(path));
     if (data === null) send(ex.req, ex.res, 204, {});
     else send(ex.req, ex.res, 200, { "content-type": OCTET_TYPE }, data);
     return;
   }
   if (param(ex, "view", "data") === "children") {
-    const children = await zk.getChildren(path);
+    const children = await onSession(ex, deps, (zk) => zk.getChildren(path));
     sendEntity(ex, 200, type, childrenEntity(path, ex.absolutePath, children));
     return;
   }
-  const { data, stat } = await zk.getData(path);
+  const { data, stat } = await onSession(ex, deps, (zk) => zk.getData(path));
   const dataformat = param(ex, "dataformat", "base64");
   sendEntity(ex, 200, type, statEntity(path, ex.absolutePath, data, dataformat, stat));
 }
@@ -115,7 +114,7 @@ async function get(ex: Exchange, path: string, type: string, deps: ZnodeDeps): P
 async function put(ex: Exchange, path: string, type: string, deps: ZnodeDeps): Promise<void> {
   const data = await readData(ex, deps);
   const version = versionParam(ex, path);
-  const stat = await (await clientFor(ex, deps)).setData(path, data, version);
+  const stat = await onSession(ex, deps, (zk) => zk.setData(path, data, version));
   if (type === OCTET_TYPE) send(ex.req, ex.res, 204, {});
   else sendEntity(ex, 200, type, statEntity(path, ex.absolutePath, undefined, "base64", stat));
 }
@@ -130,7 +129,7 @@ async function post(ex: Exchange, parent: string, type: string, deps: ZnodeDeps)
   // As in the Java gateway: any value but "false" makes the znode ephemeral; only "true" makes it sequential.
   const ephemeral = param(ex, "ephemeral", "false") !== "false";
   const sequence = param(ex, "sequence", "false") === "true";
-  const created = await (await clientFor(ex, deps)).create(target, data, { ephemeral, sequence });
+  const created = await onSession(ex, deps, (zk) => zk.create(target, data, { ephemeral, sequence }));
   const location = `${ex.url.origin}/znodes/v1${created.split("/").map(encodeURIComponent).join("/")}`;
   if (type === OCTET_TYPE) {
     send(ex.req, ex.res, 201, { location, "content-type": OCTET_TYPE }, created);
@@ -141,6 +140,6 @@ async function post(ex: Exchange, parent: string, type: string, deps: ZnodeDeps)
 
 async function remove(ex: Exchange, path: string, deps: ZnodeDeps): Promise<void> {
   const version = versionParam(ex, path);
-  await (await clientFor(ex, deps)).remove(path, version);
+  await onSession(ex, deps, (zk) => zk.remove(path, version));
   send(ex.req, ex.res, 204, {});
 }

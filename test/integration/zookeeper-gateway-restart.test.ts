@@ -1,0 +1,452 @@
+/**
+ * leasehold-zk-gateway surviving its own restart, on real ZooKeeper: REST session IDs seal the ZooKeeper
+ * session (ID, password, expire), so a gateway killed with SIGKILL and started again, or a second instance
+ * behind the same URL, serves the same sessions; forged and tampered IDs are unknown; a session ZooKeeper
+ * ended is gone on every instance.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createZkGateway, type ZkGateway } from "../../adapters/zookeeper/gateway/server.ts";
+import { parseSessionKeys, SessionSealer } from "../../adapters/zookeeper/gateway/session-token.ts";
+import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
+import { zookeeper } from "../../adapters/zookeeper/index.ts";
+import { SESSION_ID } from "../../adapters/zookeeper/wire.ts";
+import { createLease } from "../../src/index.ts";
+
+const connectString = inject("zkConnectString");
+const KEY = randomBytes(32);
+const OCTET = { "content-type": "application/octet-stream" };
+const run = Math.random().toString(36).slice(2, 8);
+let n = 0;
+const fresh = (what: string) => `${what}-${run}-${n++}`;
+let zk: ZkSession;
+let dir: string;
+let keyFile: string;
+
+beforeAll(async () => {
+  zk = await ZkSession.open(connectString, { sessionTimeoutMs: 10_000, callTimeoutMs: 5000 });
+  dir = await mkdtemp(join(tmpdir(), "leasehold-zk-restart-"));
+  keyFile = join(dir, "session-keys");
+  await writeFile(keyFile, `# the first key seals\n${KEY.toString("base64")}\n`);
+});
+afterAll(async () => {
+  await zk.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The bin (cli.ts) as a child process; `start` again listens on the port of the first start. */
+function gatewayProcess(args: string[], env: Record<string, string> = {}) {
+  let child: ChildProcess | null = null;
+  let port = 0;
+  const proc = {
+    url: "",
+    async start() {
+      const next = spawn(
+        process.execPath,
+        [
+          "adapters/zookeeper/gateway/cli.ts",
+          ...["--zookeeper", connectString, "--listen", `127.0.0.1:${port}`, "--zk-timeout", "3000"],
+          ...args,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+      );
+      child = next;
+      let output = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString();
+          const match = /listening on (\S+)/.exec(output);
+          if (match) resolve(match[1] as string);
+        };
+        next.stdout?.on("data", onData);
+        next.stderr?.on("data", onData);
+        next.once("exit", (code) => reject(new Error(`gateway exited (${code}): ${output}`)));
+      });
+      proc.url = url;
+      port = Number(new URL(url).port);
+    },
+    async kill() {
+      const current = child;
+      child = null;
+      if (!current || current.exitCode !== null || current.signalCode !== null) return;
+      const exited = once(current, "exit");
+      current.kill("SIGKILL");
+      await exited;
+    },
+  };
+  return proc;
+}
+
+/**
+ * A reverse proxy sending each request to the next of `upstreams` in turn, one request at a time per client
+ * connection (as an HTTP/1.1 proxy handles pipelining); the Host header is passed on, so every instance
+ * answers as the proxy's URL.
+ */
+async function roundRobin(upstreams: string[]) {
+  const served = upstreams.map(() => 0);
+  let next = 0;
+  const forward = (req: IncomingMessage, res: ServerResponse) =>
+    new Promise<void>((resolve) => {
+      const i = next;
+      next = (next + 1) % upstreams.length;
+      served[i] = (served[i] ?? 0) + 1;
+      const target = new URL(req.url ?? "/", upstreams[i]);
+      const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        res.once("close", resolve);
+      });
+      upstream.once("error", () => {
+        res.destroy();
+        resolve();
+      });
+      req.pipe(upstream);
+    });
+  const queues = new WeakMap<object, Promise<void>>();
+  const server = createServer((req, res) => {
+    const current = (queues.get(req.socket) ?? Promise.resolve()).then(() => forward(req, res));
+    queues.set(req.socket, current);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    served,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function withGateways<T>(
+  keys: readonly (readonly Uint8Array[])[],
+  body: (gateways: { gateway: ZkGateway; url: string }[]) => Promise<T>,
+): Promise<T> {
+  const gateways = keys.map((sessionKeys) =>
+    createZkGateway({ zookeeper: connectString, port: 0, sessionKeys }),
+  );
+  try {
+    const urls = await Promise.all(gateways.map((g) => g.listen()));
+    return await body(gateways.map((gateway, i) => ({ gateway, url: urls[i] as string })));
+  } finally {
+    await Promise.all(gateways.map((g) => g.close({ sessions: "close" })));
+  }
+}
+
+const createSession = async (url: string, expire: number) => {
+  const res = await fetch(`${url}/sessions/v1/?op=create&expire=${expire}`, { method: "POST" });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: string }).id;
+};
+const heartbeat = async (url: string, id: string) =>
+  (await fetch(`${url}/sessions/v1/${id}`, { method: "PUT", headers: OCTET })).status;
+const createEphemeral = (url: string, id: string, name: string) =>
+  fetch(`${url}/znodes/v1/?op=create&name=${name}&ephemeral=true&session=${id}`, {
+    method: "POST",
+    headers: OCTET,
+  });
+const sessionOfZnode = async (path: string) => {
+  const { data } = await zk.getData(path);
+  return (JSON.parse((data as Buffer).toString()) as { session: string }).session;
+};
+
+describe("sealed session IDs", () => {
+  const ticket = {
+    zk: { id: Buffer.from("7fffffffffffff01", "hex"), password: randomBytes(16) },
+    expireS: 3600,
+  };
+
+  it("carry the ZooKeeper session ID, password and expire, as a token the clients' SESSION_ID accepts", () => {
+    const sealer = new SessionSealer([KEY]);
+    const id = sealer.seal(ticket);
+    expect(id).toMatch(SESSION_ID);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{76}$/);
+    expect(sealer.open(id)).toEqual(ticket);
+    // A fresh nonce per seal: the same session never yields the same ID twice.
+    expect(sealer.seal(ticket)).not.toBe(id);
+    expect(id).not.toContain(ticket.zk.password.toString("base64url").slice(0, 8));
+  });
+
+  it("open with any configured key (rotation) and refuse every altered character, length and foreign key", () => {
+    const old = new SessionSealer([KEY]);
+    const rotated = new SessionSealer([randomBytes(32), KEY]);
+    const id = old.seal(ticket);
+    expect(rotated.open(id)).toEqual(ticket);
+    expect(old.open(rotated.seal(ticket))).toBeNull();
+    for (let i = 0; i < id.length; i += 1) {
+      const flipped = `${id.slice(0, i)}${id[i] === "A" ? "B" : "A"}${id.slice(i + 1)}`;
+      expect(old.open(flipped)).toBeNull();
+    }
+    for (const forged of [
+      id.slice(0, -1),
+      `${id}A`,
+      "",
+      crypto.randomUUID(),
+      "A".repeat(76),
+      `${id.slice(0, 75)}=`,
+    ]) {
+      expect(old.open(forged)).toBeNull();
+    }
+  });
+
+  it("parses keys as base64, base64url or hex lines, and refuses others without echoing them", () => {
+    const key = randomBytes(32);
+    const text = `# comment\n${key.toString("base64")}\n\n${key.toString("base64url")}, ${key.toString("hex")}\n`;
+    expect(parseSessionKeys(text)).toEqual([key, key, key]);
+    const secret = randomBytes(16).toString("hex");
+    expect(() => parseSessionKeys(secret)).toThrow(RangeError);
+    expect(() => parseSessionKeys(secret)).not.toThrow(new RegExp(secret));
+    expect(() => new SessionSealer([randomBytes(16)])).toThrow(RangeError);
+  });
+});
+
+describe("a gateway killed with SIGKILL and started again", () => {
+  it("keeps the term in the middle: renew and doIfLeader work on, same token, same lease ID", async () => {
+    const gateway = gatewayProcess(["--session-key-file", keyFile]);
+    await gateway.start();
+    try {
+      const prefix = fresh("restart");
+      const backend = zookeeper({ url: gateway.url, prefix });
+      const lease = createLease({ backend, name: "jobs/nightly", holder: "h", ttlMs: 10_000 });
+      const held = await lease.claim();
+      expect(held.isLeader).toBe(true);
+      const key = `${prefix}-data/k`;
+      expect(await lease.doIfLeader([{ type: "put", key, value: "before" }])).toMatchObject({
+        applied: true,
+      });
+      const znode = `/${prefix}/jobs^nightly`;
+      const owner = (await zk.exists(znode))?.ephemeralOwner;
+      expect(owner?.toString()).toBe(held.leaseId);
+
+      await gateway.kill();
+      await gateway.start();
+
+      const renewed = await lease.renew();
+      expect(renewed).toMatchObject({ isLeader: true, token: held.token, leaseId: held.leaseId });
+      expect(renewed.validUntil).toBeGreaterThan(held.validUntil as number);
+      expect(await lease.doIfLeader([{ type: "put", key, value: "after" }])).toMatchObject({ applied: true });
+      expect((await zk.getData(`/${key}`)).data?.toString()).toBe("after");
+      expect((await zk.exists(znode))?.ephemeralOwner).toBe(owner);
+      const state = await lease.claim();
+      expect(state).toMatchObject({ isLeader: true, token: held.token, leaseId: held.leaseId });
+      await lease.release();
+      expect(await zk.exists(znode)).toBeNull();
+    } finally {
+      await gateway.kill();
+    }
+  });
+
+  it("refuses a malformed session key at start (exit 2) without echoing it", async () => {
+    const secret = randomBytes(20).toString("hex");
+    const child = spawn(
+      process.execPath,
+      ["adapters/zookeeper/gateway/cli.ts", "--zookeeper", connectString, "--listen", "127.0.0.1:0"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, LEASEHOLD_ZK_GATEWAY_SESSION_KEYS: secret },
+      },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const [code] = (await once(child, "exit")) as [number];
+    expect(code).toBe(2);
+    expect(output).toContain("session key entry 1 is not 32 bytes");
+    expect(output).not.toContain(secret);
+  });
+
+  it("forgets its sessions without a session key (a random one per process)", async () => {
+    const gateway = gatewayProcess([]);
+    await gateway.start();
+    try {
+      const id = await createSession(gateway.url, 30);
+      await gateway.kill();
+      await gateway.start();
+      expect(await heartbeat(gateway.url, id)).toBe(404);
+    } finally {
+      await gateway.kill();
+    }
+  });
+});
+
+describe("two instances behind one URL", () => {
+  it("alternate requests: the term lives on, one instance holds the session at a time, no reconnect tug of war", async () => {
+    await withGateways([[KEY], [KEY]], async ([a, b]) => {
+      if (!a || !b) throw new Error("two gateways");
+      const proxy = await roundRobin([a.url, b.url]);
+      try {
+        const prefix = fresh("pair");
+        const lease = createLease({
+          backend: zookeeper({ url: proxy.url, prefix }),
+          name: "jobs/nightly",
+          holder: "h",
+          ttlMs: 10_000,
+        });
+        const held = await lease.claim();
+        expect(held.isLeader).toBe(true);
+        const key = `${prefix}-data/k`;
+        for (let i = 0; i < 15; i += 1) {
+          expect(await lease.renew()).toMatchObject({
+            isLeader: true,
+            token: held.token,
+            leaseId: held.leaseId,
+          });
+          expect(await lease.doIfLeader([{ type: "put", key, value: `v${i}` }])).toMatchObject({
+            applied: true,
+          });
+        }
+        expect(proxy.served[0]).toBeGreaterThanOrEqual(15);
+        expect(proxy.served[1]).toBeGreaterThanOrEqual(15);
+        expect((await zk.getData(`/${key}`)).data?.toString()).toBe("v14");
+        expect((await zk.exists(`/${prefix}/jobs^nightly`))?.ephemeralOwner.toString()).toBe(held.leaseId);
+        // The instance that lost the session to the other does not reconnect to take it back.
+        for (let i = 0; i < 5; i += 1) {
+          expect(a.gateway.sessionCount + b.gateway.sessionCount).toBe(1);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await lease.release();
+        expect(await zk.exists(`/${prefix}/jobs^nightly`)).toBeNull();
+        expect(a.gateway.sessionCount + b.gateway.sessionCount).toBe(0);
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+
+  it("heartbeats, znode ops and DELETE on either instance serve the session the other created", async () => {
+    await withGateways([[KEY], [KEY]], async ([a, b]) => {
+      if (!a || !b) throw new Error("two gateways");
+      const id = await createSession(a.url, 30);
+      const parent = fresh("either");
+      await zk.create(`/${parent}`, null, { ephemeral: false, sequence: false });
+      expect((await createEphemeral(b.url, id, `${parent}/e`)).status).toBe(201);
+      expect([a.gateway.sessionCount, b.gateway.sessionCount]).toEqual([0, 1]);
+      expect(await heartbeat(a.url, id)).toBe(200);
+      expect([a.gateway.sessionCount, b.gateway.sessionCount]).toEqual([1, 0]);
+      expect(await heartbeat(b.url, id)).toBe(200);
+      expect(await zk.exists(`/${parent}/e`)).not.toBeNull();
+      expect((await fetch(`${a.url}/sessions/v1/${id}`, { method: "DELETE" })).status).toBe(204);
+      expect(await zk.exists(`/${parent}/e`)).toBeNull();
+      expect(await heartbeat(b.url, id)).toBe(404);
+      expect(await heartbeat(a.url, id)).toBe(404);
+    });
+  });
+
+  it("a draining instance leaves a session the other takes over to it, and exits before the expire", async () => {
+    await withGateways([[KEY]], async ([b]) => {
+      if (!b) throw new Error("a gateway");
+      const a = createZkGateway({ zookeeper: connectString, port: 0, sessionKeys: [KEY] });
+      const id = await createSession(await a.listen(), 30);
+      const parent = fresh("drain");
+      await zk.create(`/${parent}`, null, { ephemeral: false, sequence: false });
+      expect((await createEphemeral(a.url, id, `${parent}/e`)).status).toBe(201);
+      const closed = a.close();
+      expect(await heartbeat(b.url, id)).toBe(200);
+      await closed;
+      expect(await zk.exists(`/${parent}/e`)).not.toBeNull();
+      expect(await heartbeat(b.url, id)).toBe(200);
+    });
+  });
+});
+
+describe("forged, tampered and foreign session IDs", () => {
+  it("are unknown (heartbeat 404, znode op 401, DELETE 204) and never disturb the genuine session", async () => {
+    await withGateways([[KEY], [randomBytes(32)]], async ([a, foreign]) => {
+      if (!a || !foreign) throw new Error("two gateways");
+      const id = await createSession(a.url, 30);
+      const parent = fresh("forged");
+      await zk.create(`/${parent}`, null, { ephemeral: false, sequence: false });
+      expect((await createEphemeral(a.url, id, `${parent}/e`)).status).toBe(201);
+      const owner = (await zk.exists(`/${parent}/e`))?.ephemeralOwner;
+      const swap = (i: number) => `${id.slice(0, i)}${id[i] === "x" ? "y" : "x"}${id.slice(i + 1)}`;
+      const forged = [
+        swap(0),
+        swap(20),
+        swap(40),
+        swap(75),
+        id.slice(0, -4),
+        crypto.randomUUID(),
+        randomBytes(57).toString("base64url"),
+        await createSession(foreign.url, 30),
+      ];
+      for (const other of forged) {
+        expect(await heartbeat(a.url, other)).toBe(404);
+        expect((await fetch(`${a.url}/znodes/v1/${parent}?session=${other}`)).status).toBe(401);
+        const multi = await fetch(`${a.url}/leasehold/v1/multi?session=${other}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ops: [{ op: "check", path: `/${parent}` }] }),
+        });
+        expect(multi.status).toBe(401);
+        expect((await fetch(`${a.url}/sessions/v1/${other}`, { method: "DELETE" })).status).toBe(204);
+      }
+      // Still held by its connection: a forged ID naming its ZooKeeper session would have made ZooKeeper
+      // close that connection before it checked the password.
+      expect(a.gateway.sessionCount).toBe(1);
+      expect(await heartbeat(a.url, id)).toBe(200);
+      expect((await zk.exists(`/${parent}/e`))?.ephemeralOwner).toBe(owner);
+    });
+  });
+});
+
+describe("a session ZooKeeper no longer has", () => {
+  it("is gone on every instance once its expire closed it", async () => {
+    await withGateways([[KEY], [KEY]], async ([a, b]) => {
+      if (!a || !b) throw new Error("two gateways");
+      const id = await createSession(a.url, 1);
+      await expect.poll(() => a.gateway.sessionCount, { timeout: 5000 }).toBe(0);
+      for (const url of [a.url, b.url]) {
+        expect(await heartbeat(url, id)).toBe(404);
+        expect((await fetch(`${url}/znodes/v1/?session=${id}`)).status).toBe(401);
+      }
+    });
+  });
+
+  it("is gone on every instance after its gateway was killed and ZooKeeper expired it", async () => {
+    const gateway = gatewayProcess([], { LEASEHOLD_ZK_GATEWAY_SESSION_KEYS: KEY.toString("hex") });
+    await gateway.start();
+    try {
+      const id = await createSession(gateway.url, 2);
+      const parent = fresh("expired");
+      await zk.create(`/${parent}`, null, { ephemeral: false, sequence: false });
+      expect((await createEphemeral(gateway.url, id, `${parent}/e`)).status).toBe(201);
+      await gateway.kill();
+      await expect.poll(() => zk.exists(`/${parent}/e`), { timeout: 10_000, interval: 200 }).toBeNull();
+      await gateway.start();
+      await withGateways([[KEY]], async ([b]) => {
+        for (const url of [gateway.url, b?.url as string]) {
+          expect(await heartbeat(url, id)).toBe(404);
+          expect((await createEphemeral(url, id, `${parent}/late`)).status).toBe(401);
+        }
+      });
+      expect(await zk.exists(`/${parent}/late`)).toBeNull();
+    } finally {
+      await gateway.kill();
+    }
+  });
+
+  it("the leader znode's REST session is such a sealed ID", async () => {
+    const prefix = fresh("record");
+    const lease = createLease({
+      backend: zookeeper({ url: inject("zkGatewayUrl"), prefix }),
+      name: "jobs/nightly",
+      holder: "h",
+      ttlMs: 10_000,
+    });
+    await lease.claim();
+    expect(await sessionOfZnode(`/${prefix}/jobs^nightly`)).toMatch(/^[A-Za-z0-9_-]{76}$/);
+    await lease.release();
+  });
+});
