@@ -18,6 +18,8 @@ export interface Window {
   holder: string;
   token: bigint;
   leaseId: string;
+  /** When the claim that first told it was sent. */
+  sent: number;
   start: number;
   end: number;
 }
@@ -34,6 +36,11 @@ export interface Verdict {
   writesUnknown: number;
   storedWrites: number;
   errors: Record<string, number>;
+  /**
+   * Pairs of windows of different terms that would overlap if windows began when their claim was sent: not a
+   * violation (see above), counted to show how often a claim outlives the previous term in flight.
+   */
+  sentOverlaps: number;
   /** Smallest gap in ms between one term's last window end and the next term's first window start. */
   minHandoverGapMs: number | null;
   windows: Window[];
@@ -57,6 +64,7 @@ export function windowsOf(events: readonly WorkerEvent[]): Window[] {
           holder: e.holder ?? "?",
           token: BigInt(e.token),
           leaseId: e.leaseId ?? "?",
+          sent: e.sentAt,
           start: e.t,
           end: e.validUntil,
         };
@@ -95,6 +103,15 @@ export function check(events: readonly WorkerEvent[], store: StoreHistory): Verd
     }
   }
 
+  let sentOverlaps = 0;
+  const bySent = [...byStart].sort((a, b) => a.sent - b.sent);
+  for (let i = 0; i < bySent.length; i++) {
+    const a = bySent[i] as Window;
+    for (let j = i + 1; j < bySent.length && (bySent[j] as Window).sent < a.end; j++) {
+      if ((bySent[j] as Window).token !== a.token) sentOverlaps++;
+    }
+  }
+
   // Terms in the order they first led: tokens increase; each is a term the store had, with that holder and lease.
   const firstByToken = new Map<bigint, Window>();
   for (const w of byStart) if (!firstByToken.has(w.token)) firstByToken.set(w.token, w);
@@ -119,6 +136,17 @@ export function check(events: readonly WorkerEvent[], store: StoreHistory): Verd
     if (!t || t.holder !== w.holder || t.leaseId !== w.leaseId) {
       violations.push(
         `unknown term: ${w.handle} was told term ${w.token} (${w.holder}, lease ${w.leaseId}); the store had ${t ? `${t.holder}, lease ${t.leaseId}` : "no such term"}`,
+      );
+    }
+  }
+
+  // What followers were told of the current term (another holder's, or their own busy one) is a term too.
+  for (const e of sorted) {
+    if (e.ev !== "claim" || e.isLeader || e.token === null) continue;
+    const t = storeTerms.get(BigInt(e.token));
+    if (!t || t.holder !== e.holder || t.leaseId !== e.leaseId) {
+      violations.push(
+        `unknown term: ${e.h} was told ${e.holder} leads term ${e.token} (lease ${e.leaseId}); the store had ${t ? `${t.holder}, lease ${t.leaseId}` : "no such term"}`,
       );
     }
   }
@@ -191,6 +219,7 @@ export function check(events: readonly WorkerEvent[], store: StoreHistory): Verd
     writesUnknown,
     storedWrites: store.writes.length,
     errors,
+    sentOverlaps,
     minHandoverGapMs: minGap,
     windows,
   };

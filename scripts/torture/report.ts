@@ -5,7 +5,7 @@ import type { TortureReport } from "./run.ts";
 const list = (entries: [string, number | string][]) => entries.map(([k, n]) => `${k} ${n}`).join(", ");
 
 function verdictLine(name: string, v: Verdict): string {
-  return `${name}: claims ${v.claims} (leader ${v.leaderClaims}, busy ${v.busy}); terms ${v.terms} (store ${v.storeTerms}); writes acked ${v.writesAcked}, refused ${v.writesRefused}, unknown ${v.writesUnknown}, in store ${v.storedWrites}; smallest hand-over gap ${v.minHandoverGapMs ?? "-"} ms; violations ${v.violations.length}`;
+  return `${name}: claims ${v.claims} (leader ${v.leaderClaims}, busy ${v.busy}); terms ${v.terms} (store ${v.storeTerms}); writes acked ${v.writesAcked}, refused ${v.writesRefused}, unknown ${v.writesUnknown}, in store ${v.storedWrites}; smallest hand-over gap ${v.minHandoverGapMs ?? "-"} ms (windows from claim sent overlapping: ${v.sentOverlaps}); violations ${v.violations.length}`;
 }
 
 export function formatReport(report: TortureReport): string {

@@ -82,12 +82,19 @@ function workerConfigs(s: Scenario, dir: string): WorkerConfig[] {
 const between = (lo: number, hi: number) => Math.round(lo + Math.random() * (hi - lo));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
 
+/** The JSON lines of `file`. A last line cut short (a write interrupted by SIGKILL) is left out. */
 function readLines<T>(file: string): T[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as T);
+  const lines = readFileSync(file, "utf8").split("\n");
+  return lines.flatMap((line, i) => {
+    if (line.trim() === "") return [];
+    try {
+      return [JSON.parse(line) as T];
+    } catch (error) {
+      if (i >= lines.length - 2) return [];
+      throw new Error(`${file}:${i + 1} is not JSON`, { cause: error });
+    }
+  });
 }
 
 /** The runner's own faults: on the workers. The targets are mostly workers leading right now. */
@@ -185,7 +192,12 @@ export interface TortureReport {
 export async function runTorture(options: TortureOptions): Promise<TortureReport> {
   const root = mkdtempSync(join(tmpdir(), "leasehold-torture-"));
   const names = options.scenarios ?? Object.keys(SCENARIOS);
-  const scenarios = await Promise.all(names.map((name) => runScenario(name, root, options)));
+  let scenarios: ScenarioReport[];
+  try {
+    scenarios = await Promise.all(names.map((name) => runScenario(name, root, options)));
+  } catch (error) {
+    throw new Error(`torture run failed; evidence under ${root}`, { cause: error });
+  }
   const ok = scenarios.every((s) => s.evidence === null);
   if (ok && !options.keep) rmSync(root, { recursive: true, force: true });
   return { ok, scenarios, dir: ok && !options.keep ? null : root };

@@ -103,6 +103,15 @@ describe("torture checker", () => {
     expect(v.terms).toBe(1);
   });
 
+  test("a claim sent before the previous term ended and granted after it: counted, not a violation", () => {
+    const { events, store } = clean();
+    events.splice(4, 1, claim(1040, "b#1", BIG, 4000, { sentAt: 1000 }));
+    const v = check(events, store);
+    expect(v.violations).toEqual([]);
+    expect(v.sentOverlaps).toBe(1);
+    expect(check(clean().events, clean().store).sentOverlaps).toBe(0);
+  });
+
   test("two handles leading one term at once", () => {
     const { events, store } = clean();
     events.push(claim(1100, "b#2", BIG, 3000));
@@ -132,6 +141,10 @@ describe("torture checker", () => {
     expect(check(events, history([term(BIG, "b")], clean().store.writes)).violations).toContainEqual(
       expect.stringMatching(/^unknown term: a#1 .* no such term/),
     );
+    const follower = claim(1100, "c#1", BIG, 0, { isLeader: false, validUntil: null, holder: "c" });
+    expect(check([...clean().events, follower], clean().store).violations).toEqual([
+      expect.stringMatching(/^unknown term: c#1 was told c leads term 9007199254740993 .* the store had b/),
+    ]);
   });
 
   test("a write committed outside its term, twice, or never sent", () => {
