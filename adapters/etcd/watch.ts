@@ -8,71 +8,29 @@
  * election's keys as the events change them; after each revision it decodes the term from the lowest candidate
  * and the record exactly as `leader()` does. A stream that ends or breaks is opened again from the last revision
  * seen + 1, so no revision is missed or seen twice.
- *
- * The stream is read with `fetch` (Node, Deno, Bun, workerd all stream a response body) rather than through the
- * `Transport`, whose contract returns whole bodies: a custom transport (an undici Agent with client
- * certificates, say) is used for the reads and the auth exchange, and `options.fetch` for the stream.
+ * The stream is read with `fetch` (see watch-stream.ts).
  */
-import * as z from "zod/mini";
 import {
   type Backend,
   type BackendObserveOptions,
-  deadlineSignal,
   decodeBase64,
-  fetchTransport,
-  type HttpResponse,
-  LeaseTimeoutError,
   MalformedResponseError,
   type ObservedTerm,
-  type Transport,
   TransportError,
   toBytes,
-  toTransportError,
   UnsupportedError,
 } from "../../src/index.ts";
-import { Authenticator } from "./auth.ts";
 import type { EtcdBackend } from "./backend.ts";
-import { Gateway, gatewayFailure } from "./gateway.ts";
-import { tokenRejected } from "./gateway-error.ts";
 import { etcd } from "./index.ts";
 import { type Election, election } from "./layout.ts";
-import { type EtcdOptions, validateAuth, validateEndpoints, validatePrefix } from "./options.ts";
-import { int, parseWire, txnResponse, type WireKeyValue, type WireResponseOp } from "./wire.ts";
+import { validatePrefix } from "./options.ts";
+import { type EtcdWatchOptions, type WatchEvent, WatchStreams } from "./watch-stream.ts";
+import { int, type WireKeyValue, type WireResponseOp } from "./wire.ts";
 
-export interface EtcdWatchOptions extends EtcdOptions {
-  /** The fetch that reads the watch stream. Default: the global `fetch`. */
-  fetch?: typeof fetch;
-}
-
-/** The longest watch message accepted, in bytes: etcd's own request limit is 1.5 MiB. */
-const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export type { EtcdWatchOptions } from "./watch-stream.ts";
 
 /** A stream that breaks this many times in a row before an event is given up (then `observe` polls). */
 const MAX_RECONNECTS = 3;
-
-const str = z.optional(z.string());
-const keyValue = z.object({
-  key: str,
-  create_revision: str,
-  mod_revision: str,
-  version: str,
-  value: str,
-  lease: str,
-});
-const watchMessage = z.object({
-  result: z.optional(
-    z.object({
-      header: z.optional(z.object({ revision: str })),
-      created: z.optional(z.boolean()),
-      canceled: z.optional(z.boolean()),
-      compact_revision: str,
-      cancel_reason: str,
-      events: z.optional(z.array(z.object({ type: str, kv: keyValue }))),
-    }),
-  ),
-  error: z.optional(z.object({ message: str })),
-});
-type WatchResult = NonNullable<z.infer<typeof watchMessage>["result"]>;
 
 /**
  * Creates an etcd Backend (as `etcd()` does, with the same options and errors) whose `observe` watches.
@@ -87,165 +45,6 @@ export function etcdWithWatch(options: EtcdWatchOptions): Backend {
   const observe = (name: string, o: BackendObserveOptions) =>
     watchElection(streams, election(prefix, name), (r) => backend.electionTerm(name, r), o);
   return Object.assign(backend, { observe });
-}
-
-/** Opens watch streams and makes the election reads, at the endpoints of one cluster, with its credentials. */
-class WatchStreams {
-  readonly #endpoints: readonly string[];
-  readonly #gateway: Gateway;
-  readonly #auth: Authenticator | undefined;
-  readonly #transport: Transport;
-  readonly #fetch: typeof fetch;
-  #preferred = 0;
-
-  constructor(options: EtcdWatchOptions) {
-    this.#endpoints = validateEndpoints(options.endpoints);
-    this.#transport = options.transport ?? fetchTransport();
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    const auth = validateAuth(options.auth);
-    this.#auth = auth ? new Authenticator(auth) : undefined;
-    this.#gateway = new Gateway({ endpoints: this.#endpoints, transport: this.#transport, auth });
-  }
-
-  /** Every candidate of `e` and its term record, at one revision: ONE read-only txn. */
-  async read(e: Election, signal: AbortSignal, timeoutMs: number) {
-    const ctx = { signal: deadlineSignal(timeoutMs, signal), timeoutMs };
-    const body = {
-      success: [{ request_range: { key: e.from, range_end: e.to } }, { request_range: { key: e.record } }],
-    };
-    const res = await this.#gateway.post("/v3/kv/txn", body, ctx, { idempotent: true });
-    if (res.status !== 200) throw gatewayFailure(res, "watch read");
-    const txn = parseWire(txnResponse, res.body, "watch read");
-    const revision = int(txn.header.revision);
-    if (revision <= 0n) throw new MalformedResponseError("etcd watch read: not a positive revision");
-    const [candidates, record] = (txn.responses ?? []).map((r) => r.response_range?.kvs ?? []);
-    if (!candidates || !record || record.length > 1) {
-      throw new MalformedResponseError("etcd watch read: the responses do not match the ranges");
-    }
-    return { revision, candidates, record: record[0] };
-  }
-
-  /**
-   * Opens `POST /v3/watch` at the preferred endpoint, then the others; resolves once the watch is created. The
-   * answer and its first message must arrive within `timeoutMs`: a proxy that holds the stream back fails here.
-   */
-  async open(body: object, signal: AbortSignal, timeoutMs: number): Promise<WatchStream> {
-    let failure: unknown;
-    for (let i = 0; i < this.#endpoints.length; i++) {
-      const index = (this.#preferred + i) % this.#endpoints.length;
-      try {
-        const stream = await this.#openAt(this.#endpoints[index] as string, body, signal, timeoutMs);
-        this.#preferred = index;
-        return stream;
-      } catch (error) {
-        failure = error;
-        if (signal.aborted || !(error instanceof TransportError || error instanceof LeaseTimeoutError)) break;
-      }
-    }
-    throw failure;
-  }
-
-  async #openAt(
-    endpoint: string,
-    body: object,
-    signal: AbortSignal,
-    timeoutMs: number,
-  ): Promise<WatchStream> {
-    const stop = new AbortController();
-    const connection = AbortSignal.any([signal, stop.signal]);
-    const timer = setTimeout(
-      () => stop.abort(new DOMException(`no watch message within ${timeoutMs} ms`, "TimeoutError")),
-      timeoutMs,
-    );
-    const url = `${endpoint}/v3/watch`;
-    try {
-      for (let round = 0; ; round++) {
-        const token = await this.#auth?.token(endpoint, connection, (req) => this.#transport.request(req));
-        const headers: Record<string, string> = { "content-type": "application/json" };
-        if (token) headers.authorization = token;
-        const init = {
-          method: "POST",
-          headers,
-          body: JSON.stringify(body),
-          signal: connection,
-          redirect: "manual",
-        };
-        const res = await this.#fetch(url, init as RequestInit).catch((error: unknown) => {
-          throw toTransportError(error, { method: "POST", url, signal: connection });
-        });
-        if (res.status === 200 && res.body) {
-          const stream = new WatchStream(res.body, stop, url);
-          const first = await stream.next();
-          if (!first?.created)
-            throw new MalformedResponseError(`etcd watch: the first message is not "created"`);
-          return stream;
-        }
-        const answer: HttpResponse = {
-          status: res.status,
-          headers: {},
-          body: (await res.text()).slice(0, 4096),
-        };
-        if (this.#auth && token && round === 0 && tokenRejected(answer)) {
-          this.#auth.invalidate(endpoint, token);
-          continue;
-        }
-        throw gatewayFailure(answer, "watch");
-      }
-    } catch (error) {
-      stop.abort();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** One watch stream: its newline-delimited JSON messages, parsed. */
-class WatchStream {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #stop: AbortController;
-  readonly #url: string;
-  readonly #decoder = new TextDecoder();
-  #buffer = "";
-
-  constructor(body: ReadableStream<Uint8Array>, stop: AbortController, url: string) {
-    this.#reader = body.getReader();
-    this.#stop = stop;
-    this.#url = url;
-  }
-
-  /** The next message's result, or null when the stream ended. @throws {LeaseError} a broken or bad stream. */
-  async next(): Promise<WatchResult | null> {
-    for (;;) {
-      const end = this.#buffer.indexOf("\n");
-      const line = end >= 0 ? this.#buffer.slice(0, end) : null;
-      if (line !== null) {
-        this.#buffer = this.#buffer.slice(end + 1);
-        if (line.trim() === "") continue;
-        const message = parseWire(watchMessage, line, "watch");
-        if (message.error || !message.result) {
-          throw new TransportError(`etcd watch: the stream failed: ${message.error?.message ?? "no result"}`);
-        }
-        return message.result;
-      }
-      if (this.#buffer.length > MAX_MESSAGE_BYTES) {
-        throw new MalformedResponseError(`etcd watch: a message exceeds ${MAX_MESSAGE_BYTES} bytes`);
-      }
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await this.#reader.read();
-      } catch (error) {
-        throw toTransportError(error, { method: "POST", url: this.#url, signal: this.#stop.signal });
-      }
-      if (chunk.done) return null;
-      this.#buffer += this.#decoder.decode(chunk.value, { stream: true });
-    }
-  }
-
-  close(): void {
-    this.#stop.abort();
-    this.#reader.cancel().catch(() => undefined);
-  }
 }
 
 const startsWith = (bytes: Uint8Array, prefix: Uint8Array) =>
@@ -323,9 +122,10 @@ export async function* watchElection(
         yield { leader: decode(keys.responses()), revision };
       }
       for (;;) {
+        // Only a broken connection is worth a new stream; a bad message ends the watch.
         const result = await stream.next().catch((error: unknown) => {
-          if (signal.aborted) throw error;
-          return error as Error;
+          if (signal.aborted || !(error instanceof TransportError)) throw error;
+          return error;
         });
         if (result === null || result instanceof Error) {
           // A stream that lived a while broke once; one that keeps breaking at once is given up.
@@ -355,8 +155,6 @@ export async function* watchElection(
     }
   }
 }
-
-type WatchEvent = NonNullable<WatchResult["events"]>[number];
 
 /** Events grouped by their revision (one store transaction each), in order, all after `after`. */
 function byRevision(events: readonly WatchEvent[], after: bigint) {

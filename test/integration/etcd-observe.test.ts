@@ -111,6 +111,8 @@ describe("observe on etcd's watch", () => {
     const name = "changes";
     const events = observe(watched([endpoint]), name);
     expect([await next(events), await next(events)].map(summary)).toEqual(["mode watch", "watch free"]);
+    // Another name whose keys fall within the watched range (E-x sorts between E and E0): not this lease.
+    await lease(`${name}-x`, "z").claim();
     const a = lease(name, "a");
     await a.claim();
     await a.park();
