@@ -61,7 +61,7 @@ function named<T>(build: () => T, rename: Readonly<Record<string, string>>): T {
     const root = error.field.replace(/\[\d+\]$/, "");
     const flag = rename[root];
     if (flag) throw usageError(flag, error.rule);
-    throw new CliError(error.message, /^[A-Z_]+$/.test(error.field) ? EXIT_CONFIG : EXIT_USAGE);
+    throw new CliError(error.message, /^[A-Z_]+$/.test(root) ? EXIT_CONFIG : EXIT_USAGE);
   }
 }
 
