@@ -182,7 +182,9 @@ it("ends what the child left running in its process group before the term is rel
   const r = await cliRun(["run", "--name", "jobs/leftover", "--", "sh", "-c", "sleep 30 & echo $!"]);
   expect(r.code).toBe(0);
   expect(running(Number(r.stdout.trim()))).toBe(false);
-  expect(r.stderr).toContain("the child exited with code 0; what it left running in its group was terminated");
+  expect(r.stderr).toContain(
+    "the child exited with code 0; what it left running in its group was terminated",
+  );
 });
 
 it("forwards SIGTERM, SIGINT and SIGHUP to the child and exits with its code", async () => {
