@@ -177,17 +177,23 @@ async function zookeeperScenario(): Promise<Scenario> {
     },
     async history(lease) {
       const txns = await logs();
-      const readValue = async (path: string) => {
+      const readNode = async (path: string) => {
         const res = await fetch(`${gateway.url}/znodes/v1${path}?dataformat=utf8`, {
           headers: { accept: "application/json" },
           signal: AbortSignal.timeout(10_000),
         });
         if (res.status === 404) return null;
-        if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
-        return ((await res.json()) as { dataUtf8?: string | null }).dataUtf8 ?? null;
+        const text = await res.text();
+        // The czxid is read from the text: a bare JSON number, exact only as digits.
+        const czxid = /"czxid":\s*(\d+)/.exec(text)?.[1];
+        const value = (JSON.parse(text) as { dataUtf8?: string | null }).dataUtf8;
+        if (!res.ok || czxid === undefined || typeof value !== "string") {
+          throw new Error(`GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+        }
+        return { value, czxid: BigInt(czxid) };
       };
       const leader = `/leasehold/${lease.name.replaceAll("/", "^")}`;
-      return replayZooKeeper(txns, leader, `/${lease.writePrefix}`, readValue);
+      return replayZooKeeper(txns, leader, `/${lease.writePrefix}`, readNode);
     },
     async teardown() {
       await proxy.close();

@@ -65,6 +65,12 @@ export async function readTxnLogs(dataDir: string): Promise<ZkTxn[]> {
   return txns.sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0));
 }
 
+/** A write znode as read back from the store. */
+export interface WriteZnode {
+  value: string;
+  czxid: bigint;
+}
+
 interface LeaderZnode {
   czxid: bigint;
   owner: string;
@@ -75,14 +81,14 @@ const CREATE = /^(\S+?),(.*),\[\d+,[\s\S]*\],(true|false),\d+$/;
 const SET_DATA = /^(\S+?),(.*),\d+$/;
 
 /**
- * Replays the txns for leader znode `leaderPath` and the write znodes under `writePath/`; `readValue` reads a
- * write znode's stored value (null when it does not exist).
+ * Replays the txns for leader znode `leaderPath` and the write znodes under `writePath/`; `readNode` reads a
+ * write znode's stored value and czxid (null when it does not exist).
  */
 export async function replayZooKeeper(
   txns: readonly ZkTxn[],
   leaderPath: string,
   writePath: string,
-  readValue: (path: string) => Promise<string | null>,
+  readNode: (path: string) => Promise<WriteZnode | null>,
 ): Promise<StoreHistory> {
   let leader: LeaderZnode | null = null;
   const terms: StoreTerm[] = [];
@@ -107,14 +113,15 @@ export async function replayZooKeeper(
     };
     writes.set(path, write);
     pending.push(async () => {
-      const value = await readValue(path);
-      const named = value === null ? null : parseWriteValue(value);
+      const node = await readNode(path);
+      const named = node === null ? null : parseWriteValue(node.value);
       const view = at ? parseRecord(at.data) : null;
       if (named) {
         write.token = named.token;
         write.hold = named.hold;
       }
-      if (!named) write.problem = value === null ? "its znode is gone" : "its value names no term";
+      if (!named) write.problem = node === null ? "its znode is gone" : "its value names no term";
+      else if (node?.czxid !== t.zxid) write.problem = `its czxid is ${node?.czxid}, not its create's zxid`;
       else if (how !== "multi") write.problem = `a ${how}, not a guarded multi`;
       else if (!at || !view) write.problem = "no leader znode";
       else if (at.czxid.toString() !== named.token)

@@ -91,6 +91,7 @@ describe("ZooKeeper history replay", () => {
     txn(12, S2, "multi", multi("/torture/w/late")),
     txn(13, S1, "multi", multi("/torture/w/other-session")),
     txn(14, S2, "create", `/torture/w/plain,${named("11", "22")},${acl},false,1`),
+    txn(15, S2, "multi", multi("/torture/w/moved")),
   ];
   const values: Record<string, string> = {
     "/torture/w/ok": named("5", "11"),
@@ -98,10 +99,23 @@ describe("ZooKeeper history replay", () => {
     "/torture/w/late": named("5", "11"),
     "/torture/w/other-session": named("11", "22"),
     "/torture/w/plain": named("11", "22"),
+    "/torture/w/moved": named("11", "22"),
   };
 
   test("terms from the leader znode's creates; writes judged at their zxid; failed multis are no writes; unguarded creates are flagged", async () => {
-    const h = await replayZooKeeper(txns, leader, "/torture/w", async (p) => values[p] ?? null);
+    const czxids: Record<string, bigint> = {
+      "/torture/w/ok": 6n,
+      "/torture/w/parked": 8n,
+      "/torture/w/late": 12n,
+      "/torture/w/other-session": 13n,
+      "/torture/w/plain": 14n,
+      "/torture/w/moved": 99n,
+    };
+    const h = await replayZooKeeper(txns, leader, "/torture/w", async (p) => {
+      const value = values[p];
+      const czxid = czxids[p];
+      return value === undefined || czxid === undefined ? null : { value, czxid };
+    });
     expect(h.terms).toEqual([
       { token: 5n, holder: "a", leaseId: S1, from: 5n },
       { token: 11n, holder: "b", leaseId: S2, from: 11n },
@@ -112,7 +126,8 @@ describe("ZooKeeper history replay", () => {
       ["torture/w/late", 12n, "term 11 led, not 5"],
       ["torture/w/other-session", 13n, `the multi ran on session ${S1}, not the term's`],
       ["torture/w/plain", 14n, "a plain create, not a guarded multi"],
+      ["torture/w/moved", 15n, "its czxid is 99, not its create's zxid"],
     ]);
-    expect(h.head).toBe(14n);
+    expect(h.head).toBe(15n);
   });
 });
