@@ -60,6 +60,10 @@ export function parseRunArgs(argv: readonly string[]): RunArgs | "help" {
   const terminator = tokens.find((t) => t.kind === "option-terminator")?.index ?? Number.POSITIVE_INFINITY;
   const early = tokens.find((t) => t.kind === "positional" && t.index < terminator);
   if (early?.kind === "positional") {
+    const before = tokens[tokens.indexOf(early) - 1];
+    if (before?.kind === "option" && before.name === "wait" && before.value === "") {
+      throw usageError("--wait", `takes its duration after "=", e.g. --wait=${early.value}`);
+    }
     throw usageError("run", `unexpected argument ${JSON.stringify(early.value)}: put the command after --`);
   }
   const [command, ...args] = parsed.positionals;

@@ -175,6 +175,7 @@ export async function run(argv: readonly string[], env: Env): Promise<number> {
     try {
       state = await claimLease(lease, a.waitMs, waiting.signal, report);
     } catch (error) {
+      if (interrupted) return 128 + constants.signals[interrupted];
       throw storeFailure(`claim of ${a.name}`, error);
     }
     if (interrupted) {

@@ -158,9 +158,13 @@ it("--wait waits for the lease, then runs the child; --wait=DURATION gives up wi
   expect(gaveUp.stderr).toContain("gave up waiting: jobs/wait is held by other");
 
   const waiter = cli(["run", "--name", "jobs/wait", "--wait", "--", "sh", "-c", "echo ran"]);
+  const interrupted = cli(["run", "--name", "jobs/wait", "--wait", "--", "sh", "-c", "echo ran"]);
   await sleep(800);
   expect(waiter.stdout()).toBe("");
   expect(waiter.stderr()).toContain("waiting for jobs/wait: held by other");
+  interrupted.process.kill("SIGINT");
+  expect((await interrupted.exited).code).toBe(130);
+  expect(interrupted.stdout()).toBe("");
   await other.release();
   const end = await waiter.exited;
   expect(end.code).toBe(0);
@@ -321,6 +325,8 @@ it("names the flag or variable in errors, with sysexits codes", async () => {
     cliRun(["run", "--name", "jobs/e", "--endpoints", "ftp://127.0.0.1:1", "--", "true"]),
     cliRun(["run", "--name", "jobs/e", "--", "true"], env),
     cliRun(["run", "--name", "jobs/e", "--endpoints", "127.0.0.1:1", "--", "true"]),
+    cliRun(["run", "--name", "jobs/e", "--wait", "15s", "--", "true"]),
+    cliRun(["leader", "jobs/e", "--zookeeper", "http://127.0.0.1:1", "--endpoints", "127.0.0.1:1"]),
     cliRun(["frobnicate"]),
   ]);
   expect(results.map((r) => [r.code, r.stderr.split("\n")[0]])).toEqual([
@@ -332,6 +338,8 @@ it("names the flag or variable in errors, with sysexits codes", async () => {
     [64, expect.stringMatching(/^leasehold: --endpoints: must be an http\(s\) origin/)],
     [78, expect.stringMatching(/^leasehold: LEASEHOLD_ETCD_ENDPOINTS: must be set/)],
     [69, expect.stringMatching(/^leasehold: claim of jobs\/e: .*\(TRANSPORT\)$/)],
+    [64, 'leasehold: --wait: takes its duration after "=", e.g. --wait=15s'],
+    [64, "leasehold: --zookeeper: cannot be used with --endpoints"],
     [64, 'leasehold: unknown command "frobnicate"; run "leasehold --help"'],
   ]);
   const help = await cliRun(["run", "--help"]);
