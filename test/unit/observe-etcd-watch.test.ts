@@ -47,8 +47,18 @@ const record = (id: bigint, rev: number, holder: string, state: "busy" | "parked
 });
 
 /** A fake etcd: the election read answers `start`; each watch request opens a stream the test writes to. */
-function fakeEtcd(start: { revision: number; candidates: Kv[]; record?: Kv }) {
+interface FakeOptions {
+  endpoints?: string[];
+  auth?: { username: string; password: string };
+  /** Answers a watch request instead of a stream, when it returns a response or throws. */
+  refuse?: (url: string, headers: Record<string, string>) => Response | undefined;
+}
+
+function fakeEtcd(start: { revision: number; candidates: Kv[]; record?: Kv }, options: FakeOptions = {}) {
+  let tokens = 0;
   const watches: {
+    url: string;
+    authorization: string | undefined;
     body: unknown;
     write(message: unknown): void;
     writeRaw(text: string): void;
@@ -64,12 +74,18 @@ function fakeEtcd(start: { revision: number; candidates: Kv[]; record?: Kv }) {
           { response_range: { kvs: start.record ? [start.record] : [], count: start.record ? "1" : "0" } },
         ],
       });
+      if (req.url.endsWith("/v3/auth/authenticate")) {
+        return { status: 200, headers: {}, body: JSON.stringify({ token: `token-${++tokens}` }) };
+      }
       if (!req.url.endsWith("/v3/kv/txn")) throw new Error(`unexpected ${req.url}`);
       return { status: 200, headers: {}, body };
     },
   };
   const encoder = new TextEncoder();
-  const fakeFetch = (async (_url: string, init: RequestInit) => {
+  const fakeFetch = (async (url: string, init: RequestInit) => {
+    const headers = init.headers as Record<string, string>;
+    const refused = options.refuse?.(url, headers);
+    if (refused) return refused;
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({
       start: (c) => {
@@ -78,6 +94,8 @@ function fakeEtcd(start: { revision: number; candidates: Kv[]; record?: Kv }) {
     });
     const writeRaw = (text: string) => controller.enqueue(encoder.encode(text));
     watches.push({
+      url,
+      authorization: headers.authorization,
       body: JSON.parse(init.body as string),
       write: (message) => writeRaw(`${JSON.stringify(message)}\n`),
       writeRaw,
@@ -85,7 +103,12 @@ function fakeEtcd(start: { revision: number; candidates: Kv[]; record?: Kv }) {
     });
     return new Response(body, { status: 200 });
   }) as typeof fetch;
-  const backend = etcdWithWatch({ endpoints: ["http://127.0.0.1:1"], transport, fetch: fakeFetch });
+  const backend = etcdWithWatch({
+    endpoints: options.endpoints ?? ["http://127.0.0.1:1"],
+    transport,
+    fetch: fakeFetch,
+    ...(options.auth ? { auth: options.auth } : {}),
+  });
   return { backend, watches };
 }
 
@@ -204,6 +227,64 @@ describe("the etcd watch, on crafted answers", () => {
     watch.write(events(6, { kv: candidate(1n, 6, "x") }));
     const first = (await mode).value as ObserveEvent;
     expect(first).toMatchObject({ type: "mode", mode: "poll", reason: /first message/ });
+    await it.return();
+  });
+
+  it("authenticates the stream, and replaces a token etcd refuses once", async () => {
+    const fake = fakeEtcd(
+      { revision: 5, candidates: [] },
+      {
+        auth: { username: "watcher", password: "s3cret" },
+        refuse: (_, headers) =>
+          headers.authorization === "token-2"
+            ? new Response(JSON.stringify({ code: 16, message: "invalid auth token" }), { status: 401 })
+            : undefined,
+      },
+    );
+    const it = drive(fake.backend);
+    const mode = it.next();
+    const watch = await watchOpened(fake, 1);
+    // token-1 went to the read's own gateway; the stream's first token was refused and replaced.
+    expect(watch.authorization).toBe("token-3");
+    watch.write(created(5));
+    expect((await mode).value).toMatchObject({ type: "mode", mode: "watch" });
+    await it.return();
+  });
+
+  it("opens the stream at the next endpoint when one refuses connections", async () => {
+    const fake = fakeEtcd(
+      { revision: 5, candidates: [] },
+      {
+        endpoints: ["http://127.0.0.1:1", "http://127.0.0.1:2"],
+        refuse: (url) => {
+          if (url.startsWith("http://127.0.0.1:1/")) throw new TypeError("fetch failed: ECONNREFUSED");
+          return undefined;
+        },
+      },
+    );
+    const it = drive(fake.backend);
+    const mode = it.next();
+    const watch = await watchOpened(fake, 1);
+    expect(watch.url).toBe("http://127.0.0.1:2/v3/watch");
+    watch.write(created(5));
+    expect((await mode).value).toMatchObject({ type: "mode", mode: "watch" });
+    await it.return();
+  });
+
+  it("falls back to polling, with etcd's message and no secret, when the watch is refused", async () => {
+    const fake = fakeEtcd(
+      { revision: 5, candidates: [] },
+      {
+        auth: { username: "watcher", password: "s3cret" },
+        refuse: () =>
+          new Response(JSON.stringify({ code: 7, message: "permission denied" }), { status: 403 }),
+      },
+    );
+    const it = drive(fake.backend);
+    const first = (await it.next()).value as ObserveEvent & { error?: Error };
+    expect(first).toMatchObject({ type: "mode", mode: "poll", error: { code: "AUTH" } });
+    expect(first.error?.message).toContain("permission denied");
+    expect(JSON.stringify(first) + String(first.error?.stack)).not.toMatch(/s3cret|token-/);
     await it.return();
   });
 });
