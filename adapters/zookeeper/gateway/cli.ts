@@ -20,7 +20,7 @@ holder may count on it until then), then exits; a second signal closes every ses
 Options:
   --zookeeper <hosts>       ZooKeeper connection string (default 127.0.0.1:2181)
   --listen <host:port>      where to listen (default 127.0.0.1:9998, loopback only)
-  --max-sessions <n>        most REST sessions open at once; more get 503 (default 1000)
+  --max-sessions <n>        most REST sessions this instance holds at once; more get 503 (default 1000)
   --min-expire <s>          smallest session expire in seconds; below it 400 (default 1)
   --max-expire <s>          largest session expire in seconds; above it 400 (default 3600)
   --zk-timeout <ms>         deadline of each ZooKeeper call (default 5000)
