@@ -84,7 +84,7 @@ describe("layout and exact values", () => {
     });
     const record = JSON.parse((data as Buffer).toString());
     expect(Object.keys(record)).toEqual(["holder", "ttlMs", "value", "session", "state", "run"]);
-    expect(record.session).toMatch(/^[0-9a-f-]{36}$/);
+    expect(record.session).toMatch(/^[A-Za-z0-9_-]{76}$/);
   });
 
   it("fails closed on a leader znode leasehold did not write", async () => {
