@@ -123,6 +123,11 @@ export interface BackendObserveOptions {
   signal: AbortSignal;
   /** Deadline of each request the watch makes, in ms: the first read, and opening a stream up to its first message. */
   requestTimeoutMs: number;
+  /**
+   * How often a watch that has heard nothing checks itself against a read of the store, in ms (when the backend
+   * can fall behind silently, as a stream over a dead connection or a buffering proxy does).
+   */
+  checkIntervalMs: number;
 }
 
 /**

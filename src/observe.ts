@@ -62,6 +62,12 @@ export interface ObserveOptions {
   pollIntervalMs?: number;
   /** How long `poll` mode lasts before the backend's watch is tried again, in ms. Default 30 000; 10 to 3 600 000. */
   watchRetryMs?: number;
+  /**
+   * How often a silent watch is checked against a read of the store, in ms: a watch found behind it for longer
+   * than `requestTimeoutMs` (a dead connection, a proxy holding the stream back) turns into polling. Default
+   * 30 000; 10 to 3 600 000.
+   */
+  watchCheckMs?: number;
   /** Deadline of each request (a poll, the watch's first read and stream open), in ms. Default 5000; 10 to 600 000. */
   requestTimeoutMs?: number;
   /** Times the polls; tests pass `fakeClock()`. Default: the system clock. */
@@ -127,6 +133,7 @@ export function observe(
     clock: options.clock ?? systemClock,
     pollMs: duration(options.pollIntervalMs, "pollIntervalMs", 1000, 3_600_000),
     retryMs: duration(options.watchRetryMs, "watchRetryMs", 30_000, 3_600_000),
+    checkMs: duration(options.watchCheckMs, "watchCheckMs", 30_000, 3_600_000),
     timeoutMs: duration(options.requestTimeoutMs, "requestTimeoutMs", 5000, 600_000),
     signal: options.signal,
   });
@@ -136,6 +143,7 @@ interface Settings {
   clock: Clock;
   pollMs: number;
   retryMs: number;
+  checkMs: number;
   timeoutMs: number;
   signal: AbortSignal | undefined;
 }
@@ -161,7 +169,11 @@ async function* run(backend: Backend, name: string, s: Settings): AsyncGenerator
       let lost: LeaseError | undefined;
       if (backend.observe) {
         try {
-          for await (const term of backend.observe(name, { signal, requestTimeoutMs: s.timeoutMs })) {
+          for await (const term of backend.observe(name, {
+            signal,
+            requestTimeoutMs: s.timeoutMs,
+            checkIntervalMs: s.checkMs,
+          })) {
             const entered = enter("watch", `following the ${backend.kind} watch`);
             if (entered) yield entered;
             const change = changed(term.leader, term.revision);

@@ -14,6 +14,7 @@ import {
   type Backend,
   type BackendObserveOptions,
   decodeBase64,
+  LeaseTimeoutError,
   MalformedResponseError,
   type ObservedTerm,
   TransportError,
@@ -24,7 +25,7 @@ import type { EtcdBackend } from "./backend.ts";
 import { etcd } from "./index.ts";
 import { type Election, election } from "./layout.ts";
 import { validatePrefix } from "./options.ts";
-import { type EtcdWatchOptions, type WatchEvent, WatchStreams } from "./watch-stream.ts";
+import { type EtcdWatchOptions, type WatchEvent, type WatchResult, WatchStreams } from "./watch-stream.ts";
 import { int, type WireKeyValue, type WireResponseOp } from "./wire.ts";
 
 export type { EtcdWatchOptions } from "./watch-stream.ts";
@@ -96,13 +97,14 @@ class ElectionKeys {
 /**
  * Follows election `e`: the term at the start, then after every revision that changed its keys. Throws (and
  * `observe` then polls) when the watch cannot go on without a gap: a compacted revision, a canceled watch, a
- * stream that breaks {@link MAX_RECONNECTS} times in a row, or one that cannot be opened again.
+ * stream that breaks {@link MAX_RECONNECTS} times in a row, or one that cannot be opened again, and a stream
+ * silent for `checkIntervalMs` whose term differs from a read of the store twice, `requestTimeoutMs` apart.
  */
 export async function* watchElection(
   streams: Pick<WatchStreams, "read" | "open">,
   e: Election,
   decode: (responses: WireResponseOp[]) => ObservedTerm["leader"],
-  { signal, requestTimeoutMs }: BackendObserveOptions,
+  { signal, requestTimeoutMs, checkIntervalMs }: BackendObserveOptions,
 ): AsyncGenerator<ObservedTerm> {
   const start = await streams.read(e, signal, requestTimeoutMs);
   const keys = new ElectionKeys(e, start.candidates, start.record);
@@ -121,12 +123,30 @@ export async function* watchElection(
         started = true;
         yield { leader: decode(keys.responses()), revision };
       }
+      let pending: Promise<WatchResult | TransportError | null> | undefined;
+      let checkAt = Date.now() + checkIntervalMs;
+      let behind = false;
       for (;;) {
         // Only a broken connection is worth a new stream; a bad message ends the watch.
-        const result = await stream.next().catch((error: unknown) => {
+        pending ??= stream.next().catch((error: unknown) => {
           if (signal.aborted || !(error instanceof TransportError)) throw error;
           return error;
         });
+        const result = await orCheck(pending, checkAt - Date.now());
+        if (result === CHECK) {
+          // A silent stream may be a dead connection or one a proxy holds back: compare it with the store.
+          const now = await streams.read(e, signal, requestTimeoutMs);
+          const current = new ElectionKeys(e, now.candidates, now.record);
+          if (sameTerm(decode(current.responses()), decode(keys.responses()))) behind = false;
+          else if (behind) {
+            throw new LeaseTimeoutError(
+              `etcd watch: the stream stayed behind the store (revision ${now.revision}) for ${requestTimeoutMs} ms`,
+            );
+          } else behind = true;
+          checkAt = Date.now() + (behind ? requestTimeoutMs : checkIntervalMs);
+          continue;
+        }
+        pending = undefined;
         if (result === null || result instanceof Error) {
           // A stream that lived a while broke once; one that keeps breaking at once is given up.
           if (Date.now() - openedAt > requestTimeoutMs) broken = 0;
@@ -155,6 +175,25 @@ export async function* watchElection(
     }
   }
 }
+
+const CHECK = Symbol("check");
+
+/** `pending`'s value, or {@link CHECK} when `ms` pass first. */
+async function orCheck<T>(pending: Promise<T>, ms: number): Promise<T | typeof CHECK> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const due = new Promise<typeof CHECK>((resolve) => {
+    timer = setTimeout(() => resolve(CHECK), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([pending, due]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sameTerm = (a: ObservedTerm["leader"], b: ObservedTerm["leader"]) =>
+  JSON.stringify(a, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ===
+  JSON.stringify(b, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
 
 /** Events grouped by their revision (one store transaction each), in order, all after `after`. */
 function byRevision(events: readonly WatchEvent[], after: bigint) {

@@ -29,6 +29,8 @@ interface WatchProxy {
   cut(): void;
   /** What clients sent on each watch connection, in order of connection. */
   watchRequests: string[];
+  /** From now on, keeps what etcd sends on watch connections (as with `holdWatch`). */
+  hold(): void;
 }
 
 /**
@@ -39,6 +41,7 @@ async function startProxy(holdWatch = false): Promise<WatchProxy> {
   const url = new URL(endpoint);
   const sockets = new Set<Socket>();
   const watchRequests: string[] = [];
+  let holding = holdWatch;
   const server = createServer((client) => {
     const upstream = connect(Number(url.port), url.hostname);
     let watch: number | null = null;
@@ -58,7 +61,7 @@ async function startProxy(holdWatch = false): Promise<WatchProxy> {
       upstream.write(data);
     });
     upstream.on("data", (data: Buffer) => {
-      if (!(holdWatch && watch !== null)) client.write(data);
+      if (!(holding && watch !== null)) client.write(data);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -76,6 +79,9 @@ async function startProxy(holdWatch = false): Promise<WatchProxy> {
       for (const s of sockets) s.destroy();
     },
     watchRequests,
+    hold: () => {
+      holding = true;
+    },
   };
 }
 
@@ -200,6 +206,21 @@ describe("observe on etcd's watch", () => {
     expect(summary(await next(events))).toBe("poll free");
     await lease(name, "e").claim();
     expect(summary(await next(events))).toBe("poll e");
+    await events.return();
+  }, 15_000);
+
+  it("falls back to polling when a stream that was open falls silent behind the store", async () => {
+    const name = "silent";
+    const proxy = await startProxy();
+    const options = { requestTimeoutMs: 300, watchCheckMs: 300, pollIntervalMs: 100 };
+    const events = observe(watched([proxy.endpoint]), name, options);
+    expect([await next(events), await next(events)].map(summary)).toEqual(["mode watch", "watch free"]);
+    proxy.hold();
+    await lease(name, "f").claim();
+    const fallback = await next(events);
+    expect(fallback).toMatchObject({ type: "mode", mode: "poll", reason: /stayed behind the store/ });
+    expect((fallback as { error?: unknown }).error).toBeInstanceOf(LeaseTimeoutError);
+    expect(summary(await next(events))).toBe("poll f");
     await events.return();
   }, 15_000);
 });

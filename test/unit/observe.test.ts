@@ -169,6 +169,7 @@ describe("observe on the memory backend's watch", () => {
     expect(() => observe(backend, "a//b")).toThrow(InvalidArgumentError);
     expect(() => observe(backend, "a", { pollIntervalMs: 5 })).toThrow(/pollIntervalMs/);
     expect(() => observe(backend, "a", { watchRetryMs: 1.5 })).toThrow(/watchRetryMs/);
+    expect(() => observe(backend, "a", { watchCheckMs: 0 })).toThrow(/watchCheckMs/);
     expect(() => observe(backend, "a", { requestTimeoutMs: 700_000 })).toThrow(/requestTimeoutMs/);
   });
 });
