@@ -157,6 +157,11 @@ async function runScenario(name: string, root: string, options: TortureOptions):
       const history = await scenario.history(lease);
       writeFileSync(join(dir, `history-${key}.txt`), history.dump);
       verdicts[key] = check(events, history);
+      const exact = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
+      writeFileSync(
+        join(dir, `terms-${key}.json`),
+        JSON.stringify({ store: history.terms, windows: verdicts[key].windows }, exact, 1),
+      );
     }
   } finally {
     await scenario.teardown();
