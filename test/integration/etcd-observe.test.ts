@@ -7,6 +7,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { etcd } from "../../adapters/etcd/index.ts";
 import { etcdWithWatch } from "../../adapters/etcd/watch.ts";
+import { startEtcd } from "../../scripts/lib/etcd-server.ts";
 import {
   type Backend,
   createLease,
@@ -37,8 +38,8 @@ interface WatchProxy {
  * A loopback proxy to etcd. With `holdWatch`, it passes requests on but keeps every byte etcd sends back on a
  * watch connection, as a buffering proxy does with a response that never ends.
  */
-async function startProxy(holdWatch = false): Promise<WatchProxy> {
-  const url = new URL(endpoint);
+async function startProxy(holdWatch = false, target = endpoint): Promise<WatchProxy> {
+  const url = new URL(target);
   const sockets = new Set<Socket>();
   const watchRequests: string[] = [];
   let holding = holdWatch;
@@ -91,8 +92,8 @@ function watched(endpoints: string[]): Backend {
   return backend;
 }
 
-const lease = (name: string, holder: string, ttlMs = 10_000) =>
-  createLease({ backend: direct, name, holder, ttlMs });
+const lease = (name: string, holder: string, ttlMs = 10_000, backend = direct) =>
+  createLease({ backend, name, holder, ttlMs });
 
 /** The next event, or a failure after `ms`. */
 async function next(events: AsyncIterator<ObserveEvent>, ms = 5000): Promise<ObserveEvent> {
@@ -169,23 +170,28 @@ describe("observe on etcd's watch", () => {
   }, 15_000);
 
   it("falls back to polling, and says why, when the revision to resume from is compacted", async () => {
+    // Compaction is store-wide: on an etcd of its own, not the one other tests share.
+    const own = await startEtcd();
+    closers.push(() => own.stop());
+    const store = etcd({ endpoints: [own.endpoint], prefix });
+    closers.push(() => store.close?.());
     const name = "compacted";
-    const proxy = await startProxy();
+    const proxy = await startProxy(false, own.endpoint);
     const events = observe(watched([proxy.endpoint]), name, { pollIntervalMs: 100 });
     await next(events);
     await next(events);
-    const a = lease(name, "a");
+    const a = lease(name, "a", 10_000, store);
     await a.claim();
     await next(events);
     proxy.cut();
     await a.release();
-    await lease(name, "d").claim();
-    const res = await fetch(`${endpoint}/v3/kv/range`, {
+    await lease(name, "d", 10_000, store).claim();
+    const res = await fetch(`${own.endpoint}/v3/kv/range`, {
       method: "POST",
       body: JSON.stringify({ key: Buffer.from(prefix).toString("base64"), count_only: true }),
     });
     const { header } = (await res.json()) as { header: { revision: string } };
-    await fetch(`${endpoint}/v3/kv/compaction`, {
+    await fetch(`${own.endpoint}/v3/kv/compaction`, {
       method: "POST",
       body: JSON.stringify({ revision: header.revision }),
     });
@@ -194,7 +200,7 @@ describe("observe on etcd's watch", () => {
     expect((fallback as { error?: unknown }).error).toBeInstanceOf(UnsupportedError);
     expect(summary(await next(events))).toBe("poll d");
     await events.return();
-  }, 15_000);
+  }, 30_000);
 
   it("falls back to polling when a proxy holds the stream back past the request timeout", async () => {
     const name = "buffered";
