@@ -187,7 +187,7 @@ async function orCheck<T>(pending: Promise<T>, ms: number): Promise<T | typeof C
   try {
     return await Promise.race([pending, due]);
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
