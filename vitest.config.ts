@@ -16,6 +16,13 @@ export default defineConfig({
       },
       {
         test: {
+          name: "fuzz",
+          include: ["test/fuzz/**/*.test.ts"],
+          testTimeout: 180_000,
+        },
+      },
+      {
+        test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           exclude: ["test/integration/zookeeper-*.test.ts"],

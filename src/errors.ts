@@ -116,3 +116,53 @@ export class AuthError extends LeaseError {
     super("AUTH", message, options);
   }
 }
+
+/**
+ * Removes every secret (as sent, and JSON-escaped as a server echoing a request body writes it) from an error's
+ * message, stack and other own fields, and from its cause chain (up to 8 deep), in place. A field that is not
+ * text (a cause that is not an Error, say) and mentions a secret, or cannot be serialized, is replaced.
+ * Returns `error`.
+ */
+export function redactSecrets(error: unknown, secrets: readonly string[]): unknown {
+  const forms = secrets.filter(Boolean).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
+  const scrub = (text: string) => forms.reduce((t, s) => t.replaceAll(s, "[redacted]"), text);
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    for (const key of new Set(["message", "stack", "cause", ...Object.keys(e)])) {
+      const value: unknown = (e as unknown as Record<string, unknown>)[key];
+      if (value === undefined || value instanceof Error) continue;
+      let text: string | undefined;
+      try {
+        text = typeof value === "string" ? value : JSON.stringify(value);
+      } catch {
+        // Not serializable: it cannot be vouched for.
+      }
+      // Defined rather than assigned: some errors (DOMException) have only a getter.
+      if (text === undefined || scrub(text) !== text) {
+        const clean = typeof value === "string" ? scrub(value) : "[redacted]";
+        Object.defineProperty(e, key, { value: clean, writable: true, configurable: true });
+      }
+    }
+  }
+  return error;
+}
+
+/**
+ * Wraps `target` so that every promise its methods return rejects with its secrets redacted
+ * ({@link redactSecrets}); `secrets` is read at each failure, so that it can name tokens learnt since.
+ */
+export function redacting<T extends object>(target: T, secrets: () => readonly string[]): T {
+  return new Proxy(target, {
+    get(t, key) {
+      const member: unknown = Reflect.get(t, key, t);
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) => {
+        const result: unknown = member.apply(t, args);
+        return result instanceof Promise
+          ? result.catch((error: unknown) => {
+              throw redactSecrets(error, secrets());
+            })
+          : result;
+      };
+    },
+  });
+}

@@ -2,7 +2,7 @@
  * The HTTP seam. Backends speak to stores only through a {@link Transport}; the default one is `fetch`, so the
  * core runs wherever `fetch` runs (Workers, Deno, Bun, Node). `leasehold/node` offers an undici transport.
  */
-import { LeaseError, LeaseTimeoutError, TransportError } from "./errors.ts";
+import { LeaseError, LeaseTimeoutError, MalformedResponseError, TransportError } from "./errors.ts";
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
@@ -14,7 +14,19 @@ export interface HttpRequest {
   body?: string | Uint8Array<ArrayBuffer>;
   /** Aborts the request. When it aborts with a `TimeoutError` reason, the transport throws {@link LeaseTimeoutError}. */
   signal: AbortSignal;
+  /** The largest response body accepted, in bytes; default {@link MAX_RESPONSE_BYTES}. */
+  maxResponseBytes?: number;
 }
+
+/**
+ * The default cap on a response body, in bytes: lease answers are a few hundred bytes, so anything near this
+ * is not a lease answer, and parsing it would only cost time past the deadline.
+ */
+export const MAX_RESPONSE_BYTES = 65_536;
+
+/** The error of a response body over `max` bytes. Shared by every transport. */
+export const tooLarge = (req: Pick<HttpRequest, "method" | "url">, max: number) =>
+  new MalformedResponseError(`${req.method} ${redactUrl(req.url)}: the answer exceeds ${max} bytes`);
 
 export interface HttpResponse {
   status: number;
@@ -26,8 +38,10 @@ export interface HttpResponse {
 
 /**
  * Sends one HTTP request and returns the whole response. Any HTTP status is a response, not an error: the
- * backend decides what a status means.
+ * backend decides what a status means. Redirects are never followed (a 3xx is the response): following one
+ * would send the credentials to wherever the server points.
  *
+ * @throws {MalformedResponseError} the body exceeds `req.maxResponseBytes`; reading stops there.
  * @throws {LeaseTimeoutError} the signal aborted with a timeout reason.
  * @throws {TransportError} no response: connection refused or reset, DNS or TLS failure, other abort.
  */
@@ -77,6 +91,25 @@ export interface FetchTransportOptions {
   fetch?: typeof fetch;
 }
 
+/** Reads a body as UTF-8 text, cancelling the stream as soon as it passes `max` bytes. */
+async function readCapped(res: Response, req: HttpRequest): Promise<string> {
+  const max = req.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  const reader = res.body?.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (let size = 0; reader; ) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      reader.cancel().catch(() => undefined);
+      throw tooLarge(req, max);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
 /** The default transport: the platform's `fetch`. Works on Workers, Deno, Bun and Node. */
 export function fetchTransport(options: FetchTransportOptions = {}): Transport {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
@@ -84,9 +117,19 @@ export function fetchTransport(options: FetchTransportOptions = {}): Transport {
     async request(req) {
       try {
         // fetch reads absent and undefined init fields alike.
-        const init = { method: req.method, headers: req.headers, body: req.body, signal: req.signal };
+        const init = {
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          signal: req.signal,
+          redirect: "manual",
+        };
         const res = await doFetch(req.url, init as RequestInit);
-        return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+        return {
+          status: res.status,
+          headers: Object.fromEntries(res.headers),
+          body: await readCapped(res, req),
+        };
       } catch (error) {
         throw toTransportError(error, req);
       }

@@ -28,6 +28,8 @@ export class Authenticator {
   readonly #username: string;
   readonly #password: string;
   readonly #tokens = new Map<string, CachedToken>();
+  /** Every token etcd issued here, refused ones included: a server may still echo them. */
+  readonly #issued = new Set<string>();
 
   constructor(auth: EtcdAuth) {
     this.#username = auth.username;
@@ -56,6 +58,11 @@ export class Authenticator {
     return entry.pending;
   }
 
+  /** The password and the tokens, for redaction. */
+  secrets(): string[] {
+    return [this.#password, ...this.#issued];
+  }
+
   /** Forgets `token` for `endpoint` (etcd refused it), unless another call already replaced it. */
   invalidate(endpoint: string, token: string): void {
     if (this.#tokens.get(endpoint)?.token === token) this.#tokens.delete(endpoint);
@@ -77,10 +84,17 @@ export class Authenticator {
       // Only etcd's own gRPC message is quoted: a raw body could echo the request.
       const { code, message } = readGatewayError(res);
       const detail = `etcd authenticate: ${code === undefined ? "the answer carries no etcd error" : message}`;
-      throw res.status >= 500 ? new HttpStatusError(res.status, detail) : new AuthError(detail);
+      const refused = res.status >= 400 && res.status < 500;
+      throw refused ? new AuthError(detail) : new HttpStatusError(res.status, detail);
     }
     const { token } = parseWire(authenticateResponse, res.body, "authenticate");
-    if (token === "") throw new MalformedResponseError("etcd authenticate: empty token");
+    // Remembered before it is checked, so that a malformed token is redacted too.
+    this.#issued.add(token);
+    if (this.#issued.size > 64) this.#issued.delete(this.#issued.values().next().value as string);
+    // A header value: visible ASCII only (etcd's simple and JWT tokens are), never CR/LF.
+    if (!/^[\x21-\x7e]+$/.test(token)) {
+      throw new MalformedResponseError("etcd authenticate: the token is not a header value");
+    }
     return token;
   }
 }

@@ -15,6 +15,7 @@
  */
 
 import type { ZodMiniType } from "zod/mini";
+import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
 import {
   assertNoWritesUnder,
   type Backend,
@@ -30,7 +31,6 @@ import {
   type HttpResponse,
   type LeaderInfo,
   LeaseLostError,
-  MalformedResponseError,
   type NormalizedCompare,
   type NormalizedOp,
   type OpResult,
@@ -46,7 +46,11 @@ import {
   grantResponse,
   int,
   keepAliveResponse,
+  kvOf,
+  malformed,
   parseWire,
+  positive,
+  responsesOf,
   toKeyValue,
   txnResponse,
   type WireResponseOp,
@@ -76,6 +80,7 @@ const TARGET_FIELD = {
 } as const;
 const RESULT = { "=": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER" } as const;
 const OP_REQUEST = { put: "request_put", delete: "request_delete_range", get: "request_range" } as const;
+const OP_KIND = { put: "p", delete: "d", get: "r" } as const;
 
 function compareToWire(c: NormalizedCompare): Record<string, string> {
   const value = c.target === "value" ? encodeBase64(c.value) : c.value.toString();
@@ -93,19 +98,24 @@ function opToWire(op: NormalizedOp): Record<string, Record<string, string>> {
   return { [OP_REQUEST[op.type]]: request };
 }
 
-function opResultFromWire(op: NormalizedOp, res: WireResponseOp | undefined): OpResult {
-  if (op.type === "put" && res?.response_put) return { type: "put" };
-  if (op.type === "delete" && res?.response_delete_range) {
-    return { type: "delete", deleted: int(res.response_delete_range.deleted) };
+/** The result of `op` from its response, whose kind `responsesOf` checked. */
+function opResultFromWire(op: NormalizedOp, res: WireResponseOp): OpResult {
+  if (op.type === "put") return { type: "put" };
+  if (op.type === "delete") {
+    const deleted = int(res.response_delete_range?.deleted);
+    // One key was asked for.
+    if (deleted > 1n) throw malformed("txn delete");
+    return { type: "delete", deleted };
   }
-  if (op.type === "get" && res?.response_range) {
-    const kv = firstKv(res);
-    return { type: "get", kv: kv ? toKeyValue(kv) : null };
-  }
-  throw new MalformedResponseError(`etcd txn: no matching response for a ${op.type} op`);
+  const kv = kvOf(res, encodeBase64(op.key));
+  return { type: "get", kv: kv ? toKeyValue(kv) : null };
 }
 
-const firstKv = (res: WireResponseOp | undefined) => res?.response_range?.kvs?.[0];
+/** Local validity never exceeds the TTL asked: the smaller of asked and granted, in ms. */
+const grantedMs = (ttlS: bigint, askedMs: number) => Math.min(askedMs, Number(ttlS) * 1000);
+
+/** Answers that may carry users' values get room for them; lease answers keep the transport's cap. */
+const VALUE_ROOM_BYTES = 2_097_152;
 
 /** Parses a 200 answer with `schema`; any other status becomes a typed error. */
 function parseOk<T>(res: HttpResponse, schema: ZodMiniType<T>, what: string): T {
@@ -115,13 +125,6 @@ function parseOk<T>(res: HttpResponse, schema: ZodMiniType<T>, what: string): T 
 
 /** etcd's gRPC status in a non-200 answer is `code`. */
 const grpcCode = (res: HttpResponse) => readGatewayError(res).code;
-
-/** A positive int64 revision, or the answer is malformed. */
-function revision(value: string | undefined, what: string): bigint {
-  const n = int(value);
-  if (n <= 0n) throw new MalformedResponseError(`etcd ${what}: not a positive revision`);
-  return n;
-}
 
 /** The put of a term record, attached to the term's lease. */
 const putRecord = (e: Election, record: HolderRecord, lease: string) => ({
@@ -174,12 +177,13 @@ export class EtcdBackend implements Backend {
   }
 
   /** One `POST /v3/kv/txn`, parsed. Only the caller's guarded txn is not `idempotent` (see `SendOptions`). */
-  async #txn(body: object, ctx: CallContext, what: string, idempotent = true) {
-    return parseOk(await this.#gateway.post("/v3/kv/txn", body, ctx, { idempotent }), txnResponse, what);
+  async #txn(body: object, ctx: CallContext, what: string, idempotent = true, maxResponseBytes?: number) {
+    const options = maxResponseBytes ? { idempotent, maxResponseBytes } : { idempotent };
+    return parseOk(await this.#gateway.post("/v3/kv/txn", body, ctx, options), txnResponse, what);
   }
 
   async #read(e: Election, ctx: CallContext): Promise<WireResponseOp[]> {
-    return (await this.#txn({ success: this.#readOps(e) }, ctx, "range")).responses ?? [];
+    return responsesOf(await this.#txn({ success: this.#readOps(e) }, ctx, "range"), "rr", "range");
   }
 
   /**
@@ -188,18 +192,19 @@ export class EtcdBackend implements Backend {
    * that lease's candidate key. Anything else is a foreign participant, reported by its proclaimed value.
    */
   #termFrom(e: Election, responses: readonly WireResponseOp[]): Term | null {
-    const candidate = firstKv(responses[0]);
-    const recordKv = firstKv(responses[1]);
-    const kv = candidate ?? recordKv;
-    if (!kv) return null;
+    const kv = kvOf(responses[0]);
+    const recordKv = kvOf(responses[1], e.record);
     const where = `etcd election ${e.name}`;
-    const leaseId = int(kv.lease);
-    if (leaseId <= 0n) throw new MalformedResponseError(`${where}: its first key is not attached to a lease`);
-    const token = revision(kv.create_revision, `${where} create_revision`);
-    const ours =
-      recordKv !== undefined &&
-      recordKv.lease === kv.lease &&
-      (candidate === undefined || candidate.key === candidateKey(e, kv.lease as string));
+    if (!kv) {
+      // The record goes with its candidate key (one lease, one txn): alone, the answer is inconsistent.
+      if (recordKv) throw malformed(where);
+      return null;
+    }
+    const leaseId = positive(kv.lease, `${where} lease`);
+    // The leader key is `E/<lease ID in hex>`, as clientv3/concurrency names it; anything else is not one.
+    if (kv.key !== candidateKey(e, leaseId.toString())) throw malformed(where);
+    const token = positive(kv.create_revision, `${where} create_revision`);
+    const ours = recordKv !== undefined && recordKv.lease === kv.lease;
     if (!ours) {
       const holder = proclaimed(kv.value, where) || e.name;
       return {
@@ -220,7 +225,7 @@ export class EtcdBackend implements Backend {
     return {
       info,
       record,
-      recordRevision: revision(recordKv.mod_revision, `${where} mod_revision`).toString(),
+      recordRevision: positive(recordKv.mod_revision, `${where} mod_revision`).toString(),
     };
   }
 
@@ -228,39 +233,36 @@ export class EtcdBackend implements Backend {
    * One keepalive; returns the granted TTL in ms.
    * @throws {LeaseLostError} etcd no longer has the lease (its answer omits the TTL, i.e. TTL 0).
    */
-  async #keepAlive(leaseId: string, ctx: CallContext, retryable = false): Promise<number> {
+  async #keepAlive(leaseId: string, askedMs: number, ctx: CallContext, retryable = false): Promise<number> {
     return this.#keptAlive(
       await this.#gateway.post("/v3/lease/keepalive", { ID: leaseId }, ctx, IDEMPOTENT),
       leaseId,
+      askedMs,
       retryable,
     );
   }
 
-  #keptAlive(res: HttpResponse, leaseId: string, retryable = false): number {
+  /** The renewed TTL in ms, at most `askedMs`. etcd always names the lease, also when it is gone. */
+  #keptAlive(res: HttpResponse, leaseId: string, askedMs: number, retryable = false): number {
     const what = "lease keepalive";
     // The gateway streams one JSON message per line; one request body yields one message.
     const { result } = parseOk({ ...res, body: res.body.split("\n", 1)[0] ?? "" }, keepAliveResponse, what);
-    if (result.ID !== undefined && result.ID !== leaseId) {
-      throw new MalformedResponseError(`etcd ${what}: answered for lease ${result.ID}, not ${leaseId}`);
-    }
+    if (result.ID !== leaseId) throw malformed(what);
     const ttlS = int(result.TTL);
     if (ttlS <= 0n)
       throw new LeaseLostError(`etcd lease ${leaseId} has expired or was revoked`, { retryable });
-    return Number(ttlS) * 1000;
+    return grantedMs(ttlS, askedMs);
   }
 
   /** The grant's TTL in ms; "lease already exists" (gRPC 9) means an earlier try of this claim created it. */
-  async #grantedTtl(res: HttpResponse, leaseId: string, ctx: CallContext): Promise<number> {
+  async #grantedTtl(res: HttpResponse, leaseId: string, askedMs: number, ctx: CallContext) {
     // gRPC FailedPrecondition is HTTP 412 from etcd 3.4's gateway and HTTP 400 from etcd 3.5's.
     if ((res.status === 412 || res.status === 400) && grpcCode(res) === FAILED_PRECONDITION) {
-      return this.#keepAlive(leaseId, ctx);
+      return this.#keepAlive(leaseId, askedMs, ctx);
     }
     const granted = parseOk(res, grantResponse, "lease grant");
-    const ttlS = int(granted.TTL);
-    if (granted.ID !== leaseId || ttlS <= 0n) {
-      throw new MalformedResponseError(`etcd lease grant: got lease ${granted.ID} with TTL ${ttlS}`);
-    }
-    return Number(ttlS) * 1000;
+    if (granted.ID !== leaseId) throw malformed("lease grant");
+    return grantedMs(positive(granted.TTL, "lease grant"), askedMs);
   }
 
   /** Sends `requests` in order (pipelined when the transport can) and waits for all before deciding. */
@@ -287,7 +289,7 @@ export class EtcdBackend implements Backend {
       const { info, record } = term;
       // An earlier try of this very claim created or resumed the term, and its answer was lost.
       if (record?.run === run && !info.parked) {
-        const grantedTtlMs = await this.#keepAlive(info.leaseId, ctx, true);
+        const grantedTtlMs = await this.#keepAlive(info.leaseId, req.ttlMs, ctx, true);
         return { held: true, leader: info, grantedTtlMs, hold: term.recordRevision };
       }
       if (!record || info.holder !== req.holder || !info.parked) return { held: false, leader: info };
@@ -329,18 +331,18 @@ export class EtcdBackend implements Backend {
       ],
       ctx,
     )) as [HttpResponse, HttpResponse];
-    const grantedTtlMs = await this.#grantedTtl(grant, leaseId, ctx);
+    const grantedTtlMs = await this.#grantedTtl(grant, leaseId, req.ttlMs, ctx);
     const txn = parseOk(put, txnResponse, "claim txn");
+    const responses = responsesOf(txn, "pp", "claim txn", "rr");
     if (txn.succeeded) {
-      const token = revision(txn.header.revision, "claim txn header");
+      const token = positive(txn.header.revision, "claim txn header");
       const leader: LeaderInfo = { holder: req.holder, token, ttlMs: req.ttlMs, leaseId, parked: false };
       if (req.value !== undefined) leader.value = req.value;
       return { held: true, grantedTtlMs, leader, hold: token.toString() };
     }
-    const responses = txn.responses ?? [];
     // Lost the race: the fresh lease holds nothing, so it goes at once rather than at its TTL (a failed revoke
     // only leaves it to expire). Unless the winner is an earlier try of this same claim, recognised next round.
-    if (firstKv(responses[0])?.lease !== leaseId) await this.#revoke(leaseId, ctx).catch(() => undefined);
+    if (kvOf(responses[0])?.lease !== leaseId) await this.#revoke(leaseId, ctx).catch(() => undefined);
     return { responses };
   }
 
@@ -372,10 +374,13 @@ export class EtcdBackend implements Backend {
       ctx,
     )) as [HttpResponse, HttpResponse];
     const txn = parseOk(put, txnResponse, "resume txn");
-    if (!txn.succeeded) return { responses: txn.responses ?? [] };
-    const grantedTtlMs = this.#keptAlive(renewed, info.leaseId, true);
-    const hold = revision(txn.header.revision, "resume txn header").toString();
-    return { held: true, grantedTtlMs, leader: { ...info, parked: false }, hold };
+    const responses = responsesOf(txn, "p", "resume txn", "rr");
+    if (!txn.succeeded) return { responses };
+    const grantedTtlMs = this.#keptAlive(renewed, info.leaseId, req.ttlMs, true);
+    const hold = positive(txn.header.revision, "resume txn header");
+    // The put moved the record past the revision its compare saw.
+    if (hold <= BigInt(term.recordRevision)) throw malformed("resume txn");
+    return { held: true, grantedTtlMs, leader: { ...info, parked: false }, hold: hold.toString() };
   }
 
   /** The compares that pin a term: its candidate key (token and lease) and the hold of the term record. */
@@ -393,18 +398,19 @@ export class EtcdBackend implements Backend {
   }
 
   async renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }> {
-    return { grantedTtlMs: await this.#keepAlive(term.leaseId, ctx) };
+    return { grantedTtlMs: await this.#keepAlive(term.leaseId, term.ttlMs, ctx) };
   }
 
   async park(term: TermRef, ctx: CallContext): Promise<void> {
     const record: HolderRecord = { holder: term.holder, ttlMs: term.ttlMs, state: "parked" };
     if (term.value !== undefined) record.value = term.value;
     const e = election(this.#prefix, term.name);
-    await this.#txn(
+    const txn = await this.#txn(
       { compare: this.#termGuards(term), success: [putRecord(e, record, term.leaseId)] },
       ctx,
       "park txn",
     );
+    responsesOf(txn, "p", "park txn", "");
   }
 
   async #revoke(leaseId: string, ctx: CallContext): Promise<void> {
@@ -433,6 +439,7 @@ export class EtcdBackend implements Backend {
       ctx,
       "release txn",
     );
+    responsesOf(ended, "dd", "release txn", "");
     // Once its keys are gone nobody can resume the term, so its lease may go too.
     if (ended.succeeded) await this.#revoke(leaseId, ctx);
   }
@@ -456,12 +463,18 @@ export class EtcdBackend implements Backend {
       ctx,
       "guarded txn",
       false,
+      MAX_RESPONSE_BYTES + req.ops.filter((op) => op.type === "get").length * VALUE_ROOM_BYTES,
     );
+    const kinds = req.ops.map((op) => OP_KIND[op.type]).join("");
+    const responses = responsesOf(txn, kinds, "guarded txn", "rr");
     if (txn.succeeded) {
-      return { applied: true, results: req.ops.map((op, i) => opResultFromWire(op, txn.responses?.[i])) };
+      return {
+        applied: true,
+        results: req.ops.map((op, i) => opResultFromWire(op, responses[i] as WireResponseOp)),
+      };
     }
-    const candidate = firstKv(txn.responses?.[0]);
-    const record = firstKv(txn.responses?.[1]);
+    const candidate = kvOf(responses[0], key);
+    const record = kvOf(responses[1], e.record);
     const stillHeld =
       candidate !== undefined &&
       int(candidate.create_revision) === term.token &&

@@ -12,7 +12,7 @@ export type AttemptResults = PromiseSettledResult<HttpResponse>[];
  * changed) or ResourceExhausted (8). */
 function unavailable(res: HttpResponse): boolean {
   if (res.status >= 500 || res.status === 429) return true;
-  const code = res.status === 200 ? undefined : readGatewayError(res).code;
+  const code = res.status < 400 ? undefined : readGatewayError(res).code;
   return code === 14 || code === 8;
 }
 

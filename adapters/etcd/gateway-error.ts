@@ -27,14 +27,12 @@ export function readGatewayError(res: HttpResponse): GatewayError {
   return { code: undefined, message: res.body.slice(0, 200) };
 }
 
-/** Maps a non-200 gateway answer to a typed error. */
+/** Maps a non-200 gateway answer to a typed error; a redirect (never followed) is an HTTP error. */
 export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
   const { code, message } = readGatewayError(res);
   const detail = `etcd ${what}: ${message || "no message"}`;
-  if (res.status === 401 || code === UNAUTHENTICATED || code === PERMISSION_DENIED) {
-    return new AuthError(detail);
-  }
-  return new HttpStatusError(res.status, detail);
+  const denied = res.status === 401 || code === UNAUTHENTICATED || code === PERMISSION_DENIED;
+  return denied && res.status >= 400 ? new AuthError(detail) : new HttpStatusError(res.status, detail);
 }
 
 /**
@@ -43,7 +41,7 @@ export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
  * A refused request was not executed, so sending it again with a new token is safe.
  */
 export function tokenRejected(res: HttpResponse): boolean {
-  if (res.status === 200) return false;
+  if (res.status < 400) return false;
   const { code, message } = readGatewayError(res);
   if (res.status === 401 || code === UNAUTHENTICATED) return true;
   return code === INVALID_ARGUMENT && message.includes("revision of auth store is old");

@@ -40,6 +40,8 @@ export interface GatewayOptions {
  */
 export interface SendOptions {
   idempotent: boolean;
+  /** The largest answer accepted, in bytes (`HttpRequest.maxResponseBytes`); default the transport's. */
+  maxResponseBytes?: number;
 }
 
 interface GatewayRequest {
@@ -99,6 +101,11 @@ export class Gateway {
     return this.#transport.close?.() ?? Promise.resolve();
   }
 
+  /** What errors must never show: the password and every token etcd issued to this gateway. */
+  secrets(): readonly string[] {
+    return this.#auth?.secrets() ?? [];
+  }
+
   async #send(requests: readonly GatewayRequest[], ctx: CallContext, options: SendOptions) {
     const endpoints = this.#endpoints;
     const start = this.#preferred;
@@ -112,7 +119,12 @@ export class Gateway {
         if (!slept) break;
       }
       const index = (start + attempt) % endpoints.length;
-      results = await this.#exchange(endpoints[index] as string, requests, this.#attemptSignal(ctx, options));
+      results = await this.#exchange(
+        endpoints[index] as string,
+        requests,
+        this.#attemptSignal(ctx, options),
+        options.maxResponseBytes,
+      );
       if (!shouldFailOver(results)) {
         this.#preferred = index;
         return results;
@@ -137,6 +149,7 @@ export class Gateway {
     endpoint: string,
     requests: readonly GatewayRequest[],
     signal: AbortSignal,
+    maxResponseBytes: number | undefined,
   ): Promise<AttemptResults> {
     const auth = this.#auth;
     for (let round = 0; ; round++) {
@@ -146,7 +159,7 @@ export class Gateway {
       } catch (reason) {
         return requests.map(() => ({ status: "rejected", reason }));
       }
-      const results = await this.#dispatch(endpoint, requests, signal, token);
+      const results = await this.#dispatch(endpoint, requests, signal, token, maxResponseBytes);
       const rejected = results.some((r) => r.status === "fulfilled" && tokenRejected(r.value));
       if (!auth || !token || round > 0 || !rejected) return results;
       auth.invalidate(endpoint, token);
@@ -158,6 +171,7 @@ export class Gateway {
     requests: readonly GatewayRequest[],
     signal: AbortSignal,
     token: string | undefined,
+    maxResponseBytes: number | undefined,
   ): Promise<AttemptResults> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (token) headers.authorization = token;
@@ -168,6 +182,7 @@ export class Gateway {
         headers,
         body: JSON.stringify(r.body),
         signal,
+        ...(maxResponseBytes ? { maxResponseBytes } : {}),
       }),
     );
     const transport = this.#transport;

@@ -7,6 +7,7 @@
  * const lease = createLease({ backend: etcd({ endpoints: ["http://127.0.0.1:2379"] }), name: "jobs/report", holder: "a", ttlMs: 10_000 });
  * ```
  */
+import { redacting } from "../../src/errors.ts";
 import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/index.ts";
 import { EtcdBackend } from "./backend.ts";
 import { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
@@ -39,14 +40,16 @@ export function etcd(options: EtcdOptions): Backend {
   if (typeof transport.request !== "function") {
     throw new InvalidArgumentError("transport", "must be a Transport with request(req)");
   }
+  const auth = validateAuth(options.auth);
   const gateway = new Gateway({
     endpoints,
     transport,
-    auth: validateAuth(options.auth),
+    auth,
     maxAttempts: validateCount(options.maxAttempts, "maxAttempts", 1, 100),
     attemptTimeoutMs: validateCount(options.attemptTimeoutMs, "attemptTimeoutMs", 1, 600_000),
   });
-  return new EtcdBackend(gateway, prefix);
+  const backend = new EtcdBackend(gateway, prefix);
+  return auth ? redacting(backend, () => gateway.secrets()) : backend;
 }
 
 /**

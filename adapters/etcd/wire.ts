@@ -27,13 +27,12 @@ export const grantResponse = z.object({ ID: str, TTL: str });
 /** `POST /v3/lease/keepalive` streams LeaseKeepAliveResponse messages, each wrapped as `{"result": ...}`. */
 export const keepAliveResponse = z.object({ result: grantResponse });
 
-/** `POST /v3/kv/range` → RangeResponse; also the `response_range` of a txn. */
-export const rangeResponse = z.object({ kvs: z.optional(z.array(keyValue)) });
-
+// etcd gives every response of a txn its header: one without is not etcd's (responsesOf checks).
+const header = z.optional(z.object({}));
 const responseOp = z.object({
-  response_range: z.optional(rangeResponse),
-  response_put: z.optional(z.object({})),
-  response_delete_range: z.optional(z.object({ deleted: str })),
+  response_range: z.optional(z.object({ kvs: z.optional(z.array(keyValue)), count: str, header })),
+  response_put: z.optional(z.object({ header })),
+  response_delete_range: z.optional(z.object({ deleted: str, header })),
 });
 export type WireResponseOp = z.infer<typeof responseOp>;
 
@@ -43,15 +42,72 @@ export const txnResponse = z.object({
   succeeded: z.optional(z.boolean()),
   responses: z.optional(z.array(responseOp)),
 });
+type WireTxn = z.infer<typeof txnResponse>;
+
+/** An answer that parsed but cannot be etcd's. */
+export const malformed = (what: string) => new MalformedResponseError(`etcd ${what}: malformed answer`);
+
+/**
+ * The responses of a txn's branch, checked against its ops: `ok` (success) or `failed` (failure) spells one
+ * letter per op, r(ange), p(ut) or d(elete) (the letter after `response_`); without `failed` the txn must have
+ * succeeded.
+ * @throws {MalformedResponseError} another branch, count or kind of response.
+ */
+export function responsesOf(txn: WireTxn, ok: string, what: string, failed?: string): WireResponseOp[] {
+  const responses = txn.responses ?? [];
+  const kinds = responses.map((r) => {
+    const [kind, ...more] = Object.keys(r) as (keyof WireResponseOp)[];
+    return kind && !more.length && r[kind]?.header ? kind[9] : "?";
+  });
+  if (kinds.join("") !== (txn.succeeded ? ok : failed)) throw malformed(what);
+  return responses;
+}
+
+/**
+ * The kv of a single-key (or limit 1) range: undefined when it found none.
+ * @throws {MalformedResponseError} not the one kv its count says, or one of another key than `key` (base64).
+ */
+export function kvOf(res: WireResponseOp | undefined, key?: string): WireKeyValue | undefined {
+  const kvs = res?.response_range?.kvs ?? [];
+  const kv = kvs[0];
+  if (
+    kvs.length !== (int(res?.response_range?.count) > 0n ? 1 : 0) ||
+    (kv && key !== undefined && kv.key !== key)
+  ) {
+    throw malformed("range");
+  }
+  return kv;
+}
 
 /** The gateway's error body for a non-200 status (a gRPC status). */
 export const errorBody = z.object({ error: str, message: str, code: z.optional(z.number()) });
 
-/** Parses JSON text against `schema`. @throws {MalformedResponseError} on bad JSON or an unexpected shape. */
+const INT64 = /^(0|-?[1-9]\d{0,18})$/;
+/** Canonical base64 (RFC 4648 with padding, and zero pad bits: one text per byte string). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+/** The int64 fields of the answers leasehold reads (cluster_id and member_id are uint64, and unused). */
+const INT64_FIELD = /^(revision|raft_term|create_revision|mod_revision|version|lease|ID|TTL|deleted|count)$/;
+
+/** True for a decimal int64 as protojson writes it: no sign on 0, no leading zeros, within range. */
+const isInt64 = (v: string) => INT64.test(v) && BigInt.asIntN(64, BigInt(v)) === BigInt(v);
+
+/** Every int64 and bytes field is checked as it is parsed, whether or not leasehold reads it. */
+const checkField = (key: string, value: unknown) => {
+  const ok =
+    typeof value !== "string" ||
+    (INT64_FIELD.test(key) ? isInt64(value) : (key !== "key" && key !== "value") || BASE64.test(value));
+  if (!ok) throw new Error(`${key} is out of format`);
+  return value;
+};
+
+/**
+ * Parses JSON text against `schema`.
+ * @throws {MalformedResponseError} bad JSON, an unexpected shape, or an int64 or bytes field out of format.
+ */
 export function parseWire<T>(schema: z.ZodMiniType<T>, text: string, what: string): T {
   let cause: unknown;
   try {
-    const parsed = schema.safeParse(JSON.parse(text));
+    const parsed = schema.safeParse(JSON.parse(text, checkField));
     if (parsed.success) return parsed.data;
     cause = parsed.error;
   } catch (error) {
@@ -60,24 +116,30 @@ export function parseWire<T>(schema: z.ZodMiniType<T>, text: string, what: strin
   throw new MalformedResponseError(`etcd ${what}: the answer is not the expected JSON`, { cause });
 }
 
-const INT64 = /^-?(0|[1-9]\d{0,18})$/;
-
 /**
  * An int64 field: absent means 0. Exact: never passes through a JS number.
  * @throws {MalformedResponseError} when the field is not a decimal int64.
  */
 export function int(value: string | undefined): bigint {
   if (value === undefined) return 0n;
-  if (!INT64.test(value)) throw new MalformedResponseError("etcd response has a malformed int64");
+  if (!isInt64(value)) throw malformed("int64");
   return BigInt(value);
 }
 
+/** A positive int64 (a revision, a lease ID, a TTL), or the answer is malformed. */
+export function positive(value: string | undefined, what: string): bigint {
+  const n = int(value);
+  if (n <= 0n) throw malformed(what);
+  return n;
+}
+
+/** @throws {MalformedResponseError} a revision or version that an existing key cannot have. */
 export function toKeyValue(kv: WireKeyValue): KeyValue {
   return {
-    key: decodeBase64(kv.key ?? "", "etcd response field kvs.key"),
-    value: decodeBase64(kv.value ?? "", "etcd response field kvs.value"),
-    createRevision: int(kv.create_revision),
-    modRevision: int(kv.mod_revision),
-    version: int(kv.version),
+    key: decodeBase64(kv.key ?? "", "etcd kvs.key"),
+    value: decodeBase64(kv.value ?? "", "etcd kvs.value"),
+    createRevision: positive(kv.create_revision, "kv"),
+    modRevision: positive(kv.mod_revision, "kv"),
+    version: positive(kv.version, "kv"),
   };
 }

@@ -5,6 +5,7 @@
  * first answer, so a fresh claim costs one round trip.
  */
 import { Client, type Dispatcher, Pool } from "undici";
+import { MAX_RESPONSE_BYTES, tooLarge } from "../../src/http.ts";
 import {
   type HttpRequest,
   type HttpResponse,
@@ -83,6 +84,24 @@ function toHeaders(raw: Record<string, string | string[] | undefined>): Record<s
   return headers;
 }
 
+/** Reads a body as UTF-8 text, destroying the stream (and its connection) as soon as it passes the cap. */
+async function readCapped(body: Dispatcher.ResponseData["body"], req: HttpRequest): Promise<string> {
+  const max = req.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  const decoder = new TextDecoder();
+  let text = "";
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      throw tooLarge(req, max);
+    }
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+/** Never follows redirects (undici's `request` does not, without its redirect interceptor): a 3xx is returned. */
 async function send(
   dispatcher: Dispatcher,
   req: HttpRequest,
@@ -99,7 +118,7 @@ async function send(
       signal: req.signal,
       ...extra,
     });
-    const body = await res.body.text();
+    const body = await readCapped(res.body, req);
     return { status: res.statusCode, headers: toHeaders(res.headers), body };
   } catch (error) {
     throw toTransportError(error, req);

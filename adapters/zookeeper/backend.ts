@@ -113,7 +113,8 @@ export class ZooKeeperBackend implements Backend {
       this.#znodes.forget(term.leaseId);
       throw new LeaseLostError(`lease ${term.name}: ZooKeeper session ${term.leaseId} is gone`);
     }
-    return { grantedTtlMs: ref.ttlMs };
+    // The session's expire is what the term's claim asked; never more than this handle asked.
+    return { grantedTtlMs: Math.min(ref.ttlMs, term.ttlMs) };
   }
 
   async release(term: TermRef, ctx: CallContext): Promise<void> {

@@ -79,7 +79,7 @@ async function onHeld(
   if (record.state === "busy") {
     if (record.run !== hold) return { held: false, leader: info };
     if (!(await deps.rest.heartbeat(record.session, ctx))) return null;
-    return { held: true, leader: info, grantedTtlMs: record.ttlMs, hold };
+    return { held: true, leader: info, grantedTtlMs: Math.min(record.ttlMs, req.ttlMs), hold };
   }
   const { set, alive } = await deps.rest.setThenHeartbeat(
     deps.znodes.path(req.name),
@@ -103,7 +103,12 @@ async function onHeld(
       retryable: true,
     });
   }
-  return { held: true, leader: { ...info, parked: false }, grantedTtlMs: record.ttlMs, hold };
+  return {
+    held: true,
+    leader: { ...info, parked: false },
+    grantedTtlMs: Math.min(record.ttlMs, req.ttlMs),
+    hold,
+  };
 }
 
 /**

@@ -17,25 +17,39 @@ const LONG_FIELDS: ReadonlySet<string> = new Set([
   "pzxid",
 ]);
 
-const INTEGER = /^-?(0|[1-9]\d*)$/;
+/** The stat fields that are Java ints. */
+const INT_FIELDS: ReadonlySet<string> = new Set([
+  "version",
+  "cversion",
+  "aversion",
+  "dataLength",
+  "numChildren",
+]);
+
+/** An integer as Jackson writes one: no sign on 0, no leading zeros, no fraction or exponent. */
+const INTEGER = /^(0|-?[1-9]\d*)$/;
 
 type Reviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
 
 const exactLongs: Reviver = (key, value, context) => {
-  if (typeof value !== "number" || !LONG_FIELDS.has(key)) return value;
+  const long = LONG_FIELDS.has(key);
+  if (typeof value !== "number" || !(long || INT_FIELDS.has(key))) return value;
   const source = context?.source;
   if (source === undefined) {
     // A runtime without source text access: only values that survived as exact numbers can be trusted.
-    if (Number.isSafeInteger(value)) return BigInt(value);
+    if (Number.isSafeInteger(value)) return long ? BigInt(value) : value;
     throw new Error(`${key} ${value} is beyond 2^53 and this runtime's JSON.parse gives no source text`);
   }
-  if (!INTEGER.test(source)) throw new Error(`${key} ${source} is not an integer`);
-  return BigInt(source);
+  const n = INTEGER.test(source) ? BigInt(source) : null;
+  if (n === null || BigInt.asIntN(long ? 64 : 32, n) !== n) {
+    throw new Error(`${key} is not a ${long ? "64" : "32"}-bit integer`);
+  }
+  return long ? n : value;
 };
 
 /**
  * Parses JSON text; the long stat fields become bigints, exact.
- * @throws {MalformedResponseError} the text is not JSON, or a long field is not an integer.
+ * @throws {MalformedResponseError} the text is not JSON, or a long (int) field is not a 64-bit (32-bit) integer.
  */
 export function parseExactJson(text: string, what: string): unknown {
   try {

@@ -8,6 +8,7 @@
  * const lease = createLease({ backend: zookeeper({ url: "http://127.0.0.1:9998" }), name: "jobs/report", holder: "a", ttlMs: 10_000 });
  * ```
  */
+import { redacting } from "../../src/errors.ts";
 import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/index.ts";
 import { ZooKeeperBackend } from "./backend.ts";
 import {
@@ -43,5 +44,7 @@ export function zookeeper(options: ZooKeeperOptions): Backend {
   if (typeof transport.request !== "function") {
     throw new InvalidArgumentError("transport", "must be a Transport with request(req)");
   }
-  return new ZooKeeperBackend(new RestClient(url, transport, auth), prefix, extensions, transport);
+  const rest = new RestClient(url, transport, auth);
+  const backend = new ZooKeeperBackend(rest, prefix, extensions, transport);
+  return auth ? redacting(backend, () => rest.secrets()) : backend;
 }

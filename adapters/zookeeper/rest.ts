@@ -19,15 +19,23 @@ import {
 import type { ZooKeeperAuth } from "./options.ts";
 import { splitPath, znodeUrl } from "./paths.ts";
 import {
+  checkStat,
   errorEntity,
   extensionInfo,
   multiFailure,
   multiResults,
   parseWire,
+  type SetStat,
   type StatEntity,
   sessionEntity,
   statEntity,
 } from "./wire.ts";
+
+/**
+ * Room for a key's znode in an answer, in bytes: its data (ZooKeeper's jute.maxbuffer, 1 MiB by default) in
+ * base64, or as escaped UTF-8 text. Lease answers keep the transport's default cap.
+ */
+const ZNODE_ANSWER_BYTES = 8 * 1_048_576;
 
 const JSON_TYPE = "application/json";
 const OCTET_TYPE = "application/octet-stream";
@@ -65,8 +73,8 @@ export type WireMultiOp =
   | { op: "delete"; path: string; version: number };
 
 export type MultiOutcome =
-  /** `commitZxid`: the zxid of the multi, from its first op, which must be a `set`. */
-  | { committed: true; commitZxid: bigint }
+  /** `commitZxid`: the zxid of the multi, from its first op, a `set` whose new stat is `guard`. */
+  | { committed: true; commitZxid: bigint; guard: SetStat }
   | { committed: false; index: number; code: string }
   | { committed: false; index: -1; code: "NOSESSION" };
 
@@ -83,9 +91,12 @@ export class RestClient {
   readonly #transport: Transport;
   readonly #authorization: string | undefined;
 
+  readonly #password: string;
+
   constructor(base: string, transport: Transport, auth: ZooKeeperAuth | undefined) {
     this.#base = base;
     this.#transport = transport;
+    this.#password = auth?.password ?? "";
     this.#authorization = auth
       ? `Basic ${encodeBase64(new TextEncoder().encode(`${auth.username}:${auth.password}`))}`
       : undefined;
@@ -96,13 +107,27 @@ export class RestClient {
     url: string,
     ctx: CallContext,
     body?: { type: string; data: Uint8Array | string },
+    maxResponseBytes?: number,
   ): HttpRequest {
     const headers: Record<string, string> = { accept: JSON_TYPE };
     if (this.#authorization) headers.authorization = this.#authorization;
     if (body) headers["content-type"] = body.type;
     const payload =
       body === undefined ? undefined : typeof body.data === "string" ? body.data : copy(body.data);
-    return { method, url, headers, signal: ctx.signal, ...(payload === undefined ? {} : { body: payload }) };
+    return {
+      method,
+      url,
+      headers,
+      signal: ctx.signal,
+      ...(payload === undefined ? {} : { body: payload }),
+      ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
+    };
+  }
+
+  /** What errors must never show: the password and the authorization header made of it. */
+  secrets(): string[] {
+    const header = this.#authorization;
+    return header ? [this.#password, header.slice(6)] : [];
   }
 
   #send(req: HttpRequest): Promise<HttpResponse> {
@@ -127,19 +152,28 @@ export class RestClient {
     });
   }
 
-  /** `GET /znodes/v1/<path>` as JSON (data in base64): the znode, or null when it does not exist. */
-  async getNode(path: string, ctx: CallContext): Promise<StatEntity | null> {
-    return this.#readNode(await this.#send(this.#getRequest(path, ctx)), path);
+  /**
+   * `GET /znodes/v1/<path>` as JSON (data in base64): the znode, or null when it does not exist. `key`: the
+   * znode of a transaction key, whose data may be large; else a leader znode, whose answer is small.
+   */
+  async getNode(path: string, ctx: CallContext, key = false): Promise<StatEntity | null> {
+    return this.#readNode(await this.#send(this.#getRequest(path, ctx, key)), path);
   }
 
-  #getRequest(path: string, ctx: CallContext): HttpRequest {
-    return this.#request("GET", znodeUrl(this.#base, path), ctx);
+  #getRequest(path: string, ctx: CallContext, key = false): HttpRequest {
+    return this.#request(
+      "GET",
+      znodeUrl(this.#base, path),
+      ctx,
+      undefined,
+      key ? ZNODE_ANSWER_BYTES : undefined,
+    );
   }
 
   #readNode(res: HttpResponse, path: string): StatEntity | null {
     if (res.status === 404) return null;
     if (res.status !== 200) throw gatewayFailure(res, `get ${path}`);
-    return parseWire(statEntity, res.body, `get ${path}`);
+    return checkStat(parseWire(statEntity, res.body, `get ${path}`), path, `get ${path}`);
   }
 
   /** `HEAD /znodes/v1/<path>`: whether the znode exists. */
@@ -232,7 +266,8 @@ export class RestClient {
   }
 
   #setOutcome(res: HttpResponse, path: string): StatEntity | Conflict {
-    if (res.status === 200) return parseWire(statEntity, res.body, `set ${path}`);
+    if (res.status === 200)
+      return checkStat(parseWire(statEntity, res.body, `set ${path}`), path, `set ${path}`);
     return conflictOf(res) ?? throwFailure(res, `set ${path}`);
   }
 
@@ -388,16 +423,23 @@ export class RestClient {
     const res = await this.#send(this.#request("POST", url, ctx, { type: JSON_TYPE, data: body }));
     if (res.status === 200) {
       const { results } = parseWire(multiResults, res.body, "multi");
-      const commitZxid = results[0]?.stat?.mzxid;
-      if (results.length !== ops.length || commitZxid === undefined) {
+      const guard = results[0]?.stat;
+      // One result per op, each of its op; the first (the guard's set) with the stat it left.
+      if (
+        results.length !== ops.length ||
+        results.some((r, i) => r.op !== ops[i]?.op) ||
+        guard === undefined ||
+        guard.mzxid <= 0n
+      ) {
         throw new MalformedResponseError(
-          `ZooKeeper gateway multi: ${results.length} results for ${ops.length} ops, the first without a stat`,
+          `ZooKeeper gateway multi: the results do not match the ${ops.length} ops`,
         );
       }
-      return { committed: true, commitZxid };
+      return { committed: true, commitZxid: guard.mzxid, guard };
     }
     if (unknownSession(res)) return { committed: false, index: -1, code: "NOSESSION" };
-    const failure = multiFailureOf(res);
+    // A refusal is a 4xx naming the op; a redirect or 5xx says nothing about the multi.
+    const failure = res.status >= 400 && res.status < 500 ? multiFailureOf(res) : null;
     if (failure && failure.index >= 0 && failure.index < ops.length) {
       return { committed: false, index: failure.index, code: failure.code };
     }

@@ -24,6 +24,7 @@ import {
   HttpStatusError,
   InvalidArgumentError,
   type KeyValue,
+  MalformedResponseError,
   type NormalizedCompare,
   type NormalizedOp,
   type OpResult,
@@ -76,7 +77,7 @@ async function readAll(
   const parents = [...new Set(keys.flatMap(ancestors))].filter((p) => !keys.includes(p));
   const [leader, nodes, parentExists] = await Promise.all([
     rest.getNode(leaderPath, ctx),
-    Promise.all(keys.map((p) => rest.getNode(p, ctx))),
+    Promise.all(keys.map((p) => rest.getNode(p, ctx, true))),
     Promise.all(parents.map((p) => rest.exists(p, ctx))),
   ]);
   const read: Read = { leader, nodes: new Map(), exists: new Map() };
@@ -238,6 +239,19 @@ export async function atomicTxn(
     if (outcome === null) return null;
     if (outcome.committed) {
       const commit = outcome.commitZxid;
+      const { guard: set } = outcome;
+      const read = decided.leader;
+      // The guard's set rewrote the very znode read (same czxid and owner), one version on, at a later zxid.
+      if (
+        set.czxid !== read.czxid ||
+        set.ephemeralOwner !== read.ephemeralOwner ||
+        set.version !== read.version + 1 ||
+        commit <= read.mzxid
+      ) {
+        throw new MalformedResponseError(
+          "ZooKeeper gateway multi: the guard's stat is not the leader znode's",
+        );
+      }
       return { applied: true, results: results.map((r) => (typeof r === "function" ? r(commit) : r)) };
     }
     if (outcome.index <= 0) return { applied: false, reason: "not-leader" };
@@ -296,7 +310,7 @@ async function applyOne(
 ): Promise<OpResult> {
   switch (op.type) {
     case "get": {
-      const node = touched ? await rest.getNode(path, ctx) : (read.nodes.get(path) ?? null);
+      const node = touched ? await rest.getNode(path, ctx, true) : (read.nodes.get(path) ?? null);
       return { type: "get", kv: node ? toKeyValue(op.key, node, `get ${path}`) : null };
     }
     case "delete":

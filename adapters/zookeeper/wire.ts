@@ -44,9 +44,13 @@ export const errorEntity = z.object({ request: text, message: text });
 /** `GET /leasehold/v1`: the extensions leasehold-zk-gateway serves. */
 export const extensionInfo = z.object({ extensions: z.array(z.string()) });
 
+/** The stat of a `set` in a multi: what the guard's result must show of the leader znode. */
+export const setStat = z.object({ czxid: long, mzxid: long, version: int, ephemeralOwner: long });
+export type SetStat = z.infer<typeof setStat>;
+
 /** `POST /leasehold/v1/multi`, 200: one result per op; `set` results carry the znode's new stat. */
 export const multiResults = z.object({
-  results: z.array(z.object({ op: z.string(), stat: z.optional(z.object({ mzxid: long })) })),
+  results: z.array(z.object({ op: z.string(), stat: z.optional(setStat) })),
 });
 
 /** `POST /leasehold/v1/multi`, ZooKeeper refused op `index` with `code` (e.g. "BADVERSION"). */
@@ -66,8 +70,33 @@ export function parseWire<T>(schema: z.ZodMiniType<T>, body: string, what: strin
   return parsed.data;
 }
 
+/** Canonical base64 (RFC 4648 with padding, and zero pad bits: one text per byte string). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+
+/**
+ * Checks a znode's stat as answered for `path`: the znode asked for, zxids of an existing znode (positive),
+ * counts that cannot be negative, and `data64` in base64.
+ * @throws {MalformedResponseError} otherwise.
+ */
+export function checkStat(stat: StatEntity, path: string, what: string): StatEntity {
+  const ok =
+    stat.path === path &&
+    stat.czxid > 0n &&
+    stat.mzxid >= stat.czxid &&
+    stat.pzxid >= 0n &&
+    stat.version >= 0 &&
+    stat.dataLength >= 0 &&
+    stat.numChildren >= 0 &&
+    (typeof stat.data64 !== "string" || BASE64.test(stat.data64));
+  if (!ok) throw new MalformedResponseError(`ZooKeeper gateway ${what}: the stat is not one of ${path}`);
+  return stat;
+}
+
 /** The znode's data: `data64` (base64, the default `dataformat`); absent means the znode stores none. */
 export function dataOf(stat: StatEntity, what: string): Uint8Array {
+  if (stat.data64 && !BASE64.test(stat.data64)) {
+    throw new MalformedResponseError(`ZooKeeper gateway ${what}: data64 is not base64`);
+  }
   return stat.data64 ? decodeBase64(stat.data64, `ZooKeeper gateway ${what}: data64`) : new Uint8Array(0);
 }
 

@@ -1,7 +1,10 @@
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
+import { redacting, redactSecrets } from "../../src/errors.ts";
 import {
   AuthError,
   HttpStatusError,
+  InvalidArgumentError,
   isLeaseError,
   LeaseError,
   LeaseLostError,
@@ -33,5 +36,47 @@ describe("errors", () => {
     expect(new LeaseLostError("x") instanceof LeaseTimeoutError).toBe(false);
     expect(isLeaseError(new Error("plain"))).toBe(false);
     expect(isLeaseError(null)).toBe(false);
+  });
+});
+
+describe("redactSecrets and redacting", () => {
+  const SECRET = 'pa"ss\\word';
+
+  it("removes secrets, raw and JSON-escaped, from message, stack, own fields and the cause chain", () => {
+    const root = new DOMException(`aborted with ${SECRET}`, "AbortError");
+    const middle = new TypeError(`header value ${JSON.stringify(SECRET)} is invalid`, { cause: root });
+    const error = new InvalidArgumentError("auth", `refused ${SECRET}`, { cause: middle });
+    redactSecrets(error, [SECRET, ""]);
+    const text = inspect(error, { depth: 10, showHidden: true });
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain(JSON.stringify(SECRET).slice(1, -1));
+    expect(error.rule).toBe("refused [redacted]");
+    expect(root.message).toBe("aborted with [redacted]");
+  });
+
+  it("replaces a cause that is not an Error when it mentions a secret or cannot be serialized", () => {
+    const leaky = new LeaseError("HTTP", "x", { cause: { body: `token ${SECRET}` } });
+    const opaque = new LeaseError("HTTP", "x", { cause: { n: 1n } });
+    const harmless = new LeaseError("HTTP", "x", { cause: { status: 500 } });
+    for (const e of [leaky, opaque, harmless]) redactSecrets(e, [SECRET]);
+    expect(leaky.cause).toBe("[redacted]");
+    expect(opaque.cause).toBe("[redacted]");
+    expect(harmless.cause).toEqual({ status: 500 });
+  });
+
+  it("wraps an object so that its rejected promises are redacted, with secrets read at failure time", async () => {
+    const secrets: string[] = [];
+    const target = {
+      kind: "x",
+      fail: async () => {
+        throw new LeaseError("AUTH", `token ${secrets[0]}`);
+      },
+      sync: () => 42,
+    };
+    const wrapped = redacting(target, () => secrets);
+    secrets.push("tok-123");
+    await expect(wrapped.fail()).rejects.toThrow("token [redacted]");
+    expect(wrapped.sync()).toBe(42);
+    expect(wrapped.kind).toBe("x");
   });
 });

@@ -66,7 +66,24 @@ const termRecord = (lease: string, modRevision: string, record: HolderRecord): K
   value: b64(encodeHolderRecord(record)),
   lease,
 });
-const range = (kv?: Kv) => ({ response_range: kv ? { kvs: [kv], count: "1" } : {} });
+const range = (kv?: Kv) => ({
+  response_range: kv ? { header: {}, kvs: [kv], count: "1" } : { header: {} },
+});
+const RESPONSE = {
+  request_put: "response_put",
+  request_range: "response_range",
+  request_delete_range: "response_delete_range",
+};
+/** A succeeded txn's answer: one response per success op, of its kind, as etcd writes them. */
+const applied = (body: Record<string, unknown>, revision: string) =>
+  ok({
+    header: { revision },
+    succeeded: true,
+    responses: ((body.success ?? []) as Kv[]).map((op) => {
+      const kind = RESPONSE[Object.keys(op)[0] as keyof typeof RESPONSE];
+      return { [kind]: kind === "response_delete_range" ? { header: {}, deleted: "1" } : { header: {} } };
+    }),
+  });
 /** The answer to the read-only txn: protojson omits `kvs` when a range is empty. */
 const read = (first?: Kv, record?: Kv) =>
   ok({ header: { revision: "40" }, succeeded: true, responses: [range(first), range(record)] });
@@ -82,7 +99,7 @@ const freeStore =
     if (isRead(path, body)) return read();
     if (path === "/v3/lease/grant") return ok({ header: { revision: "1" }, ID: body.ID, TTL: "3" });
     if (path === "/v3/lease/keepalive") return keepalive(body);
-    return ok({ header: { revision }, succeeded: true, responses: [{ response_put: {} }] });
+    return applied(body, revision);
   };
 
 function lease(script: Script, holder = "a") {
@@ -213,7 +230,7 @@ describe("etcd backend: claims on the election layout", () => {
     const { lease: a, transport } = lease((path, body) => {
       if (isRead(path, body)) return read(candidate(ABOVE_2_53, "30"), termRecord(ABOVE_2_53, "31", parked));
       if (path === "/v3/lease/keepalive") return keepalive(body);
-      return ok({ header: { revision: "45" }, succeeded: true, responses: [{ response_put: {} }] });
+      return applied(body, "45");
     });
     const s = await a.claim();
     expect(s).toMatchObject({ isLeader: true, busy: false, token: 30n, leaseId: ABOVE_2_53 });
@@ -253,7 +270,7 @@ describe("etcd backend: claims on the election layout", () => {
         termRecord(id, "9", { holder: "a", ttlMs: 3000, state: "busy", run: id }),
       ];
       if (txns++ === 0) return new TransportError("connection reset");
-      return ok({ header: { revision: "9" }, succeeded: true });
+      return applied(body, "9");
     });
     await expect(a.claim()).rejects.toBeInstanceOf(TransportError);
     const s = await a.claim();
@@ -352,7 +369,7 @@ describe("etcd backend: renew, park, release, doIfLeader", () => {
     const { lease: a, transport } = lease((path, body) => {
       if (isRead(path, body)) return read(candidate("77", "5"), termRecord("77", "6", state));
       if (path === "/v3/lease/revoke") return ok({ header: {} });
-      return ok({ header: { revision: "50" }, succeeded: true });
+      return applied(body, "50");
     });
     await a.release();
     expect(transport.sent).toHaveLength(1);

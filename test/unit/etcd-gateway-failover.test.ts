@@ -38,6 +38,13 @@ type Answer = HttpResponse | Error | "hang";
 type Script = (sent: Sent, index: number) => Answer;
 
 const ok = (json: unknown): HttpResponse => ({ status: 200, headers: {}, body: JSON.stringify(json) });
+/** etcd's answer to the read-only txn of an empty election. */
+const emptyRead = () =>
+  ok({
+    header: { revision: "3" },
+    succeeded: true,
+    responses: [{ response_range: { header: {} } }, { response_range: { header: {} } }],
+  });
 const grpc = (status: number, code: number, message: string): HttpResponse => ({
   status,
   headers: {},
@@ -141,9 +148,7 @@ describe("etcd gateway failover", () => {
       grpc(503, 14, "etcdserver: leader changed"),
     ];
     for (const answer of answers) {
-      const { sent, backend: b } = backend((s) =>
-        s.endpoint === A ? answer : ok({ header: { revision: "3" } }),
-      );
+      const { sent, backend: b } = backend((s) => (s.endpoint === A ? answer : emptyRead()));
       await expect(b.leader("jobs/x", ctx())).resolves.toBeNull();
       expect(sent.map((s) => s.endpoint)).toEqual([A, B]);
     }
@@ -204,7 +209,9 @@ describe("etcd gateway failover", () => {
   it("sends claim's grant+txn again as a whole, and recognises the term of the first try", async () => {
     const b64 = (text: string) => Buffer.from(text).toString("base64");
     let claimId = "";
-    const range = (kv?: object) => ({ response_range: kv ? { kvs: [kv] } : {} });
+    const range = (kv?: object) => ({
+      response_range: kv ? { header: {}, kvs: [kv], count: "1" } : { header: {} },
+    });
     const { sent, backend: b } = backend((s) => {
       if (s.path === "/v3/lease/grant") {
         claimId = String(s.body.ID);
@@ -213,7 +220,7 @@ describe("etcd gateway failover", () => {
           : grpc(412, 9, "etcdserver: lease already exists");
       }
       if (s.path === "/v3/lease/keepalive") return ok({ result: { ID: claimId, TTL: "3" } });
-      if (!("compare" in s.body)) return ok({ header: { revision: "10" }, succeeded: true });
+      if (!("compare" in s.body)) return emptyRead();
       if (s.endpoint === A) return reset();
       const record = { holder: "a", ttlMs: 3000, state: "busy", run: claimId };
       const candidate = {
@@ -286,7 +293,7 @@ describe("etcd gateway authentication", () => {
   it("authenticates once per endpoint and sends the token in the Authorization header", async () => {
     let tokens = 0;
     const { sent, backend: b } = backend(
-      (s) => (s.path === "/v3/auth/authenticate" ? authenticated(++tokens) : ok({ header: {} })),
+      (s) => (s.path === "/v3/auth/authenticate" ? authenticated(++tokens) : emptyRead()),
       { auth },
     );
     await Promise.all([b.leader("jobs/x", ctx()), b.leader("jobs/y", ctx()), b.leader("jobs/z", ctx())]);

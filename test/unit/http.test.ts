@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { deadlineSignal, fetchTransport, LeaseTimeoutError, TransportError } from "../../src/index.ts";
+import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
+import {
+  deadlineSignal,
+  fetchTransport,
+  LeaseTimeoutError,
+  MalformedResponseError,
+  TransportError,
+} from "../../src/index.ts";
 
 const req = (signal: AbortSignal) => ({
   method: "POST" as const,
@@ -44,5 +51,63 @@ describe("fetchTransport", () => {
     const pending = hanging.request(req(deadlineSignal(10_000, caller.signal)));
     caller.abort(new Error("shutting down"));
     await expect(pending).rejects.toMatchObject({ code: "TRANSPORT", retryable: false });
+  });
+});
+
+describe("fetchTransport: redirects and answer size", () => {
+  it("asks fetch not to follow redirects, and returns a 3xx as it is", async () => {
+    let redirect: RequestRedirect | undefined;
+    const transport = fetchTransport({
+      fetch: async (_url, init) => {
+        redirect = init?.redirect;
+        return new Response("moved", { status: 307, headers: { location: "http://elsewhere.test/" } });
+      },
+    });
+    const res = await transport.request(req(AbortSignal.timeout(1000)));
+    expect(redirect).toBe("manual");
+    expect(res).toMatchObject({ status: 307, headers: { location: "http://elsewhere.test/" } });
+  });
+
+  it("stops reading past the cap (64 KiB by default, or the request's), and cancels the body", async () => {
+    let cancelled = 0;
+    let pulled = 0;
+    const endless = () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            pulled++;
+            controller.enqueue(new Uint8Array(4096).fill(97));
+          },
+          cancel() {
+            cancelled++;
+          },
+        }),
+      );
+    const transport = fetchTransport({ fetch: async () => endless() });
+    const error = await transport.request(req(AbortSignal.timeout(1000))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MalformedResponseError);
+    expect(pulled).toBeLessThanOrEqual(MAX_RESPONSE_BYTES / 4096 + 2);
+    const small = transport.request({ ...req(AbortSignal.timeout(1000)), maxResponseBytes: 10_000 });
+    await expect(small).rejects.toBeInstanceOf(MalformedResponseError);
+    expect(cancelled).toBe(2);
+  });
+
+  it("reads an answer up to the cap whole, in UTF-8 split across chunks", async () => {
+    const text = `"${"é".repeat(30_000)}"`;
+    const bytes = new TextEncoder().encode(text);
+    const transport = fetchTransport({
+      fetch: async () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(bytes.subarray(0, 1001));
+              controller.enqueue(bytes.subarray(1001));
+              controller.close();
+            },
+          }),
+        ),
+    });
+    const res = await transport.request(req(AbortSignal.timeout(1000)));
+    expect(res.body).toBe(text);
   });
 });

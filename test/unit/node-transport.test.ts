@@ -11,6 +11,7 @@ import {
   deadlineSignal,
   type HttpRequest,
   LeaseTimeoutError,
+  MalformedResponseError,
   type Transport,
   TransportError,
 } from "../../src/index.ts";
@@ -179,5 +180,56 @@ describe("undiciTransport", () => {
         expect.objectContaining({ code: "INVALID_ARGUMENT", field }),
       );
     }
+  });
+});
+
+describe("undiciTransport: redirects and answer size", () => {
+  it("never follows a redirect: a 307 is the answer, and its target sees nothing", async () => {
+    let trapped = 0;
+    const trap = createHttpServer((_req, res) => {
+      trapped++;
+      res.end("{}");
+    });
+    const trapUrl = await listen(trap);
+    const server = createHttpServer((req, res) => {
+      res.writeHead(307, { location: `${trapUrl}${req.url}` }).end("moved");
+    });
+    const url = await listen(server);
+    const transport = track(undiciTransport());
+    for (const send of [
+      () => transport.request(post(`${url}/v3/auth/authenticate`, '{"password":"x"}')),
+      () => transport.pipeline?.([post(`${url}/v3/lease/grant`, "{}")])[0],
+    ]) {
+      const res = await send();
+      expect(res).toMatchObject({ status: 307, body: "moved" });
+    }
+    expect(trapped).toBe(0);
+  });
+
+  it("stops reading past the cap (64 KiB by default, or the request's) and drops the connection", async () => {
+    let closed = 0;
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(16_384, 97);
+      const write = () => {
+        while (res.write(chunk)) {
+          if (res.destroyed) return;
+        }
+      };
+      res.on("drain", write);
+      res.on("close", () => {
+        closed++;
+      });
+      write();
+    });
+    const url = await listen(server);
+    cleanups.push(async () => server.closeAllConnections());
+    const transport = track(undiciTransport());
+    await expect(transport.request(post(`${url}/v3/kv/range`, "{}"))).rejects.toBeInstanceOf(
+      MalformedResponseError,
+    );
+    const capped = { ...post(`${url}/v3/kv/range`, "{}"), maxResponseBytes: 1000 };
+    await expect(transport.request(capped)).rejects.toThrow(/exceeds 1000 bytes/);
+    await expect.poll(() => closed).toBe(2);
   });
 });
