@@ -23,6 +23,7 @@ import {
 export { ETCD_CAPABILITIES } from "./backend.ts";
 export { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
 export { DEFAULT_PREFIX, type EtcdAuth, type EtcdOptions } from "./options.ts";
+export { type EtcdWatchOptions, etcdWithWatch } from "./watch.ts";
 
 /**
  * Creates an etcd Backend. No request is sent until a lease method is called.
