@@ -127,7 +127,7 @@ export function redactSecrets(error: unknown, secrets: readonly string[]): unkno
   const forms = secrets.filter(Boolean).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
   const scrub = (text: string) => forms.reduce((t, s) => t.replaceAll(s, "[redacted]"), text);
   for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    for (const key of new Set(["message", "stack", "cause", ...Object.keys(e)])) {
+    for (const key of ["message", "stack", "cause", ...Object.keys(e)]) {
       const value: unknown = (e as unknown as Record<string, unknown>)[key];
       if (value === undefined || value instanceof Error) continue;
       let text: string | undefined;
@@ -138,8 +138,7 @@ export function redactSecrets(error: unknown, secrets: readonly string[]): unkno
       }
       // Defined rather than assigned: some errors (DOMException) have only a getter.
       if (text === undefined || scrub(text) !== text) {
-        const clean = typeof value === "string" ? scrub(value) : "[redacted]";
-        Object.defineProperty(e, key, { value: clean, writable: true, configurable: true });
+        Object.defineProperty(e, key, { value: typeof value === "string" ? scrub(value) : "[redacted]" });
       }
     }
   }

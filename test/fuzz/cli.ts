@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
   options: {
-    runs: { type: "string", default: "4000" },
+    runs: { type: "string", default: "8000" },
     seed: { type: "string" },
     survey: { type: "boolean", default: false },
   },

@@ -15,7 +15,7 @@ import { answerMutation, type Mutation, wireMutation } from "./mutations.ts";
 import { Replay, ReplayServer, replayTransport } from "./replay.ts";
 import { type Fixture, fromJsonValue, invoke, type Step } from "./steps.ts";
 
-const RUNS = Number(process.env.LEASEHOLD_FUZZ_RUNS ?? 4000);
+const RUNS = Number(process.env.LEASEHOLD_FUZZ_RUNS ?? 8000);
 const HTTP_RUNS = Math.max(1, Math.round(RUNS / 25));
 const SEED = Number(process.env.LEASEHOLD_FUZZ_SEED ?? 20_261_201);
 /** Count violations by kind instead of failing at the first one (to survey a build, e.g. an older commit). */
