@@ -199,6 +199,15 @@ function set(root: Json, path: Path, value: Json | undefined): void {
   else delete parent[key];
 }
 
+const typeOf = (v: Json) =>
+  v instanceof Raw || typeof v === "number"
+    ? "number"
+    : Array.isArray(v)
+      ? "array"
+      : v === null
+        ? "null"
+        : typeof v;
+
 const INTEGER_TEXT = /^-?\d+$/;
 const BASE64_FIELDS = new Set(["key", "value", "data64", "range_end"]);
 
@@ -228,6 +237,8 @@ export function mutateBody(body: string, m: BodyMutation): string | null {
         : all;
   if (eligible.length === 0) return null;
   const path = eligible[m.at % eligible.length] as Path;
+  // A retype keeps no JSON type: "" for a string is another valid value, not a broken answer.
+  if (m.kind === "retype" && typeOf(m.value as Json) === typeOf(get(root, path))) return null;
   if (m.kind === "drop") set(root, path, undefined);
   else if (m.kind === "retype") set(root, path, m.value as Json);
   else if (m.kind === "base64") set(root, path, m.text);
