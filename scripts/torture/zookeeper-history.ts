@@ -135,7 +135,8 @@ export async function replayZooKeeper(
   };
   for (const t of txns) {
     if (t.type === "create" || t.type === "setData") {
-      const m = (t.type === "create" ? CREATE : SET_DATA).exec(t.body);
+      // TxnLogToolkit sometimes ends a txn with an empty line.
+      const m = (t.type === "create" ? CREATE : SET_DATA).exec(t.body.trim());
       const path = m?.[1];
       if (t.type === "create" && path?.startsWith(`${writePath}/`)) written(path, t, "plain create");
       if (!m || path !== leaderPath) continue;
