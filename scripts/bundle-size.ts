@@ -15,10 +15,11 @@ import { build, type Metafile } from "esbuild";
 const root = resolve(import.meta.dirname, "..");
 
 /**
- * The budget for core + etcd adapter, in gzip bytes: 13.5 KB. Claim protocol v2 (the election layout, park and
- * resume, the core's own term checks) took it from 12.0 KB to 13.2 KB; the aim is back under 12 KB.
+ * The budget for core + etcd adapter, in gzip bytes: 14.5 KB. Claim protocol v2 (the election layout, park and
+ * resume, the core's own term checks) and the fail-closed checks of every wire answer (int64 and base64 fields,
+ * answer shapes, size caps, secret redaction) took it from 12.0 KB to 14.4 KB; the aim is back under 12 KB.
  */
-export const CORE_ETCD_BUDGET_BYTES = 13.5 * 1024;
+export const CORE_ETCD_BUDGET_BYTES = 14.5 * 1024;
 
 /** Whether a core+etcd bundle is within {@link CORE_ETCD_BUDGET_BYTES}. */
 export const withinBudget = (bundle: Pick<BundleSize, "gzipBytes">): boolean =>
