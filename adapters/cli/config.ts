@@ -2,6 +2,7 @@
  * Where the lease lives, from flags and the environment: `--zookeeper URL` (or `LEASEHOLD_ZOOKEEPER_URL`) picks
  * ZooKeeper through a REST gateway; otherwise etcd, configured as `etcdFromEnv` reads it (`LEASEHOLD_ETCD_*`,
  * falling back to `ETCDCTL_*`), with `--endpoints` and `--prefix` winning. Errors name the flag or variable.
+ * The etcd backend has the `/v3/watch` stream (`etcdWithWatch`), for `observe` and `run --wait`.
  */
 import {
   type Backend,
@@ -12,7 +13,8 @@ import {
   type Lease,
   type Transport,
 } from "../../src/index.ts";
-import { DEFAULT_PREFIX as ETCD_DEFAULT_PREFIX, etcd, etcdOptionsFromEnv } from "../etcd/index.ts";
+import { DEFAULT_PREFIX as ETCD_DEFAULT_PREFIX, etcdOptionsFromEnv } from "../etcd/index.ts";
+import { etcdWithWatch } from "../etcd/watch.ts";
 import { zookeeper } from "../zookeeper/index.ts";
 import { CliError, EXIT_CONFIG, EXIT_NOPERM, EXIT_UNAVAILABLE, EXIT_USAGE, usageError } from "./exit.ts";
 
@@ -65,14 +67,31 @@ function named<T>(build: () => T, rename: Readonly<Record<string, string>>): T {
   }
 }
 
+/** How etcd is reached: the transport of the requests, and the `fetch` that reads watch streams. */
+interface EtcdConnection {
+  transport: Transport;
+  fetch?: typeof fetch;
+}
+
 /**
  * undici with the TLS files named in the environment (`leasehold/node`), loaded only when installed: undici
- * is an optional peer dependency. Without it, `fetch`, unless TLS files are named.
+ * is an optional peer dependency; the watch streams then use undici's fetch with the same TLS files. Without
+ * undici, `fetch`, unless TLS files are named.
  */
-async function etcdTransport(env: Env): Promise<Transport> {
+async function etcdConnection(env: Env): Promise<EtcdConnection> {
   try {
-    const { undiciTransportFromEnv } = await import("../node/index.ts");
-    return named(() => undiciTransportFromEnv(env), {});
+    const { etcdTlsFromEnv, undiciTransportFromEnv } = await import("../node/index.ts");
+    const tls = named(() => etcdTlsFromEnv(env), {});
+    const transport = named(() => undiciTransportFromEnv(env, tls ? { tls } : {}), {});
+    if (!tls) return { transport };
+    const undici = await import("undici");
+    const dispatcher = new undici.Agent({
+      connect: { ...tls, ca: tls.ca as string | Buffer | (string | Buffer)[] },
+    });
+    // undici's fetch takes its own dispatcher; its Request and Response are what the global fetch's are on Node.
+    const tlsFetch = (input: string | URL | Request, init?: RequestInit) =>
+      undici.fetch(input as string, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+    return { transport, fetch: tlsFetch };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code !== "ERR_MODULE_NOT_FOUND" || !String((error as Error).message).includes("undici")) throw error;
@@ -83,7 +102,7 @@ async function etcdTransport(env: Env): Promise<Transport> {
         EXIT_CONFIG,
       );
     }
-    return fetchTransport();
+    return { transport: fetchTransport() };
   }
 }
 
@@ -106,17 +125,20 @@ export async function storeFrom(flags: ConnectionFlags, env: Env): Promise<Store
     ?.split(",")
     .map((s) => s.trim())
     .map((s) => (/^[a-z]+:\/\//i.test(s) ? s : `http://${s}`));
-  const transport = await etcdTransport(env);
+  const connection = await etcdConnection(env);
   const options = named(
     () =>
       etcdOptionsFromEnv(env, {
-        transport,
+        transport: connection.transport,
         ...(endpoints ? { endpoints } : {}),
         ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
       }),
     {},
   );
-  const backend = named(() => etcd(options), { endpoints: "--endpoints", prefix: "--prefix" });
+  const backend = named(
+    () => etcdWithWatch({ ...options, ...(connection.fetch ? { fetch: connection.fetch } : {}) }),
+    { endpoints: "--endpoints", prefix: "--prefix" },
+  );
   return { backend, etcdPrefix: options.prefix ?? ETCD_DEFAULT_PREFIX };
 }
 

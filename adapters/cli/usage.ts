@@ -29,7 +29,8 @@ Options:
   --name <name>        lease name, e.g. jobs/nightly (required)
   --holder <id>        this participant's label (default: <hostname>-<pid>)
   --ttl <duration>     lease TTL (default 15s; at least 2s)
-  --wait[=<duration>]  if the lease is held, wait for it (without a duration: no limit); else try once
+  --wait[=<duration>]  if the lease is held, wait for it (without a duration: no limit); else try once.
+                       It follows the lease (etcd: its watch; ZooKeeper: polling) and claims once it is free
   --grace <duration>   time between SIGTERM and SIGKILL (default 10s)
   --release            release the term when CMD exits (the default)
   --keep               park the term instead, for the next run with the same --holder to resume
@@ -68,18 +69,21 @@ Examples:
 
 export const OBSERVE_USAGE = `Usage: leasehold observe NAME [options]
 
-Prints one line now and one per change of the lease NAME's holder, term or state (busy, parked), until
-interrupted. It polls (one read-only request per interval); a failed read prints an "unknown" line.
+Prints one line for the state of the lease NAME now, then one per change of its holder, term or state (busy,
+parked), until SIGINT or SIGTERM (exit 0). On etcd it follows etcd's watch, so every change is printed; on
+ZooKeeper, or while the watch cannot be kept, it polls (one read-only request per interval) and a line says so
+("polling: ..."), as another does when the watch is back ("watching: ..."). A failed read prints an "unknown"
+line; the next good reading prints the term again.
 
 Options:
-  --interval <duration>  how often to read (default 1s)
-  --json                 line-delimited JSON events on stdout
+  --interval <duration>  how often to read while polling (default 1s; 10ms to 1h)
+  --json                 line-delimited JSON events on stdout: "mode" and "leader"
 
 ${CONNECTION}
 
 Examples:
   leasehold observe jobs/backup
-  leasehold observe jobs/backup --json --interval 500ms >> leases.log
+  leasehold observe jobs/backup --json >> leases.log
 `;
 
 export const RELEASE_USAGE = `Usage: leasehold release NAME --holder ID [options]

@@ -3,14 +3,18 @@
  * try-once 75 naming the holder, --wait then run (and giving up), the term in the child's environment (checked
  * against etcd with etcdctl), exit codes passed through, signals forwarded, --keep / resume / release, at most
  * one child for concurrent runs of one holder, the child stopped within the grace period when the term expires
- * under a frozen CLI, no orphan after kill -9 of the CLI, errors naming the flag or variable, leader and observe.
+ * under a frozen CLI, no orphan after kill -9 of the CLI, errors naming the flag or variable, leader, observe on
+ * etcd's watch (and its fall back to polling), and --wait woken by the watch when the holder releases.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { expect, inject, it } from "vitest";
 import { etcd } from "../../adapters/etcd/index.ts";
+import { startEtcd } from "../../scripts/lib/etcd-server.ts";
 import { etcdctl } from "../../scripts/lib/etcdctl.ts";
+import { startFaultProxy } from "../../scripts/lib/fault-proxy.ts";
 import { createLease } from "../../src/index.ts";
 
 const MAIN = fileURLToPath(new URL("../../adapters/cli/main.ts", import.meta.url));
@@ -30,8 +34,8 @@ interface Cli {
   process: ChildProcess;
   stdout(): string;
   stderr(): string;
-  /** Resolves once stdout matches `pattern`; rejects after `timeoutMs` or when the CLI exits first. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves once stdout (or stderr) matches `pattern`; rejects after `timeoutMs` or when the CLI exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number, from?: "stdout" | "stderr"): Promise<RegExpMatchArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
@@ -52,14 +56,14 @@ function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Cli {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
     child.on("close", (code, signal) => resolve({ code, signal, ms: Date.now() - started })),
   );
-  const waitFor = async (pattern: RegExp, timeoutMs = 5000) => {
+  const waitFor = async (pattern: RegExp, timeoutMs = 5000, from: "stdout" | "stderr" = "stdout") => {
     const until = Date.now() + timeoutMs;
     let done = false;
     void exited.then(() => {
       done = true;
     });
     for (;;) {
-      const match = pattern.exec(out);
+      const match = pattern.exec(from === "stdout" ? out : err);
       if (match) return match;
       if (done || Date.now() > until) throw new Error(`no ${pattern} in stdout ${out} / stderr ${err}`);
       await sleep(20);
@@ -347,8 +351,23 @@ it("names the flag or variable in errors, with sysexits codes", async () => {
   expect(help.stdout).toContain("Examples:");
 });
 
-it("observe prints one line per change of the term", async () => {
-  const c = cli(["observe", "jobs/observed", "--json", "--interval", "100ms"]);
+interface ObserveLine {
+  event: string;
+  mode?: string;
+  reason?: string;
+  revision?: string | null;
+  leader: { holder: string; token: string; parked: boolean } | null;
+}
+
+const observeLines = (c: Cli) =>
+  c
+    .stdout()
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as ObserveLine);
+
+it("observe follows etcd's watch: one line per change of the term, each at a higher revision", async () => {
+  const c = cli(["observe", "jobs/observed", "--json"]);
   await c.waitFor(/"leader":null/);
   const a = lease("jobs/observed", "a");
   const state = await a.claim();
@@ -359,15 +378,206 @@ it("observe prints one line per change of the term", async () => {
   await c.waitFor(/("leader":null[\s\S]*){2}/);
   c.process.kill("SIGTERM");
   expect((await c.exited).code).toBe(0);
+  const [mode, ...changes] = observeLines(c);
+  expect(mode).toMatchObject({ event: "mode", mode: "watch", reason: "following the etcd watch" });
+  expect(changes.map((l) => [l.event, l.mode, l.leader && [l.leader.token, l.leader.parked]])).toEqual([
+    ["leader", "watch", null],
+    ["leader", "watch", [String(state.token), false]],
+    ["leader", "watch", [String(state.token), true]],
+    ["leader", "watch", null],
+  ]);
+  const revisions = changes.map((l) => BigInt(l.revision as string));
+  expect(revisions).toEqual([...revisions].sort((x, y) => (x < y ? -1 : 1)));
+  expect(new Set(revisions).size).toBe(4);
+});
+
+it("observe prints the claim and the release another process makes (a leasehold run)", async () => {
+  const c = cli(["observe", "jobs/observed-run"]);
+  await c.waitFor(/free \(no leader\)/);
+  const r = await cliRun([
+    "run",
+    "--name",
+    "jobs/observed-run",
+    "--holder",
+    "other-proc",
+    "--json",
+    "--",
+    "true",
+  ]);
+  expect(r.code).toBe(0);
+  const { token } = JSON.parse(r.stderr.split("\n")[0] as string) as { token: string };
+  await c.waitFor(/other-proc[\s\S]*free \(no leader\)/);
+  c.process.kill("SIGINT");
+  expect((await c.exited).code).toBe(0);
   const lines = c
     .stdout()
     .trim()
     .split("\n")
-    .map((line) => JSON.parse(line) as { event: string; leader: { token: string; parked: boolean } | null });
-  expect(lines.map((l) => l.leader && [l.leader.token, l.leader.parked])).toEqual([
-    null,
-    [String(state.token), false],
-    [String(state.token), true],
-    null,
+    .map((line) => line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ""));
+  expect(lines).toEqual([
+    "jobs/observed-run: watching: following the etcd watch",
+    "jobs/observed-run: free (no leader)",
+    expect.stringMatching(
+      new RegExp(`^jobs/observed-run: held by other-proc \\(token ${token}, TTL 15s, lease [0-9a-f]+, busy`),
+    ),
+    "jobs/observed-run: free (no leader)",
   ]);
+});
+
+it("observe says when it falls back to polling: the watch cannot resume from a compacted revision", async () => {
+  // Compaction is store-wide: on an etcd of its own, not the one other tests share.
+  const own = await startEtcd();
+  const url = new URL(own.endpoint);
+  const proxy = await startFaultProxy({ host: url.hostname, port: Number(url.port) });
+  let c: Cli | undefined;
+  try {
+    c = cli(["observe", "jobs/compacted", "--json", "--interval", "100ms"], {
+      LEASEHOLD_ETCD_ENDPOINTS: proxy.endpoint,
+    });
+    await c.waitFor(/"leader":null/);
+    // Two writes outside the lease's keys; compacting at the second makes the watch's next revision history.
+    await etcdctl(own.endpoint, ["put", "unrelated", "1"]);
+    const put = await etcdctl(own.endpoint, ["put", "unrelated", "2", "-w", "json"]);
+    await etcdctl(own.endpoint, ["compaction", /"revision":(\d+)/.exec(put)?.[1] as string]);
+    proxy.reset();
+    await c.waitFor(/"mode":"poll"/);
+    const store = etcd({ endpoints: [own.endpoint], prefix });
+    const a = createLease({ backend: store, name: "jobs/compacted", holder: "a", ttlMs: 2000 });
+    await a.claim();
+    await c.waitFor(/"holder":"a"/);
+    await a.release();
+    await store.close?.();
+    c.process.kill("SIGTERM");
+    expect((await c.exited).code).toBe(0);
+    const lines = observeLines(c);
+    expect(lines.map((l) => [l.event, l.mode, l.leader?.holder ?? null])).toEqual([
+      ["mode", "watch", null],
+      ["leader", "watch", null],
+      ["mode", "poll", null],
+      ["leader", "poll", "a"],
+    ]);
+    expect(lines[2]?.reason).toMatch(/compacted.*; polling every 100 ms$/);
+    expect(lines[3]?.revision).toBeNull();
+  } finally {
+    c?.process.kill("SIGKILL");
+    await proxy.close();
+    await own.stop();
+  }
+}, 20_000);
+
+/** A loopback forwarder to etcd that can refuse: `down()` drops every connection and each new one at once. */
+async function switchableProxy(target: string) {
+  const url = new URL(target);
+  const sockets = new Set<Socket>();
+  let up = true;
+  const server = createServer((client) => {
+    if (!up) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(Number(url.port), url.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(s);
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    down() {
+      up = false;
+      for (const s of sockets) s.destroy();
+    },
+    up() {
+      up = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+it("observe prints unknown while etcd cannot be reached, then the term again though it did not change", async () => {
+  const proxy = await switchableProxy(endpoint);
+  const a = createLease({ backend, name: "jobs/unreachable", holder: "a", ttlMs: 15_000 });
+  let c: Cli | undefined;
+  try {
+    c = cli(["observe", "jobs/unreachable", "--json", "--interval", "100ms"], {
+      LEASEHOLD_ETCD_ENDPOINTS: proxy.endpoint,
+    });
+    await c.waitFor(/"leader":null/);
+    await a.claim();
+    await c.waitFor(/"holder":"a"/);
+    proxy.down();
+    await c.waitFor(/"leader":"unknown"/);
+    proxy.up();
+    await c.waitFor(/("holder":"a"[\s\S]*){2}/);
+    c.process.kill("SIGTERM");
+    expect((await c.exited).code).toBe(0);
+    const lines: unknown[] = observeLines(c);
+    const unknown = { event: "leader", leader: "unknown", code: "TRANSPORT" };
+    const held = { event: "leader", mode: "watch", leader: expect.objectContaining({ holder: "a" }) };
+    expect(lines).toMatchObject([
+      { event: "mode", mode: "watch" },
+      { event: "leader", mode: "watch", leader: null },
+      held,
+      { event: "mode", mode: "poll", reason: expect.stringMatching(/watch was lost/) },
+      unknown,
+      { event: "mode", mode: "watch" },
+      held,
+    ]);
+    expect(lines).toHaveLength(7);
+  } finally {
+    c?.process.kill("SIGKILL");
+    await a.release();
+    await proxy.close();
+  }
+});
+
+it("run --wait claims as soon as the holder's run releases (woken by the watch) and starts its child", async () => {
+  const holder = cli([
+    "run",
+    "--name",
+    "jobs/handover",
+    "--holder",
+    "first",
+    ...nodeChild(
+      `process.on("SIGTERM", () => process.exit(0)); console.log("first " + process.env.LEASEHOLD_TOKEN); setInterval(() => {}, 1000);`,
+    ),
+  ]);
+  const first = BigInt((await holder.waitFor(/first (\d+)/))[1] as string);
+  const waiter = cli([
+    "run",
+    "--name",
+    "jobs/handover",
+    "--holder",
+    "second",
+    "--wait",
+    "--json",
+    ...nodeChild(`console.log("second " + process.env.LEASEHOLD_TOKEN);`),
+  ]);
+  await waiter.waitFor(/"event":"observing".*"mode":"watch"/, 5000, "stderr");
+  expect(waiter.stderr()).toContain(`"event":"waiting","at"`);
+  expect(waiter.stdout()).toBe("");
+  holder.process.kill("SIGTERM");
+  expect((await holder.exited).code).toBe(0);
+  // Well before the first claim the waiter would send without the watch (every TTL, at most 10 s, -20 %).
+  const second = BigInt((await waiter.waitFor(/second (\d+)/, 5000))[1] as string);
+  expect(second).toBeGreaterThan(first);
+  expect((await waiter.exited).code).toBe(0);
+  const events = waiter
+    .stderr()
+    .trim()
+    .split("\n")
+    .map((line) => (JSON.parse(line) as { event: string }).event);
+  expect(events).toEqual(["waiting", "observing", "claimed", "child-exited", "released"]);
 });

@@ -1,7 +1,8 @@
 /**
  * The `leasehold` bin on a real ZooKeeper 3.8 through leasehold-zk-gateway (`--zookeeper URL`): the term in the
  * child's environment (the leader znode's czxid as the token; no etcd variables), try-once 75 and --wait, and a
- * term lost under the child (its REST session deleted at the gateway) stopping the child with exit 70.
+ * term lost under the child (its REST session deleted at the gateway) stopping the child with exit 70, and observe
+ * polling (ZooKeeper has no watch) while another process claims and releases.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -120,4 +121,43 @@ it("stops the child and exits 70 when the term is lost (its REST session deleted
   expect(Date.now() - deletedAt).toBeLessThan(1000 + 300 + 1000);
   expect(c.out()).toBe("ready\nterm\n");
   expect(c.err()).toMatch(/term of jobs\/zk-lost lost: .*; the child exited with code 0/);
+});
+
+it("observe polls ZooKeeper (it has no watch), says so, and prints another process's claim and release", async () => {
+  const observer = cli(["observe", "jobs/zk-observed", "--json", "--interval", "100ms"]);
+  await until(() => observer.out().includes('"leader":null'), "the first reading");
+  const holder = cli([
+    "run",
+    "--name",
+    "jobs/zk-observed",
+    "--holder",
+    "zk-proc",
+    "--",
+    process.execPath,
+    "-e",
+    'process.on("SIGTERM", () => process.exit(0)); console.log(process.env.LEASEHOLD_TOKEN); setInterval(() => {}, 1000);',
+  ]);
+  await until(() => observer.out().includes('"holder":"zk-proc"'), "the claim");
+  await until(() => holder.out().includes("\n"), "the holder's child");
+  holder.process.kill("SIGTERM");
+  expect(await holder.exited).toBe(0);
+  await until(() => observer.out().split('"leader":null').length === 3, "the release");
+  observer.process.kill("SIGINT");
+  expect(await observer.exited).toBe(0);
+  const lines = observer
+    .out()
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  expect(lines).toMatchObject([
+    { event: "mode", mode: "poll", reason: "zookeeper has no watch; polling every 100 ms" },
+    { event: "leader", mode: "poll", revision: null, leader: null },
+    {
+      event: "leader",
+      mode: "poll",
+      leader: { holder: "zk-proc", token: holder.out().trim(), parked: false },
+    },
+    { event: "leader", mode: "poll", leader: null },
+  ]);
+  expect(lines).toHaveLength(4);
 });
