@@ -4,7 +4,8 @@
  * against etcd with etcdctl), exit codes passed through, signals forwarded, --keep / resume / release, at most
  * one child for concurrent runs of one holder, the child stopped within the grace period when the term expires
  * under a frozen CLI, no orphan after kill -9 of the CLI, errors naming the flag or variable, leader, observe on
- * etcd's watch (and its fall back to polling), and --wait woken by the watch when the holder releases.
+ * etcd's watch (its fall back to polling, over TLS), and --wait woken by the watch when the holder releases or
+ * (same holder) parks.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { etcd } from "../../adapters/etcd/index.ts";
 import { startEtcd } from "../../scripts/lib/etcd-server.ts";
 import { etcdctl } from "../../scripts/lib/etcdctl.ts";
 import { startFaultProxy } from "../../scripts/lib/fault-proxy.ts";
+import { makeTestPki } from "../../scripts/lib/tls.ts";
 import { createLease } from "../../src/index.ts";
 
 const MAIN = fileURLToPath(new URL("../../adapters/cli/main.ts", import.meta.url));
@@ -163,9 +165,9 @@ it("--wait waits for the lease, then runs the child; --wait=DURATION gives up wi
 
   const waiter = cli(["run", "--name", "jobs/wait", "--wait", "--", "sh", "-c", "echo ran"]);
   const interrupted = cli(["run", "--name", "jobs/wait", "--wait", "--", "sh", "-c", "echo ran"]);
-  await sleep(800);
+  await waiter.waitFor(/waiting for jobs\/wait: held by other/, 5000, "stderr");
+  await interrupted.waitFor(/waiting for jobs\/wait: held by other/, 5000, "stderr");
   expect(waiter.stdout()).toBe("");
-  expect(waiter.stderr()).toContain("waiting for jobs/wait: held by other");
   interrupted.process.kill("SIGINT");
   expect((await interrupted.exited).code).toBe(130);
   expect(interrupted.stdout()).toBe("");
@@ -581,3 +583,58 @@ it("run --wait claims as soon as the holder's run releases (woken by the watch) 
     .map((line) => (JSON.parse(line) as { event: string }).event);
   expect(events).toEqual(["waiting", "observing", "claimed", "child-exited", "released"]);
 });
+
+it("run --wait of a busy holder resumes its term (same token) as soon as the other invocation parks it", async () => {
+  const args = ["run", "--name", "jobs/resume-wait", "--holder", "cron", "--keep"];
+  const first = cli([
+    ...args,
+    ...nodeChild(
+      `process.on("SIGTERM", () => process.exit(0)); console.log("first " + process.env.LEASEHOLD_TOKEN); setInterval(() => {}, 1000);`,
+    ),
+  ]);
+  const token = (await first.waitFor(/first (\d+)/))[1] as string;
+  const waiter = cli([
+    ...args,
+    "--wait",
+    "--json",
+    ...nodeChild(`console.log("second " + process.env.LEASEHOLD_TOKEN);`),
+  ]);
+  await waiter.waitFor(/"event":"waiting".*"busy":true/, 5000, "stderr");
+  await waiter.waitFor(/"event":"observing".*"mode":"watch"/, 5000, "stderr");
+  first.process.kill("SIGTERM");
+  expect((await first.exited).code).toBe(0);
+  expect(first.stderr()).toContain("parked jobs/resume-wait");
+  // Well before the waiter's next claim without the watch (every TTL, at most 10 s, -20 %).
+  expect((await waiter.waitFor(/second (\d+)/, 5000))[1]).toBe(token);
+  expect((await waiter.exited).code).toBe(0);
+  await cliRun(["release", "jobs/resume-wait", "--holder", "cron"]);
+});
+
+it("observe follows the watch over TLS with the files named in the environment (undici's fetch)", async () => {
+  const pki = await makeTestPki();
+  const server = await startEtcd({
+    tls: {
+      caFile: pki.caFile,
+      certFile: pki.serverCertFile,
+      keyFile: pki.serverKeyFile,
+      clientCertAuth: true,
+      clientCertFile: pki.clientCertFile,
+      clientKeyFile: pki.clientKeyFile,
+    },
+  });
+  let c: Cli | undefined;
+  try {
+    c = cli(["observe", "jobs/tls", "--json"], {
+      LEASEHOLD_ETCD_ENDPOINTS: server.endpoint,
+      LEASEHOLD_ETCD_CACERT: pki.caFile,
+      LEASEHOLD_ETCD_CERT: pki.clientCertFile,
+      LEASEHOLD_ETCD_KEY: pki.clientKeyFile,
+    });
+    await c.waitFor(/"leader":null/, 10_000);
+    expect(observeLines(c)[0]).toMatchObject({ event: "mode", mode: "watch" });
+  } finally {
+    c?.process.kill("SIGKILL");
+    await server.stop();
+    await pki.remove();
+  }
+}, 60_000);

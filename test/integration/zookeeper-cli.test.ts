@@ -90,7 +90,11 @@ it("exits 75 naming the holder while another holder has the lease; --wait runs o
   expect(await once.exited).toBe(75);
   expect(once.err()).toContain("jobs/zk-held is held by zk-other");
   const waiter = cli(["run", "--name", "jobs/zk-held", "--wait=10s", "--", "sh", "-c", "echo ran"]);
-  await sleep(600);
+  await until(
+    () => /waiting for jobs\/zk-held \(for up to [\d.]+s\): held by zk-other/.test(waiter.err()),
+    "the waiter",
+  );
+  await until(() => waiter.err().includes("polling jobs/zk-held: zookeeper has no watch"), "its polling");
   expect(waiter.out()).toBe("");
   await other.release();
   expect(await waiter.exited).toBe(0);
