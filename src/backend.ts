@@ -179,4 +179,11 @@ export interface Backend {
    *   back by a proxy, an error answer, a failed reconnect); `observe()` then falls back to polling.
    */
   observe?(name: string, options: BackendObserveOptions): AsyncIterable<ObservedTerm>;
+  /**
+   * Optional: an upper bound on the time left of the store lease `leaseId` (a `LeaderInfo.leaseId`), in ms, from
+   * the store's own figure, or null when the store no longer has the lease. One round trip (etcd:
+   * `POST /v3/lease/timetolive`, whose whole seconds are rounded down, so the bound adds one second and etcd's
+   * expiry slack). Backends that cannot tell leave it out.
+   */
+  ttlLeft?(leaseId: string, ctx: CallContext): Promise<number | null>;
 }

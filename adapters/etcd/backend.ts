@@ -65,6 +65,9 @@ export const ETCD_CAPABILITIES: BackendCapabilities = {
   compareTargets: ["value", "version", "createRevision", "modRevision"],
 };
 
+/** etcd reports whole seconds left, rounded down, and expires a lease up to 500 ms after its TTL. */
+const EXPIRY_BOUND_MS = 1500;
+
 /** Requests safe to send again after a lost answer (see `SendOptions`); the guarded txn is not one. */
 const IDEMPOTENT = { idempotent: true } as const;
 
@@ -485,6 +488,16 @@ export class EtcdBackend implements Backend {
 
   close(): Promise<void> {
     return this.#gateway.close();
+  }
+
+  async ttlLeft(leaseId: string, ctx: CallContext): Promise<number | null> {
+    const what = "lease timetolive";
+    const res = await this.#gateway.post("/v3/lease/timetolive", { ID: leaseId }, ctx, IDEMPOTENT);
+    const answer = parseOk(res, grantResponse, what);
+    if (answer.ID !== leaseId) throw malformed(what);
+    // TTL is -1 for a lease etcd no longer has; protojson omits 0 (the last second).
+    const ttlS = int(answer.TTL);
+    return ttlS < 0n ? null : Number(ttlS) * 1000 + EXPIRY_BOUND_MS;
   }
 
   /**
