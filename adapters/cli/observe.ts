@@ -28,7 +28,7 @@ function lineOf(event: ObserveEvent): Line {
     return {
       key: `mode:${event.mode}`,
       event: "mode",
-      fields: { mode: event.mode, reason: event.reason },
+      fields: { mode: event.mode, reason: event.reason, ...(event.error ? { code: event.error.code } : {}) },
       text: `${verb}: ${event.reason}`,
     };
   }

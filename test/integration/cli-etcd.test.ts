@@ -458,7 +458,10 @@ it("observe says when it falls back to polling: the watch cannot resume from a c
       ["mode", "poll", null],
       ["leader", "poll", "a"],
     ]);
-    expect(lines[2]?.reason).toMatch(/compacted.*; polling every 100 ms$/);
+    expect(lines[2]).toMatchObject({
+      reason: expect.stringMatching(/compacted.*; polling every 100 ms$/),
+      code: "UNSUPPORTED",
+    });
     expect(lines[3]?.revision).toBeNull();
   } finally {
     c?.process.kill("SIGKILL");
