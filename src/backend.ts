@@ -140,6 +140,12 @@ export interface Backend {
   readonly kind: string;
   readonly capabilities: BackendCapabilities;
   /**
+   * Keys under this prefix are the backend's own (leader keys, term records, leader znodes): the core refuses
+   * `doIfLeader` ops that write under it with `InvalidArgumentError`, before anything is sent, so that a guarded
+   * transaction can never forge or delete a term.
+   */
+  readonly reservedPrefix?: Uint8Array;
+  /**
    * Takes the lease if it is free; resumes this holder's parked term (atomically marking it busy, without a new
    * store lease); recognises the term an earlier try under the same `claimId` created or resumed; otherwise
    * reports the current term (another holder's, or this holder's busy one). A claim that finds the term held

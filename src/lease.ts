@@ -11,7 +11,7 @@ import type { Backend, CallContext, LeaderInfo, TermRef } from "./backend.ts";
 import { isLeaseError, LeaseLostError, MalformedResponseError, UnsupportedError } from "./errors.ts";
 import { deadlineSignal } from "./http.ts";
 import { type LeaseOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { type Compare, normalizeTxn, type TxnOp, type TxnOutcome } from "./txn.ts";
+import { assertNoWritesUnder, type Compare, normalizeTxn, type TxnOp, type TxnOutcome } from "./txn.ts";
 
 /**
  * What one participant knows about a lease after a call.
@@ -332,6 +332,8 @@ class LeaseHandle implements Lease {
     return this.#serial(async () => {
       const caps = this.backend.capabilities;
       const normalized = normalizeTxn(ops, compares, caps.compareTargets);
+      const reserved = this.backend.reservedPrefix;
+      if (reserved) assertNoWritesUnder(reserved, normalized.ops);
       if (!caps.atomicGuard && !this.#opts.allowNonAtomicGuard) {
         throw new UnsupportedError(
           `${this.backend.kind} has no atomic guard; set allowNonAtomicGuard: true to accept a non-atomic check`,

@@ -17,7 +17,6 @@
 import type { ZodMiniType } from "zod/mini";
 import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
 import {
-  assertNoWritesUnder,
   type Backend,
   type BackendCapabilities,
   type CallContext,
@@ -155,12 +154,12 @@ export class EtcdBackend implements Backend {
   readonly capabilities = ETCD_CAPABILITIES;
   readonly #gateway: Gateway;
   readonly #prefix: string;
-  readonly #prefixBytes: Uint8Array;
+  readonly reservedPrefix: Uint8Array;
 
   constructor(gateway: Gateway, prefix: string) {
     this.#gateway = gateway;
     this.#prefix = prefix;
-    this.#prefixBytes = toBytes(prefix);
+    this.reservedPrefix = toBytes(prefix);
   }
 
   /** The read of claim and leader(): the election's first candidate and the term record, one read-only txn. */
@@ -453,7 +452,6 @@ export class EtcdBackend implements Backend {
   }
 
   async txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome> {
-    assertNoWritesUnder(this.#prefixBytes, req.ops);
     const { term } = req;
     const e = election(this.#prefix, term.name);
     const key = candidateKey(e, term.leaseId);

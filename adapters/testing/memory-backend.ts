@@ -16,7 +16,6 @@
  * apply here).
  */
 import {
-  assertNoWritesUnder,
   type Backend,
   type BackendCapabilities,
   type ClaimOutcome,
@@ -183,6 +182,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
   return {
     kind: "memory",
     capabilities,
+    reservedPrefix: prefixBytes,
 
     async claim(req): Promise<ClaimOutcome> {
       sweep();
@@ -230,7 +230,6 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     },
 
     async txn(req): Promise<TxnOutcome> {
-      assertNoWritesUnder(prefixBytes, req.ops);
       sweep();
       if (!holds(terms.get(req.term.name), req.term)) return { applied: false, reason: "not-leader" };
       if (!kv.matches(req.compares)) return { applied: false, reason: "condition-failed" };

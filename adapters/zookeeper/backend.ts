@@ -15,7 +15,6 @@
  *   guard holds only while the znode has the term's czxid and owner and is busy under the term's hold ID.
  */
 import {
-  assertNoWritesUnder,
   type Backend,
   type BackendCapabilities,
   type CallContext,
@@ -59,7 +58,7 @@ export class ZooKeeperBackend implements Backend {
   readonly #rest: RestClient;
   readonly #root: string;
   readonly #znodes: LeaderZnodes;
-  readonly #keyPrefix: Uint8Array;
+  readonly reservedPrefix: Uint8Array;
   readonly #transport: Transport;
   /** Whether the gateway serves the multi extension: undefined until detected ("auto"). */
   #multi: boolean | undefined;
@@ -70,7 +69,7 @@ export class ZooKeeperBackend implements Backend {
     this.#root = root;
     this.#znodes = new LeaderZnodes(rest, root);
     // Keys map to "/" + key, so the lease znodes are the keys under "<root without its leading '/'>/".
-    this.#keyPrefix = toBytes(`${root.slice(1)}/`);
+    this.reservedPrefix = toBytes(`${root.slice(1)}/`);
     this.#transport = transport;
     this.#multi = mode === "leasehold-v1" ? true : mode === "none" ? false : undefined;
   }
@@ -171,7 +170,6 @@ export class ZooKeeperBackend implements Backend {
   }
 
   async txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome> {
-    assertNoWritesUnder(this.#keyPrefix, req.ops);
     const { term } = req;
     const guard: Guard = {
       path: this.#znodes.path(term.name),
