@@ -1,4 +1,8 @@
-/** `leasehold leader NAME`: who holds the lease now, read once from the store. */
+/**
+ * `leasehold leader NAME`: who holds the lease now, read once from the store, and the time its lease has left
+ * (an upper bound from the store's own figure: etcd's `POST /v3/lease/timetolive`; ZooKeeper cannot tell).
+ */
+import { deadlineSignal } from "../../src/index.ts";
 import { type Env, storeFailure } from "./config.ts";
 import { describeLeader, handleOn, leaderFields, parseNameArgs } from "./name-args.ts";
 import { LEADER_USAGE } from "./usage.ts";
@@ -15,10 +19,22 @@ export async function leader(argv: readonly string[], env: Env): Promise<number>
     const info = await lease.leader().catch((error: unknown) => {
       throw storeFailure(`leader of ${args.name}`, error);
     });
+    const { ttlLeft } = store.backend;
+    const ttlLeftMs =
+      info && ttlLeft
+        ? await ttlLeft
+            .call(store.backend, info.leaseId, {
+              signal: deadlineSignal(lease.ttlMs / 3),
+              timeoutMs: lease.ttlMs / 3,
+            })
+            .catch((error: unknown) => {
+              throw storeFailure(`time left of ${args.name}`, error);
+            })
+        : null;
     process.stdout.write(
       args.json
-        ? `${JSON.stringify({ name: args.name, leader: leaderFields(info) })}\n`
-        : `${args.name}: ${describeLeader(info)}\n`,
+        ? `${JSON.stringify({ name: args.name, leader: leaderFields(info, ttlLeftMs) })}\n`
+        : `${args.name}: ${describeLeader(info, ttlLeftMs)}\n`,
     );
     return 0;
   } finally {

@@ -64,10 +64,14 @@ export async function handleOn(args: NameArgs, env: Env, holder = "leasehold-cli
   return { store, lease };
 }
 
-/** A term as JSON fields: 64-bit integers as decimal strings. */
-export function leaderFields(info: LeaderInfo | null) {
+/**
+ * A term as JSON fields: 64-bit integers as decimal strings. `ttlLeftMs`, when given, is the store's upper bound
+ * on the time its lease has left (null: unknown, the store cannot tell or the lease is already gone).
+ */
+export function leaderFields(info: LeaderInfo | null, ttlLeftMs?: number | null) {
   if (!info) return null;
   return {
+    ...(ttlLeftMs === undefined ? {} : { ttlLeftMs }),
     holder: info.holder,
     token: info.token.toString(),
     leaseId: info.leaseId,
@@ -79,10 +83,11 @@ export function leaderFields(info: LeaderInfo | null) {
 }
 
 /** A term in words: `held by a (token 42, TTL 15s, lease 694d…, busy)`, or `free`. */
-export function describeLeader(info: LeaderInfo | null): string {
+export function describeLeader(info: LeaderInfo | null, ttlLeftMs?: number | null): string {
   const f = leaderFields(info);
   if (!f) return "free (no leader)";
-  const ttl = f.ttlMs === null ? "TTL not published" : `TTL ${f.ttlMs / 1000}s`;
+  const published = f.ttlMs === null ? "TTL not published" : `TTL ${f.ttlMs / 1000}s`;
+  const ttl = typeof ttlLeftMs === "number" ? `${published}, at most ${ttlLeftMs / 1000}s left` : published;
   const state = f.parked ? "parked: no run holds it" : "busy: a run holds it";
   return `held by ${f.holder} (token ${f.token}, ${ttl}, lease ${f.leaseIdHex}, ${state})`;
 }

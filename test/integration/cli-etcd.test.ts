@@ -229,12 +229,15 @@ it("--keep parks the term: the holder's next run resumes it (same token), others
   expect(first.stderr).toContain("parked jobs/keep");
 
   const shown = await cliRun(["leader", "jobs/keep", "--json"]);
-  expect(JSON.parse(shown.stdout)).toMatchObject({
-    name: "jobs/keep",
-    leader: { holder: "sync-eu", token, ttlMs: 15000, parked: true },
-  });
+  const { leader } = JSON.parse(shown.stdout);
+  expect(leader).toMatchObject({ holder: "sync-eu", token, ttlMs: 15000, parked: true });
+  // The time left, from etcd's own figure: an upper bound (whole seconds rounded down + 1 s + expiry slack).
+  expect(leader.ttlLeftMs).toBeGreaterThan(10_000);
+  expect(leader.ttlLeftMs).toBeLessThanOrEqual(16_500);
   expect((await cliRun(["leader", "jobs/keep"])).stdout).toMatch(
-    new RegExp(`^jobs/keep: held by sync-eu \\(token ${token}, TTL 15s, lease [0-9a-f]+, parked`),
+    new RegExp(
+      `^jobs/keep: held by sync-eu \\(token ${token}, TTL 15s, at most \\d+(\\.\\d+)?s left, lease [0-9a-f]+, parked`,
+    ),
   );
   expect((await cliRun(["run", "--name", "jobs/keep", "--", "true"])).code).toBe(75);
 
