@@ -3,7 +3,7 @@
  * the handler on the typed context.
  */
 import type { MiddlewareHandler } from "hono";
-import { createLease, isLeaseError, type Lease, type LeaseState } from "../../src/index.ts";
+import { createLease, deadlineSignal, isLeaseError, type Lease, type LeaseState } from "../../src/index.ts";
 import {
   type LeaseRouteOptions,
   type ResolvedRouteOptions,
@@ -66,6 +66,19 @@ async function handOff<B extends object>(opts: ResolvedRouteOptions<B>, c: Route
   else await sent;
 }
 
+/**
+ * The store's upper bound on the time the current term's lease has left, in ms (`Backend.ttlLeft`: one more
+ * request on etcd), or null when the backend cannot tell or the read fails: Retry-After then uses the TTL.
+ */
+async function ttlLeft(handle: Lease, state: LeaseState): Promise<number | null> {
+  const read = handle.backend.ttlLeft;
+  if (!read || state.leaseId === null) return null;
+  const ms = Math.min(2000, handle.ttlMs / 3);
+  return read
+    .call(handle.backend, state.leaseId, { signal: deadlineSignal(ms), timeoutMs: ms })
+    .catch(() => null);
+}
+
 function routeMiddleware<B extends object>(
   options: LeaseRouteOptions<B>,
   guard: boolean,
@@ -77,7 +90,8 @@ function routeMiddleware<B extends object>(
     const outcome = await claimForRequest(opts, route);
     if (!outcome.ok) return outcome.response;
     const { handle, state } = outcome;
-    if (guard && !state.isLeader) return notLeaderResponse(c, state, handle.ttlMs);
+    if (guard && !state.isLeader)
+      return notLeaderResponse(c, state, handle.ttlMs, await ttlLeft(handle, state));
     c.set("lease", state);
     c.set("leaseHandle", handle);
     await next();

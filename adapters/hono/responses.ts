@@ -29,16 +29,29 @@ export interface LeaseErrorBody {
 }
 
 /**
- * Whole seconds until the current holder's lease can expire. Its last renewal is unknown, so this is its full
- * TTL rounded up; `fallbackTtlMs` (ms) when the holder publishes none (a Go election candidate); at least 1.
+ * Whole seconds until the current holder's lease can expire, rounded up, at least 1: the smaller of the store's
+ * upper bound on its time left (`ttlLeftMs`, when the backend tells: etcd's lease timetolive) and its full TTL
+ * (its last renewal is unknown), with `fallbackTtlMs` (ms) for the TTL when the holder publishes none (a Go
+ * election candidate).
  */
-export function retryAfterSeconds(state: LeaseState, fallbackTtlMs: number): number {
-  return Math.max(1, Math.ceil((state.ttlMs ?? fallbackTtlMs) / 1000));
+export function retryAfterSeconds(
+  state: LeaseState,
+  fallbackTtlMs: number,
+  ttlLeftMs: number | null = null,
+): number {
+  const ttl = state.ttlMs ?? fallbackTtlMs;
+  // The store's bound rounds up (etcd: whole seconds + slack), so just after a renewal the TTL is the tighter one.
+  return Math.max(1, Math.ceil(Math.min(ttlLeftMs ?? ttl, ttl) / 1000));
 }
 
 /** 503 with `Retry-After` and a {@link NotLeaderBody}. */
-export function notLeaderResponse(c: Context, state: LeaseState, fallbackTtlMs: number): Response {
-  const seconds = retryAfterSeconds(state, fallbackTtlMs);
+export function notLeaderResponse(
+  c: Context,
+  state: LeaseState,
+  fallbackTtlMs: number,
+  ttlLeftMs: number | null = null,
+): Response {
+  const seconds = retryAfterSeconds(state, fallbackTtlMs, ttlLeftMs);
   const body: NotLeaderBody = {
     error: "not-leader",
     lease: state.name,

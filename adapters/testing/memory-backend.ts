@@ -223,6 +223,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       if (term?.record.state === "parked" && term.record.holder === holder) revoke(term.leaseId);
     },
 
+    /** Exactly the time the lease has left on the clock (the memory store has no expiry slack). */
+    async ttlLeft(leaseId) {
+      sweep();
+      const lease = leases.get(leaseId);
+      return lease ? lease.expiresAt - clock.now() : null;
+    },
+
     async leader(name) {
       sweep();
       const term = terms.get(name);

@@ -116,6 +116,16 @@ describe("requireLeader", () => {
     expect(BigInt(((await taken.json()) as { token: string }).token)).toBeGreaterThan(START + 1n);
   });
 
+  it("sets Retry-After from the time the holder's lease has left, when the store tells (Backend.ttlLeft)", async () => {
+    const { clock, post } = setup(10_000);
+    expect((await post("a")).status).toBe(200);
+    clock.advance(7_400);
+    const res = await post("b");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(await res.json()).toMatchObject({ holder: "a", retryAfterSeconds: 3 });
+  });
+
   it("rounds Retry-After up to whole seconds of the holder's TTL, not the caller's", async () => {
     const clock = fakeClock();
     const backend = memoryBackend({ clock });
