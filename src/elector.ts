@@ -23,7 +23,10 @@ export interface ElectorOptions {
   onElected?: (state: LeaseState, signal: AbortSignal) => unknown;
   /** Called when a term ends, with how it ended (see {@link TermEnd}). */
   onDemoted?: (end: TermEnd) => unknown;
-  /** Called with every error the loop meets and survives: failed claims, and callbacks that threw. */
+  /**
+   * Called with every error the loop meets and survives, as it happens: failed claims, every failed renewal
+   * during a term (the term goes on until its `validUntil`), and callbacks that threw.
+   */
   onError?: (error: unknown) => unknown;
   /** How often the leader renews, in ms. Default: a third of the lease's TTL. Must be below the TTL. */
   renewIntervalMs?: number;
@@ -103,7 +106,7 @@ export function startElector(options: ElectorOptions): Elector {
         const term = new AbortController();
         const elected = state;
         call(onElected && (() => onElected(elected, term.signal)));
-        const end = await keepTerm(lease, renewMs, clock, signal);
+        const end = await keepTerm(lease, renewMs, clock, signal, report);
         term.abort(end.reason === "stopped" ? signal.reason : end.error);
         call(onDemoted && (() => onDemoted(end)));
         continue;

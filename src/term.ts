@@ -19,6 +19,8 @@ export type TermEnd = { reason: "lost" | "expired"; error: unknown } | { reason:
 /**
  * Renews `lease` (one `renew()` per round) every `renewIntervalMs` ms, waking no later than the term's
  * `validUntil`, so that an end is reported on time; resolves with the {@link TermEnd}. Never rejects.
+ * `onRenewError` is called with every failed renewal the term survives (a retryable error, tried again at the
+ * next round), as it happens; the error that ends a term is in the {@link TermEnd} instead.
  * Call it only while `lease.state().isLeader`; otherwise it resolves with `expired` at once.
  */
 export async function keepTerm(
@@ -26,6 +28,7 @@ export async function keepTerm(
   renewIntervalMs: number,
   clock: Clock,
   signal: AbortSignal,
+  onRenewError?: (error: unknown) => void,
 ): Promise<TermEnd> {
   let lastError: unknown;
   const expired = (): TermEnd => ({
@@ -48,6 +51,7 @@ export async function keepTerm(
       if (signal.aborted) return { reason: "stopped" };
       if (!isLeaseError(error) || !error.retryable) return { reason: "lost", error };
       lastError = error;
+      onRenewError?.(error);
     }
   }
 }

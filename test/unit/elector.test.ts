@@ -48,6 +48,29 @@ function record() {
 }
 
 describe("startElector", () => {
+  it("reports every failed renewal during a term to onError as it happens, while the term goes on", async () => {
+    let failures = 1;
+    const { clock, make, advance } = setup((inner) => ({
+      ...inner,
+      async renew(term, ctx) {
+        if (failures-- > 0) throw new LeaseTimeoutError("renewal lost (injected)");
+        return inner.renew(term, ctx);
+      },
+    }));
+    const seen = record();
+    const elector = startElector({ lease: make("a"), clock, ...seen.callbacks });
+    await settle();
+    expect(seen.elected).toHaveLength(1);
+    await advance(1100);
+    expect(seen.errors).toHaveLength(1);
+    expect(seen.errors[0]).toBeInstanceOf(LeaseTimeoutError);
+    expect(seen.demoted).toHaveLength(0);
+    await advance(3000);
+    expect(elector.state().isLeader).toBe(true);
+    expect(seen.demoted).toHaveLength(0);
+    await elector.stop();
+  });
+
   it("wins a free lease, then keeps one term alive well past its TTL", async () => {
     const { clock, make, advance } = setup();
     const seen = record();
