@@ -3,9 +3,11 @@
  * of its own). It campaigns for a lease until it wins, keeps the term renewed, tells the caller when a term
  * begins and ends, campaigns again after a loss, and hands the term on when stopped.
  */
+import type { LeaderInfo } from "./backend.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidArgumentError } from "./errors.ts";
 import type { Lease, LeaseState } from "./lease.ts";
+import { observe } from "./observe.ts";
 import { keepTerm, type TermEnd } from "./term.ts";
 
 export interface ElectorOptions {
@@ -28,6 +30,16 @@ export interface ElectorOptions {
    * during a term (the term goes on until its `validUntil`), and callbacks that threw.
    */
   onError?: (error: unknown) => unknown;
+  /**
+   * Called with the current term after every change `observe()` reports (null when the lease is free): for
+   * every participant, leaders, followers and observers alike. Called in order, never twice for one state.
+   */
+  onLeaderChange?: (leader: LeaderInfo | null) => unknown;
+  /**
+   * `false` makes an observer: it never claims, and gets `onLeaderChange` and `state()` (the observed term,
+   * never leader) only. Default `true`.
+   */
+  campaign?: boolean;
   /** How often the leader renews, in ms. Default: a third of the lease's TTL. Must be below the TTL. */
   renewIntervalMs?: number;
   /** How often a follower (or a failed claim) tries again, in ms. Default: a third of the lease's TTL. */
@@ -48,7 +60,8 @@ export interface Elector {
    * - `release: true`: releases it (`lease.release()`), so that any other participant can take over at once.
    *   Without a held term this ends the holder's parked term, if any.
    *
-   * `onDemoted` is called with `stopped` if a term was held.
+   * `onDemoted` is called with `stopped` if a term was held. An observer (`campaign: false`) only stops
+   * observing.
    * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} the park or
    *   release failed; the loop has stopped all the same, and the term ends by its TTL.
    */
@@ -63,13 +76,33 @@ function interval(value: number | undefined, field: string, ttlMs: number): numb
   return ms;
 }
 
+/** The local view of an observer: the observed term, never leader. */
+function observedState(lease: Lease, leader: LeaderInfo | null): LeaseState {
+  return {
+    name: lease.name,
+    isLeader: false,
+    busy: false,
+    holder: leader?.holder ?? null,
+    token: leader?.token ?? null,
+    leaseId: leader?.leaseId ?? null,
+    leaseIdHex: leader ? BigInt.asUintN(64, BigInt(leader.leaseId)).toString(16) : null,
+    validUntil: null,
+    ttlMs: leader?.ttlMs ?? null,
+    ...(leader?.value === undefined ? {} : { value: leader.value }),
+  };
+}
+
 /**
  * Starts campaigning for `options.lease` at once and keeps going until `stop()`: `claim()` every
  * `retryIntervalMs` while another holder leads (or a claim fails), then {@link keepTerm} while this one does.
+ * It also observes the lease (`observe()`) when `onLeaderChange` is set, for an observer (`campaign: false`),
+ * and whenever the backend can watch (`Backend.observe`, e.g. `etcdWithWatch`): a follower then claims as soon
+ * as the lease frees (or its holder's term is parked), one watch delivery after the release, not at its next
+ * retry.
  * @throws {InvalidArgumentError} a bad option (`lease`, `renewIntervalMs`, `retryIntervalMs`).
  */
 export function startElector(options: ElectorOptions): Elector {
-  const { lease, onElected, onDemoted, onError } = options;
+  const { lease, onElected, onDemoted, onError, onLeaderChange, campaign = true } = options;
   if (typeof lease?.claim !== "function") {
     throw new InvalidArgumentError("lease", "must be a Lease from createLease(...)");
   }
@@ -94,8 +127,27 @@ export function startElector(options: ElectorOptions): Elector {
     }
   };
 
+  if (typeof campaign !== "boolean") throw new InvalidArgumentError("campaign", "must be a boolean");
+
+  /** Aborted to cut a follower's retry wait short when the lease frees. */
+  let wake = null as AbortController | null;
+  let observed: LeaderInfo | null = null;
+  const watching =
+    onLeaderChange || !campaign || lease.backend.observe
+      ? (async () => {
+          const pollIntervalMs = Math.max(10, Math.round(retryMs));
+          for await (const event of observe(lease, { signal, clock, pollIntervalMs })) {
+            if (event.type !== "change") continue;
+            const leader = event.leader;
+            observed = leader;
+            call(onLeaderChange && (() => onLeaderChange(leader)));
+            if (leader === null || (leader.parked && leader.holder === lease.holder)) wake?.abort();
+          }
+        })().catch(report)
+      : Promise.resolve();
+
   const loop = (async () => {
-    while (!signal.aborted) {
+    while (campaign && !signal.aborted) {
       let state: LeaseState | undefined;
       try {
         state = await lease.claim({ signal });
@@ -111,19 +163,22 @@ export function startElector(options: ElectorOptions): Elector {
         call(onDemoted && (() => onDemoted(end)));
         continue;
       }
+      wake = new AbortController();
       try {
-        await clock.sleep(retryMs, signal);
+        await clock.sleep(retryMs, AbortSignal.any([signal, wake.signal]));
       } catch {
-        return;
+        if (signal.aborted) return;
       }
+      wake = null;
     }
   })();
 
   return {
-    state: () => lease.state(),
+    state: () => (campaign ? lease.state() : observedState(lease, observed)),
     async stop(stopOptions = {}) {
       stopping.abort();
-      await loop;
+      await Promise.all([loop, watching]);
+      if (!campaign) return;
       if (stopOptions.release) await lease.release();
       else await lease.park();
     },

@@ -47,6 +47,62 @@ function record() {
   };
 }
 
+describe("startElector: observing", () => {
+  it("an observer (campaign: false) hears every change and shows the term in state(), but never claims", async () => {
+    const { clock, make } = setup();
+    const changes: (string | null)[] = [];
+    const observer = startElector({
+      lease: make("watcher"),
+      clock,
+      campaign: false,
+      onLeaderChange: (leader) =>
+        changes.push(leader ? `${leader.holder}${leader.parked ? " parked" : ""}` : null),
+    });
+    await settle();
+    const a = make("a");
+    await a.claim();
+    await settle();
+    await a.park();
+    await settle();
+    await a.release();
+    await settle();
+    expect(changes).toEqual([null, "a", "a parked", null]);
+    await make("b").claim();
+    await settle();
+    expect(observer.state()).toMatchObject({ isLeader: false, holder: "b", validUntil: null });
+    await observer.stop();
+    expect((await make("z").leader())?.holder).toBe("b");
+  });
+
+  it("a follower claims as soon as the leader releases (woken by the watch), not at its next retry", async () => {
+    const { clock, make } = setup();
+    const seen = record();
+    const a = make("a");
+    await a.claim();
+    const follower = startElector({ lease: make("b"), clock, retryIntervalMs: 2900, ...seen.callbacks });
+    await settle();
+    expect(follower.state()).toMatchObject({ isLeader: false, holder: "a" });
+    await a.release();
+    await settle();
+    expect(follower.state()).toMatchObject({ isLeader: true, holder: "b" });
+    expect(seen.elected).toHaveLength(1);
+    await follower.stop({ release: true });
+  });
+
+  it("tells a campaigner, too, of each change, its own election included", async () => {
+    const { clock, make } = setup();
+    const leaders: (string | null)[] = [];
+    const elector = startElector({
+      lease: make("a"),
+      clock,
+      onLeaderChange: (l) => leaders.push(l?.holder ?? null),
+    });
+    await settle();
+    expect(leaders.at(-1)).toBe("a");
+    await elector.stop({ release: true });
+  });
+});
+
 describe("startElector", () => {
   it("reports every failed renewal during a term to onError as it happens, while the term goes on", async () => {
     let failures = 1;
