@@ -18,12 +18,17 @@ export interface ElectorOptions {
    */
   lease: Lease;
   /**
-   * Called when this participant becomes leader. `signal` aborts when that term ends (its reason is the
-   * term's error, or an `AbortError` on `stop()`): long work should stop then, and its writes should go
-   * through `lease.doIfLeader`, which will not commit after the term. The elector does not wait for it.
+   * Called when this participant becomes leader. `signal` aborts when that term ends; its reason says how: the
+   * term's error (`LeaseLostError`, or the last renewal's error when validity ran out) or, on `stop()`, an
+   * `AbortError`. Long work should stop then, and its writes should go through `lease.doIfLeader`, which will not
+   * commit after the term. The term is renewed while it runs. It may return a promise: see `onDemoted`.
    */
   onElected?: (state: LeaseState, signal: AbortSignal) => unknown;
-  /** Called when a term ends, with how it ended (see {@link TermEnd}). */
+  /**
+   * Called when a term ends, with how it ended (see {@link TermEnd}), always after that term's `onElected` has
+   * returned or thrown, and after the promise it returned has settled; only then does the elector campaign
+   * again. An `onElected` that ignores its signal therefore delays this, and the next campaign.
+   */
   onDemoted?: (end: TermEnd) => unknown;
   /**
    * Called with every error the loop meets and survives, as it happens: failed claims, every failed renewal
@@ -118,10 +123,10 @@ export function startElector(options: ElectorOptions): Elector {
       // An error handler that throws has nowhere left to report to.
     }
   };
-  const call = (fn: (() => unknown) | undefined) => {
+  /** Runs a callback; resolves once it has returned or thrown, and any promise it returned has settled. */
+  const call = async (fn: (() => unknown) | undefined): Promise<void> => {
     try {
-      const result = fn?.();
-      if (result instanceof Promise) result.catch(report);
+      await fn?.();
     } catch (error) {
       report(error);
     }
@@ -157,10 +162,11 @@ export function startElector(options: ElectorOptions): Elector {
       if (state?.isLeader) {
         const term = new AbortController();
         const elected = state;
-        call(onElected && (() => onElected(elected, term.signal)));
+        const leading = call(onElected && (() => onElected(elected, term.signal)));
         const end = await keepTerm(lease, renewMs, clock, signal, report);
         term.abort(end.reason === "stopped" ? signal.reason : end.error);
-        call(onDemoted && (() => onDemoted(end)));
+        await leading;
+        await call(onDemoted && (() => onDemoted(end)));
         continue;
       }
       wake = new AbortController();

@@ -103,6 +103,42 @@ describe("startElector: observing", () => {
   });
 });
 
+describe("startElector: callback contract", () => {
+  it("calls onDemoted only after onElected's promise settled, and campaigns again only after that", async () => {
+    const { clock, make, advance, inner } = setup();
+    const order: string[] = [];
+    let finish!: () => void;
+    const elector = startElector({
+      lease: make("a"),
+      clock,
+      onElected: (_state, signal) =>
+        new Promise<void>((resolve) => {
+          order.push("elected");
+          signal.addEventListener("abort", () => order.push(`aborted: ${(signal.reason as Error).name}`));
+          finish = () => {
+            order.push("work done");
+            resolve();
+          };
+        }),
+      onDemoted: (end) => order.push(`demoted: ${end.reason}`),
+    });
+    await settle();
+    const term = await inner.leader("jobs/elected", { signal: new AbortController().signal });
+    // The term is lost in the store; the elector learns it at its next renewal.
+    await inner.release(
+      { name: "jobs/elected", holder: "a", leaseId: term?.leaseId ?? "", token: 1n, ttlMs: 3000, hold: "" },
+      { signal: new AbortController().signal },
+    );
+    await advance(1100);
+    expect(order).toEqual(["elected", "aborted: LeaseLostError"]);
+    finish();
+    await settle();
+    expect(order).toEqual(["elected", "aborted: LeaseLostError", "work done", "demoted: lost", "elected"]);
+    finish();
+    await elector.stop({ release: true });
+  });
+});
+
 describe("startElector", () => {
   it("reports every failed renewal during a term to onError as it happens, while the term goes on", async () => {
     let failures = 1;
