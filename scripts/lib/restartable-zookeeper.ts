@@ -4,11 +4,11 @@
  * checker reads). Same JVM flags as zookeeper-server.ts; autopurge stays off so that no log is ever deleted.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
-import { fourLetterWord, zookeeperJar } from "./zookeeper-server.ts";
+import { fourLetterWord, writeZooKeeperConfig, zookeeperJar } from "./zookeeper-server.ts";
 
 export interface RestartableZooKeeper {
   /** `127.0.0.1:<port>`, the same across restarts. */
@@ -52,20 +52,7 @@ export async function createRestartableZooKeeper(tickTimeMs = 500): Promise<Rest
   const dir = await mkdtemp(join(tmpdir(), "leasehold-torture-zk-"));
   const port = await freePort();
   const connectString = `127.0.0.1:${port}`;
-  const config = join(dir, "zoo.cfg");
-  await writeFile(
-    config,
-    [
-      `tickTime=${tickTimeMs}`,
-      `dataDir=${join(dir, "data")}`,
-      `clientPort=${port}`,
-      "clientPortAddress=127.0.0.1",
-      "maxSessionTimeout=60000",
-      "admin.enableServer=false",
-      "4lw.commands.whitelist=srvr",
-      "",
-    ].join("\n"),
-  );
+  const config = await writeZooKeeperConfig(dir, port, { tickTimeMs });
   let child: ChildProcess | null = null;
   let output = "";
   const kill = async () => {

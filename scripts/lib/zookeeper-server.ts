@@ -65,17 +65,21 @@ async function waitForServing(server: string, child: ChildProcess, timeoutMs: nu
   throw new Error(`ZooKeeper at ${server} was not serving within ${timeoutMs} ms:\n${log()}`);
 }
 
-export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promise<ZooKeeperServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), "leasehold-zookeeper-"));
-  const port = await freePort();
-  const tickTimeMs = options.tickTimeMs ?? 500;
-  const connectString = `127.0.0.1:${port}`;
-  const config = join(dataDir, "zoo.cfg");
+/**
+ * Writes a standalone server's `zoo.cfg` into `dir` (data under `dir/data`, loopback only, no admin server) and
+ * returns its path.
+ */
+export async function writeZooKeeperConfig(
+  dir: string,
+  port: number,
+  options: { tickTimeMs: number; maxSessionTimeoutMs?: number | undefined },
+): Promise<string> {
+  const config = join(dir, "zoo.cfg");
   await writeFile(
     config,
     [
-      `tickTime=${tickTimeMs}`,
-      `dataDir=${join(dataDir, "data")}`,
+      `tickTime=${options.tickTimeMs}`,
+      `dataDir=${join(dir, "data")}`,
       `clientPort=${port}`,
       "clientPortAddress=127.0.0.1",
       `maxSessionTimeout=${options.maxSessionTimeoutMs ?? 60_000}`,
@@ -84,6 +88,18 @@ export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promi
       "",
     ].join("\n"),
   );
+  return config;
+}
+
+export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promise<ZooKeeperServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), "leasehold-zookeeper-"));
+  const port = await freePort();
+  const tickTimeMs = options.tickTimeMs ?? 500;
+  const connectString = `127.0.0.1:${port}`;
+  const config = await writeZooKeeperConfig(dataDir, port, {
+    tickTimeMs,
+    maxSessionTimeoutMs: options.maxSessionTimeoutMs,
+  });
   const child = spawn(
     process.env.LEASEHOLD_JAVA || "java",
     [
