@@ -11,8 +11,9 @@
  * - releaseParked: `GET`; if the holder's term is parked, a versioned `DELETE` of the znode on its session
  *   (a concurrent resume moved the version: refused), then `DELETE /sessions/v1/<id>` (3 round trips).
  * - leader: `GET` the leader znode.
- * - doIfLeader: see txn.ts (atomic with leasehold-zk-gateway's multi extension, else only non-atomic). The
- *   guard holds only while the znode has the term's czxid and owner and is busy under the term's hold ID.
+ * - doIfLeader: see txn.ts (atomic with leasehold-zk-gateway's multi extension; non-atomic only with
+ *   `extensions: "none"`). The guard holds only while the znode has the term's czxid and owner and is busy
+ *   under the term's hold ID.
  */
 import {
   type Backend,
@@ -63,6 +64,12 @@ export class ZooKeeperBackend implements Backend {
   /** Whether the gateway serves the multi extension: undefined until detected ("auto"). */
   #multi: boolean | undefined;
   #probe: Promise<void> | null = null;
+  /**
+   * Fixed at construction, never changed: `atomicGuard` is false only with `extensions: "none"`. With `"auto"`
+   * it is true because `txn` is then atomic or refuses: it detects the extension first (once), and a gateway
+   * without it fails with `UnsupportedError`, never a non-atomic write.
+   */
+  readonly capabilities: BackendCapabilities;
 
   constructor(rest: RestClient, root: string, mode: ZooKeeperExtensions, transport: Transport) {
     this.#rest = rest;
@@ -72,17 +79,17 @@ export class ZooKeeperBackend implements Backend {
     this.reservedPrefix = toBytes(`${root.slice(1)}/`);
     this.#transport = transport;
     this.#multi = mode === "leasehold-v1" ? true : mode === "none" ? false : undefined;
+    this.capabilities = Object.freeze({
+      atomicGuard: mode !== "none",
+      ...ZOOKEEPER_TTL,
+      compareTargets: COMPARE_TARGETS,
+    });
   }
 
   /**
-   * `atomicGuard` is true once the multi extension is known to be there: from the start with
-   * `extensions: "leasehold-v1"`, after the first claim (or transaction) detected it with `"auto"`.
+   * Detects the extension once ("auto" only), alongside the first claim or before the first transaction; a
+   * failed probe leaves it unknown, to be tried again. Only `txn`'s choice of way depends on it.
    */
-  get capabilities(): BackendCapabilities {
-    return { atomicGuard: this.#multi === true, ...ZOOKEEPER_TTL, compareTargets: COMPARE_TARGETS };
-  }
-
-  /** Detects the extension once ("auto" only); a failed probe leaves it unknown, to be tried again. */
   #detect(ctx: CallContext): Promise<void> {
     if (this.#multi !== undefined) return Promise.resolve();
     this.#probe ??= this.#rest
@@ -180,9 +187,11 @@ export class ZooKeeperBackend implements Backend {
         return LeaderZnodes.holds(term, read) ? read.record.session : null;
       },
     };
+    if (!this.capabilities.atomicGuard) return nonAtomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
     await this.#detect(ctx);
-    if (!this.#multi) return nonAtomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
-    const outcome = await atomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
+    // A failed probe: asked again, and its error thrown, so that nothing is sent while the way is unknown.
+    this.#multi ??= await this.#rest.hasMultiExtension(ctx);
+    const outcome = this.#multi ? await atomicTxn(this.#rest, guard, req.ops, req.compares, ctx) : null;
     if (outcome) return outcome;
     throw new UnsupportedError(
       'the ZooKeeper gateway has no /leasehold/v1 multi extension: use leasehold-zk-gateway, or extensions: "none" with allowNonAtomicGuard: true',

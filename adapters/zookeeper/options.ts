@@ -9,13 +9,16 @@ export interface ZooKeeperAuth {
 }
 
 /**
- * Which gateway extension `doIfLeader` may use:
+ * Which gateway extension `doIfLeader` may use. `capabilities` is fixed by this choice when `zookeeper()`
+ * returns and never changes (one frozen object):
  *
- * - `"auto"` (default): detect `leasehold-zk-gateway`'s multi extension (`GET /leasehold/v1`) alongside the
- *   first claim (or the first transaction), once per backend instance. Until it is detected,
- *   `capabilities.atomicGuard` is false.
+ * - `"auto"` (default): `capabilities.atomicGuard` is true: `doIfLeader` is ONE multi or refuses. The
+ *   extension (`GET /leasehold/v1`) is detected lazily, alongside the first claim or before the first
+ *   transaction, once per backend instance; against a gateway without it (Apache's), `doIfLeader` throws
+ *   `UnsupportedError` and sends nothing, even with `allowNonAtomicGuard`. A failed probe is asked again by
+ *   the next transaction, which throws the probe's error when it fails too.
  * - `"leasehold-v1"`: require it: `atomicGuard` is true, and a gateway without it fails `doIfLeader` with
- *   `UnsupportedError`.
+ *   `UnsupportedError`; no probe is sent.
  * - `"none"`: SPEC v2 only (e.g. Apache's gateway): `atomicGuard` is false; `doIfLeader` then needs
  *   `allowNonAtomicGuard: true` and checks, then writes, in separate requests.
  */

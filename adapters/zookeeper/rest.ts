@@ -72,11 +72,17 @@ export type WireMultiOp =
   | { op: "set"; path: string; data: Uint8Array; version: number }
   | { op: "delete"; path: string; version: number };
 
+/**
+ * What a multi did:
+ * - committed: `commitZxid` is the multi's zxid, from its first op, a `set` whose new stat is `guard`;
+ * - refused: ZooKeeper refused op `index` with `code` (its `KeeperException.Code` name, e.g. "BADVERSION"),
+ *   in an answer of HTTP `status`; nothing was applied;
+ * - no-session: the gateway no longer has the REST session (nothing was applied).
+ */
 export type MultiOutcome =
-  /** `commitZxid`: the zxid of the multi, from its first op, a `set` whose new stat is `guard`. */
   | { committed: true; commitZxid: bigint; guard: SetStat }
-  | { committed: false; index: number; code: string }
-  | { committed: false; index: -1; code: "NOSESSION" };
+  | { committed: false; refused: { index: number; code: string; status: number } }
+  | { committed: false; refused: "no-session" };
 
 export type CreateOutcome = "created" | "exists" | "no-parent" | "no-session";
 
@@ -437,11 +443,11 @@ export class RestClient {
       }
       return { committed: true, commitZxid: guard.mzxid, guard };
     }
-    if (unknownSession(res)) return { committed: false, index: -1, code: "NOSESSION" };
+    if (unknownSession(res)) return { committed: false, refused: "no-session" };
     // A refusal is a 4xx naming the op; a redirect or 5xx says nothing about the multi.
     const failure = res.status >= 400 && res.status < 500 ? multiFailureOf(res) : null;
     if (failure && failure.index >= 0 && failure.index < ops.length) {
-      return { committed: false, index: failure.index, code: failure.code };
+      return { committed: false, refused: { index: failure.index, code: failure.code, status: res.status } };
     }
     if (res.status === 404 && !failure) return null;
     throw gatewayFailure(res, "multi");

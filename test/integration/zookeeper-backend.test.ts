@@ -260,20 +260,42 @@ describe("the atomic guard re-checks at commit", () => {
 });
 
 describe("extension detection and the non-atomic fallback", () => {
-  it("auto: atomicGuard turns true after the first claim against leasehold-zk-gateway", async () => {
-    const backend = zookeeper({ url, prefix: fresh("auto") });
-    expect(backend.capabilities.atomicGuard).toBe(false);
+  it("auto: capabilities are one frozen object, atomicGuard true before and after detection", async () => {
+    const spy = spyTransport();
+    const backend = zookeeper({ url, prefix: fresh("auto"), transport: spy });
+    const caps = backend.capabilities;
+    expect(caps.atomicGuard).toBe(true);
+    expect(Object.isFrozen(caps)).toBe(true);
     const a = lease(backend, "a");
     await a.claim();
-    expect(backend.capabilities.atomicGuard).toBe(true);
+    expect(backend.capabilities).toBe(caps);
     expect((await a.doIfLeader([{ type: "put", key: fresh("auto-key"), value: "1" }])).applied).toBe(true);
+    expect(backend.capabilities).toBe(caps);
+    expect(spy.seen.filter((req) => req.url.endsWith("/leasehold/v1"))).toHaveLength(1);
   });
 
-  it("auto against a SPEC v2-only gateway: doIfLeader refuses, or runs non-atomically when allowed", async () => {
-    const backend = zookeeper({ url: plainUrl, prefix: fresh("plain") });
+  it("auto against a SPEC v2-only gateway: doIfLeader refuses, also with allowNonAtomicGuard, and writes nothing", async () => {
+    const spy = spyTransport();
+    const backend = zookeeper({ url: plainUrl, prefix: fresh("plain"), transport: spy });
+    const caps = backend.capabilities;
+    const key = fresh("never");
+    for (const extra of [{}, { allowNonAtomicGuard: true }]) {
+      const a = lease(backend, "a", extra);
+      expect((await a.claim()).isLeader).toBe(true);
+      await expect(a.doIfLeader([{ type: "put", key, value: "1" }])).rejects.toBeInstanceOf(UnsupportedError);
+      await a.park();
+    }
+    expect(backend.capabilities).toBe(caps);
+    expect(caps.atomicGuard).toBe(true);
+    expect(await zk.exists(`/${key}`)).toBeNull();
+    expect(spy.seen.filter((req) => req.url.includes(key))).toEqual([]);
+  });
+
+  it('extensions: "none": atomicGuard false from the start; doIfLeader runs non-atomically when allowed', async () => {
+    const backend = zookeeper({ url: plainUrl, prefix: fresh("plain"), extensions: "none" });
+    expect(backend.capabilities.atomicGuard).toBe(false);
     const strict = lease(backend, "a");
     await strict.claim();
-    expect(backend.capabilities.atomicGuard).toBe(false);
     await expect(strict.doIfLeader([{ type: "put", key: fresh("k"), value: "1" }])).rejects.toBeInstanceOf(
       UnsupportedError,
     );

@@ -14,7 +14,7 @@ describe("zookeeper() options", () => {
     const backend = zookeeper({ url: "http://127.0.0.1:9998/" });
     expect(backend.kind).toBe("zookeeper");
     expect(backend.capabilities).toEqual({
-      atomicGuard: false,
+      atomicGuard: true,
       minTtlMs: 2000,
       maxTtlMs: 2_147_483_000,
       ttlGranularityMs: 1000,
@@ -23,6 +23,7 @@ describe("zookeeper() options", () => {
     expect(
       zookeeper({ url: "https://zk.example/zookeeper", extensions: "leasehold-v1" }).capabilities.atomicGuard,
     ).toBe(true);
+    expect(zookeeper({ url: "http://x", extensions: "none" }).capabilities.atomicGuard).toBe(false);
   });
 
   it("names the offending option", () => {
