@@ -136,6 +136,19 @@ describe("plan: the multi", () => {
       ],
     ],
     [
+      "a missing key compared and read is re-checked absent once",
+      input({ compares: [versionIs("m", 0n)], ops: [get("m")], reads: reads({ "/m": null }) }),
+      [
+        leaderSet,
+        {
+          wire: { op: "create", path: "/m", data: null, ephemeral: false },
+          at: { guard: "unchanged", path: "/m" },
+        },
+        { wire: { op: "delete", path: "/m", version: 0 }, at: { guard: "unchanged", path: "/m" } },
+      ],
+      [{ type: "get", kv: null }],
+    ],
+    [
       "a get after a put sees the put, at the commit zxid, without a check",
       input({ ops: [put("k", "new"), get("k")], reads: reads({ "/k": existing }) }),
       [leaderSet, { wire: { op: "set", path: "/k", data: bytes("new"), version: -1 }, at: { op: 0 } }],
