@@ -31,16 +31,8 @@ import {
   UnsupportedError,
 } from "../../src/index.ts";
 import type { RestClient } from "./rest.ts";
-import {
-  guardHeld,
-  type MultiStep,
-  plan,
-  refusal,
-  resultsAt,
-  type SequenceStep,
-  type TxnReads,
-  toRead,
-} from "./txn-plan.ts";
+import { guardHeld, refusal, resultsAt } from "./txn-answer.ts";
+import { type MultiStep, plan, type SequenceStep, type TxnReads, toRead } from "./txn-plan.ts";
 import { type StatEntity, toKeyValue } from "./wire.ts";
 
 /** The term a transaction is guarded by. */

@@ -1,12 +1,10 @@
 /** The ZooKeeper transaction planner: pure, table-driven, no gateway. */
 import { describe, expect, it } from "vitest";
+import { guardHeld, refusal, resultsAt } from "../../adapters/zookeeper/txn-answer.ts";
 import {
-  guardHeld,
   type MultiStep,
   type PlanInput,
   plan,
-  refusal,
-  resultsAt,
   type TxnReads,
   toRead,
 } from "../../adapters/zookeeper/txn-plan.ts";
