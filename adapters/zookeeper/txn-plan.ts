@@ -181,8 +181,12 @@ function multi(
     }
     return slot;
   };
+  // As this multi leaves them so far: a key's slot when it has one, else the read and the parents created.
   const missingParents = (path: string) =>
-    ancestors(path).filter((p) => !existed(reads, p) && !created.has(p));
+    ancestors(path).filter((p) => {
+      const slot = slots.get(p);
+      return slot ? slot.node === null : !existed(reads, p) && !created.has(p);
+    });
   const checked = new Set<string>();
   const unchanged = (path: string): void => {
     const slot = slotOf(path);
@@ -211,6 +215,11 @@ function multi(
         for (const p of missingParents(path)) {
           steps.push({ wire: { op: "create", path: p, data: null, ephemeral: false }, at });
           created.add(p);
+          // A parent that is also a key: later ops on it see the empty znode this multi creates.
+          slots.set(p, {
+            touched: true,
+            node: { value: new Uint8Array(0), zkVersion: 0, czxid: "commit", mzxid: "commit" },
+          });
         }
         steps.push({ wire: { op: "create", path, data: op.value, ephemeral: false }, at });
         slot.node = { value: op.value, zkVersion: 0, czxid: "commit", mzxid: "commit" };
@@ -246,6 +255,7 @@ function multi(
 function sequence(ops: readonly NormalizedOp[], opPaths: readonly string[], reads: TxnReads): SequenceStep[] {
   const touched = new Set<string>();
   const created = new Set<string>();
+  const deleted = new Set<string>();
   return ops.map((op, i): SequenceStep => {
     const path = opPaths[i] as string;
     if (op.type === "get") {
@@ -257,9 +267,18 @@ function sequence(ops: readonly NormalizedOp[], opPaths: readonly string[], read
       };
     }
     touched.add(path);
-    if (op.type === "delete") return { do: "delete", path };
-    const parents = ancestors(path).filter((p) => !existed(reads, p) && !created.has(p));
-    for (const p of parents) created.add(p);
+    if (op.type === "delete") {
+      created.delete(path);
+      deleted.add(path);
+      return { do: "delete", path };
+    }
+    deleted.delete(path);
+    created.add(path);
+    const parents = ancestors(path).filter((p) => (deleted.has(p) || !existed(reads, p)) && !created.has(p));
+    for (const p of parents) {
+      created.add(p);
+      deleted.delete(p);
+    }
     return { do: "put", path, value: op.value, parents };
   });
 }

@@ -134,6 +134,31 @@ describe("plan: the multi", () => {
       ],
     ],
     [
+      "a key created as a parent earlier in the multi is set, not created again",
+      input({ ops: [put("a/c", "1"), put("a", "2")], reads: reads({ "/a/c": null, "/a": null }) }),
+      [
+        leaderSet,
+        { wire: { op: "create", path: "/a", data: null, ephemeral: false }, at: { op: 0 } },
+        { wire: { op: "create", path: "/a/c", data: bytes("1"), ephemeral: false }, at: { op: 0 } },
+        { wire: { op: "set", path: "/a", data: bytes("2"), version: -1 }, at: { op: 1 } },
+      ],
+      [{ type: "put" }, { type: "put" }],
+    ],
+    [
+      "a parent key created earlier in the multi is not created again to re-check a child's absence",
+      input({ ops: [put("a", "1"), del("a/b")], reads: reads({ "/a": null, "/a/b": null }) }),
+      [
+        leaderSet,
+        { wire: { op: "create", path: "/a", data: bytes("1"), ephemeral: false }, at: { op: 0 } },
+        {
+          wire: { op: "create", path: "/a/b", data: null, ephemeral: false },
+          at: { guard: "unchanged", path: "/a/b" },
+        },
+        { wire: { op: "delete", path: "/a/b", version: 0 }, at: { guard: "unchanged", path: "/a/b" } },
+      ],
+      [{ type: "put" }, { type: "delete", deleted: 0n }],
+    ],
+    [
       "a missing key compared and read is re-checked absent once",
       input({ compares: [versionIs("m", 0n)], ops: [get("m")], reads: reads({ "/m": null }) }),
       [
@@ -257,6 +282,19 @@ describe("plan: the non-atomic sequence", () => {
         { do: "delete", path: "/a/b" },
       ],
     });
+  });
+
+  it("creates again a parent deleted earlier in the transaction, and never a key it put", () => {
+    const planned = plan(
+      input({
+        ops: [del("a"), put("a/b", "1"), put("c", "2"), put("c/d", "3")],
+        reads: reads({ "/a": stat("/a"), "/a/b": null, "/c": null, "/c/d": null }),
+      }),
+      "sequence",
+    );
+    expect(
+      planned.step === "sequence" && planned.sequence.map((s) => (s.do === "put" ? s.parents : s.do)),
+    ).toEqual(["delete", ["/a"], [], []]);
   });
 });
 
