@@ -121,6 +121,31 @@ describe("layout and exact values", () => {
 });
 
 describe("transactions: keys, versions, revisions", () => {
+  it.each(["leasehold-v1", "none"] as const)(
+    "a put of a key that an earlier put created as a parent, and a delete under it (%s)",
+    async (extensions) => {
+      const backend = zookeeper({
+        url: extensions === "none" ? plainUrl : url,
+        prefix: fresh("nest"),
+        extensions,
+      });
+      const a = lease(backend, "a", { allowNonAtomicGuard: true });
+      await a.claim();
+      const top = fresh("top");
+      const r = await a.doIfLeader([
+        { type: "put", key: `${top}/child`, value: "c" },
+        { type: "put", key: top, value: "t" },
+        { type: "delete", key: `${top}/gone` },
+        { type: "get", key: top },
+      ]);
+      expect(
+        r.applied && r.results[3]?.type === "get" && bytesToText(r.results[3].kv?.value ?? new Uint8Array()),
+      ).toBe("t");
+      expect((await zk.getData(`/${top}`)).data?.toString()).toBe("t");
+      expect((await zk.getData(`/${top}/child`)).data?.toString()).toBe("c");
+    },
+  );
+
   it("maps key k to znode /k, version to ZooKeeper's version + 1, revisions to czxid and mzxid", async () => {
     const backend = zookeeper({ url, prefix: fresh("kv"), extensions: "leasehold-v1" });
     const a = lease(backend, "a");
