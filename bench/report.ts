@@ -347,6 +347,31 @@ function targetsSection(r: BenchResults): string {
     ]);
   }
 
+  const issue = (["renew", "leader", "do-if-leader"] as const).flatMap((id) => {
+    const byClient = r.latency.get(id);
+    const lh = byClient?.get("lh-undici");
+    const raw = byClient?.get("raw");
+    const grpc = byClient?.get("etcd3");
+    return lh && raw ? [{ label: op(id).label, ratio: lh.p50 / raw.p50, lh, grpc }] : [];
+  });
+  if (issue.length > 0) {
+    rows.push([
+      "leasehold (undici) p50 ≤ 1.05× raw floor (undici `Pool.request`, one connection, `JSON.parse`): renew, leader(), doIfLeader",
+      issue.map((x) => `${x.label} ${x.ratio.toFixed(3)}×`).join(", "),
+      verdict(issue.every((x) => x.ratio <= 1.05)),
+    ]);
+    rows.push([
+      "leasehold (undici) client CPU per call below etcd3's: renew, leader(), doIfLeader",
+      issue
+        .map(
+          (x) =>
+            `${x.label} ${sig(x.lh.clientCpuMicros)} vs ${sig(x.grpc?.clientCpuMicros ?? Number.NaN)} µs`,
+        )
+        .join(", "),
+      verdict(issue.every((x) => x.grpc !== undefined && x.lh.clientCpuMicros < x.grpc.clientCpuMicros)),
+    ]);
+  }
+
   for (const [figures, where] of [
     [r.latency, "loopback"],
     [r.network, `+${2 * r.config.networkDelayMs} ms per round trip`],

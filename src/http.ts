@@ -14,8 +14,8 @@ export interface HttpRequest {
   body?: string | Uint8Array<ArrayBuffer>;
   /** Aborts the request. When it aborts with a `TimeoutError` reason, the transport throws {@link LeaseTimeoutError}. */
   signal: AbortSignal;
-  /** The largest response body accepted, in bytes; default {@link MAX_RESPONSE_BYTES}. */
-  maxResponseBytes?: number;
+  /** The largest response body accepted, in bytes; default (also when undefined) {@link MAX_RESPONSE_BYTES}. */
+  maxResponseBytes?: number | undefined;
 }
 
 /**
@@ -95,8 +95,7 @@ export interface FetchTransportOptions {
 async function readCapped(res: Response, req: HttpRequest): Promise<string> {
   const max = req.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const reader = res.body?.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
   for (let size = 0; reader; ) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -105,9 +104,10 @@ async function readCapped(res: Response, req: HttpRequest): Promise<string> {
       reader.cancel().catch(() => undefined);
       throw tooLarge(req, max);
     }
-    text += decoder.decode(value, { stream: true });
+    chunks.push(value);
   }
-  return text + decoder.decode();
+  // Decoded once, as UTF-8 with replacement characters, as TextDecoder does.
+  return new Blob(chunks).text();
 }
 
 /** The default transport: the platform's `fetch`. Works on Workers, Deno, Bun and Node. */

@@ -13,7 +13,7 @@ import {
   HttpStatusError,
   MalformedResponseError,
 } from "../../src/index.ts";
-import { readGatewayError } from "./gateway-error.ts";
+import { readAnswer } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
 import { parseWire } from "./wire.ts";
 
@@ -82,8 +82,8 @@ export class Authenticator {
     });
     if (res.status !== 200) {
       // Only etcd's own gRPC message is quoted: a raw body could echo the request.
-      const { code, message } = readGatewayError(res);
-      const detail = `etcd authenticate: ${code === undefined ? "the answer carries no etcd error" : message}`;
+      const { grpcCode, message } = readAnswer(res);
+      const detail = `etcd authenticate: ${grpcCode === undefined ? "the answer carries no etcd error" : message}`;
       const refused = res.status >= 400 && res.status < 500;
       throw refused ? new AuthError(detail) : new HttpStatusError(res.status, detail);
     }

@@ -27,7 +27,6 @@ import {
   encodeBase64,
   encodeHolderRecord,
   type HolderRecord,
-  type HttpResponse,
   type LeaderInfo,
   LeaseLostError,
   type NormalizedCompare,
@@ -38,8 +37,7 @@ import {
   type TxnRequest,
   toBytes,
 } from "../../src/index.ts";
-import { type Gateway, gatewayFailure, readGatewayError } from "./gateway.ts";
-import { FAILED_PRECONDITION, NOT_FOUND } from "./gateway-error.ts";
+import { type Answer, type Gateway, gatewayFailure } from "./gateway.ts";
 import { candidateKey, type Election, election, proclaimed, proclamation } from "./layout.ts";
 import {
   grantResponse,
@@ -120,13 +118,10 @@ const grantedMs = (ttlS: bigint, askedMs: number) => Math.min(askedMs, Number(tt
 const VALUE_ROOM_BYTES = 2_097_152;
 
 /** Parses a 200 answer with `schema`; any other status becomes a typed error. */
-function parseOk<T>(res: HttpResponse, schema: ZodMiniType<T>, what: string): T {
+function parseOk<T>(res: Answer, schema: ZodMiniType<T>, what: string): T {
   if (res.status !== 200) throw gatewayFailure(res, what);
   return parseWire(schema, res.body, what);
 }
-
-/** etcd's gRPC status in a non-200 answer is `code`. */
-const grpcCode = (res: HttpResponse) => readGatewayError(res).code;
 
 /** The put of a term record, attached to the term's lease. */
 const putRecord = (e: Election, record: HolderRecord, lease: string) => ({
@@ -180,7 +175,7 @@ export class EtcdBackend implements Backend {
 
   /** One `POST /v3/kv/txn`, parsed. Only the caller's guarded txn is not `idempotent` (see `SendOptions`). */
   async #txn(body: object, ctx: CallContext, what: string, idempotent = true, maxResponseBytes?: number) {
-    const options = maxResponseBytes ? { idempotent, maxResponseBytes } : { idempotent };
+    const options = { idempotent, maxResponseBytes };
     return parseOk(await this.#gateway.post("/v3/kv/txn", body, ctx, options), txnResponse, what);
   }
 
@@ -245,10 +240,14 @@ export class EtcdBackend implements Backend {
   }
 
   /** The renewed TTL in ms, at most `askedMs`. etcd always names the lease, also when it is gone. */
-  #keptAlive(res: HttpResponse, leaseId: string, askedMs: number, retryable = false): number {
+  #keptAlive(res: Answer, leaseId: string, askedMs: number, retryable = false): number {
     const what = "lease keepalive";
     // The gateway streams one JSON message per line; one request body yields one message.
-    const { result } = parseOk({ ...res, body: res.body.split("\n", 1)[0] ?? "" }, keepAliveResponse, what);
+    const { result } = parseOk(
+      { ...res, body: res.body.split("\n", 1)[0] as string },
+      keepAliveResponse,
+      what,
+    );
     if (result.ID !== leaseId) throw malformed(what);
     const ttlS = int(result.TTL);
     if (ttlS <= 0n)
@@ -257,23 +256,14 @@ export class EtcdBackend implements Backend {
   }
 
   /** The grant's TTL in ms; "lease already exists" (gRPC 9) means an earlier try of this claim created it. */
-  async #grantedTtl(res: HttpResponse, leaseId: string, askedMs: number, ctx: CallContext) {
+  async #grantedTtl(res: Answer, leaseId: string, askedMs: number, ctx: CallContext) {
     // gRPC FailedPrecondition is HTTP 412 from etcd 3.4's gateway and HTTP 400 from etcd 3.5's.
-    if ((res.status === 412 || res.status === 400) && grpcCode(res) === FAILED_PRECONDITION) {
+    if ((res.status === 412 || res.status === 400) && res.grpcCode === 9 /* FailedPrecondition */) {
       return this.#keepAlive(leaseId, askedMs, ctx);
     }
     const granted = parseOk(res, grantResponse, "lease grant");
     if (granted.ID !== leaseId) throw malformed("lease grant");
     return grantedMs(positive(granted.TTL, "lease grant"), askedMs);
-  }
-
-  /** Sends `requests` in order (pipelined when the transport can) and waits for all before deciding. */
-  async #inOrder(requests: { path: string; body: unknown }[], ctx: CallContext): Promise<HttpResponse[]> {
-    const settled = await Promise.allSettled(this.#gateway.postInOrder(requests, ctx, IDEMPOTENT));
-    return settled.map((s) => {
-      if (s.status === "rejected") throw s.reason;
-      return s.value;
-    });
   }
 
   async claim(req: ClaimRequest, ctx: CallContext): Promise<ClaimOutcome> {
@@ -313,7 +303,7 @@ export class EtcdBackend implements Backend {
     const leaseId = req.claimId.toString();
     const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run: leaseId };
     if (req.value !== undefined) record.value = req.value;
-    const [grant, put] = (await this.#inOrder(
+    const [grant, put] = (await this.#gateway.postInOrder(
       [
         { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
         {
@@ -332,7 +322,8 @@ export class EtcdBackend implements Backend {
         },
       ],
       ctx,
-    )) as [HttpResponse, HttpResponse];
+      IDEMPOTENT,
+    )) as [Answer, Answer];
     const grantedTtlMs = await this.#grantedTtl(grant, leaseId, req.ttlMs, ctx);
     const txn = parseOk(put, txnResponse, "claim txn");
     const responses = responsesOf(txn, "pp", "claim txn", "rr");
@@ -361,7 +352,7 @@ export class EtcdBackend implements Backend {
       state: "busy",
       run: req.claimId.toString(),
     };
-    const [put, renewed] = (await this.#inOrder(
+    const [put, renewed] = (await this.#gateway.postInOrder(
       [
         {
           path: "/v3/kv/txn",
@@ -374,7 +365,8 @@ export class EtcdBackend implements Backend {
         { path: "/v3/lease/keepalive", body: { ID: info.leaseId } },
       ],
       ctx,
-    )) as [HttpResponse, HttpResponse];
+      IDEMPOTENT,
+    )) as [Answer, Answer];
     const txn = parseOk(put, txnResponse, "resume txn");
     const responses = responsesOf(txn, "p", "resume txn", "rr");
     if (!txn.succeeded) return { responses };
@@ -417,7 +409,7 @@ export class EtcdBackend implements Backend {
 
   async #revoke(leaseId: string, ctx: CallContext): Promise<void> {
     const res = await this.#gateway.post("/v3/lease/revoke", { ID: leaseId }, ctx, IDEMPOTENT);
-    if (res.status === 404 && grpcCode(res) === NOT_FOUND) return;
+    if (res.status === 404 && res.grpcCode === 5 /* NotFound */) return;
     if (res.status !== 200) throw gatewayFailure(res, "lease revoke");
   }
 

@@ -1,38 +1,45 @@
-/** etcd's JSON-gateway error bodies (a gRPC status as JSON) and their mapping to typed errors. */
+/**
+ * etcd's JSON-gateway answers, read once: the status, and for any other status than 200 the gRPC status etcd
+ * put in the body (`{error, message, code}`). Everything downstream (the resend policy, the typed errors,
+ * the backend's own checks) reads this one parse.
+ */
 import { AuthError, type HttpResponse, HttpStatusError, type LeaseError } from "../../src/index.ts";
 import { errorBody } from "./wire.ts";
 
-/** gRPC status codes the gateway puts in error bodies (`code`). Plain constants, so bundlers inline them. */
-export const INVALID_ARGUMENT = 3;
-export const NOT_FOUND = 5;
-export const PERMISSION_DENIED = 7;
-export const FAILED_PRECONDITION = 9;
-export const UNAUTHENTICATED = 16;
+// gRPC status codes are written as numbers, named where they are read: bundlers do not inline shared constants.
 
-export interface GatewayError {
-  code: number | undefined;
+/** One answer of the gateway, parsed once. */
+export interface Answer {
+  status: number;
+  /** etcd's gRPC status code; undefined for a 200, or when the body carries none. */
+  grpcCode: number | undefined;
+  /** etcd's error message; for a body that is not etcd's error JSON, its first 200 characters. */
   message: string;
+  /** The whole body as text. */
+  body: string;
 }
 
-/** Reads the gateway's error body ({error, message, code}); tolerant, because it only feeds messages. */
-export function readGatewayError(res: HttpResponse): GatewayError {
-  try {
-    const parsed = errorBody.safeParse(JSON.parse(res.body));
-    if (parsed.success) {
-      return { code: parsed.data.code, message: parsed.data.message ?? parsed.data.error ?? "" };
-    }
-  } catch {
-    // Not JSON: fall through to the raw text.
+/** Parses `res` into an {@link Answer}; tolerant, because an error body only feeds codes and messages. */
+export function readAnswer({ status, body }: HttpResponse): Answer {
+  let grpcCode: number | undefined;
+  let message = "";
+  if (status !== 200) {
+    // A body that is not etcd's error JSON is its own message.
+    message = body.slice(0, 200);
+    try {
+      const { data } = errorBody.safeParse(JSON.parse(body));
+      if (data) ({ code: grpcCode, message = data.error ?? "" } = data);
+    } catch {}
   }
-  return { code: undefined, message: res.body.slice(0, 200) };
+  return { status, grpcCode, message, body };
 }
 
-/** Maps a non-200 gateway answer to a typed error; a redirect (never followed) is an HTTP error. */
-export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
-  const { code, message } = readGatewayError(res);
+/** Maps a non-200 answer to a typed error; a redirect (never followed) is an HTTP error. */
+export function gatewayFailure({ status, grpcCode, message }: Answer, what: string): LeaseError {
   const detail = `etcd ${what}: ${message || "no message"}`;
-  const denied = res.status === 401 || code === UNAUTHENTICATED || code === PERMISSION_DENIED;
-  return denied && res.status >= 400 ? new AuthError(detail) : new HttpStatusError(res.status, detail);
+  const denied =
+    status === 401 || grpcCode === 16 /* Unauthenticated */ || grpcCode === 7 /* PermissionDenied */;
+  return denied && status >= 400 ? new AuthError(detail) : new HttpStatusError(status, detail);
 }
 
 /**
@@ -40,9 +47,8 @@ export function gatewayFailure(res: HttpResponse, what: string): LeaseError {
  * (Unauthenticated, HTTP 401), or it predates a change of the auth store ("revision of auth store is old").
  * A refused request was not executed, so sending it again with a new token is safe.
  */
-export function tokenRejected(res: HttpResponse): boolean {
-  if (res.status < 400) return false;
-  const { code, message } = readGatewayError(res);
-  if (res.status === 401 || code === UNAUTHENTICATED) return true;
-  return code === INVALID_ARGUMENT && message.includes("revision of auth store is old");
-}
+export const tokenRejected = ({ status, grpcCode, message }: Answer): boolean =>
+  status >= 400 &&
+  (status === 401 ||
+    grpcCode === 16 /* Unauthenticated */ ||
+    (grpcCode === 3 /* InvalidArgument */ && message.includes("revision of auth store is old")));

@@ -1,23 +1,22 @@
 /**
- * One place where requests to etcd's JSON gateway are made: it picks the endpoint, adds the auth token, and
- * fails over to another endpoint when that is safe. Non-200 answers are returned as they are; the backend
- * maps them with {@link gatewayFailure}.
+ * Dispatch to etcd's JSON gateway: a request is built once, sent to the preferred endpoint with the auth
+ * token, and its answer read once into an {@link Answer}; the resend policy (resend.ts) then decides whether
+ * it stands. Single requests take a direct path; pipelined sequences go through the same loop and policy.
+ * Non-200 answers are returned as they are; the backend maps them with {@link gatewayFailure}.
  */
 import {
   type CallContext,
   type Clock,
   deadlineSignal,
-  type HttpRequest,
-  type HttpResponse,
   systemClock,
   type Transport,
 } from "../../src/index.ts";
 import { Authenticator } from "./auth.ts";
-import { type AttemptResults, backoffMs, neverSent, shouldFailOver } from "./failover.ts";
-import { tokenRejected } from "./gateway-error.ts";
+import { type Answer, readAnswer } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
+import { backoffMs, type Outcome, resend, type Verdict } from "./resend.ts";
 
-export { type GatewayError, gatewayFailure, readGatewayError } from "./gateway-error.ts";
+export { type Answer, gatewayFailure } from "./gateway-error.ts";
 
 export interface GatewayOptions {
   endpoints: readonly string[];
@@ -41,13 +40,30 @@ export interface GatewayOptions {
 export interface SendOptions {
   idempotent: boolean;
   /** The largest answer accepted, in bytes (`HttpRequest.maxResponseBytes`); default the transport's. */
-  maxResponseBytes?: number;
+  maxResponseBytes?: number | undefined;
 }
 
 interface GatewayRequest {
   path: string;
   body: unknown;
 }
+
+/** Sends one attempt's requests to `endpoint` and reads each outcome. */
+type Exchange = (
+  endpoint: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+) => Promise<Outcome[]>;
+
+const JSON_HEADERS: Record<string, string> = { "content-type": "application/json" };
+
+const failed = (error: unknown): Outcome => ({ error });
+const posting = ({ maxResponseBytes }: SendOptions) => ({ method: "POST", maxResponseBytes }) as const;
+/** @throws {LeaseError} the outcome is a failure. */
+const answerOf = (outcome: Outcome): Answer => {
+  if ("error" in outcome) throw outcome.error;
+  return outcome;
+};
 
 export class Gateway {
   readonly #endpoints: readonly string[];
@@ -75,26 +91,59 @@ export class Gateway {
     this.#random = options.random ?? Math.random;
   }
 
-  /** POSTs `body` as JSON to `path` (e.g. `/v3/kv/txn`) and returns the raw response, whatever its status. */
-  post(path: string, body: unknown, ctx: CallContext, options?: SendOptions): Promise<HttpResponse> {
-    return this.postInOrder([{ path, body }], ctx, options)[0] as Promise<HttpResponse>;
+  /**
+   * POSTs `body` as JSON to `path` (e.g. `/v3/kv/txn`) and returns its answer, whatever its status: the direct
+   * path of a single request.
+   * @throws {LeaseError} no answer (the transport's error, or the token's when authentication failed).
+   */
+  async post(path: string, body: unknown, ctx: CallContext, options: SendOptions): Promise<Answer> {
+    const text = JSON.stringify(body);
+    const post = posting(options);
+    const [outcome] = await this.#attempts(
+      (endpoint, headers, signal) =>
+        this.#transport.request({ ...post, url: endpoint + path, headers, body: text, signal }).then(
+          (res) => [readAnswer(res)],
+          (error) => [failed(error)],
+        ),
+      ctx,
+      options,
+    );
+    return answerOf(outcome as Outcome);
   }
 
   /**
    * Sends the requests in order, pipelined on one connection when the transport can (one round trip), else
-   * each after the previous one settled. One promise per request. A failover sends the whole sequence again.
+   * each after the previous one settled, and returns their answers once all are in. A resend sends the whole
+   * sequence again.
+   * @throws {LeaseError} the first request of the sequence that got no answer.
    */
-  postInOrder(
+  async postInOrder(
     requests: readonly GatewayRequest[],
     ctx: CallContext,
-    options: SendOptions = { idempotent: false },
-  ): Promise<HttpResponse>[] {
-    const settled = this.#send(requests, ctx, options);
-    return requests.map(async (_, i) => {
-      const result = (await settled)[i] as PromiseSettledResult<HttpResponse>;
-      if (result.status === "rejected") throw result.reason;
-      return result.value;
-    });
+    options: SendOptions,
+  ): Promise<Answer[]> {
+    const texts = requests.map((r) => JSON.stringify(r.body));
+    const post = posting(options);
+    const transport = this.#transport;
+    const outcomes = await this.#attempts(
+      async (endpoint, headers, signal) => {
+        const reqs = requests.map((r, i) => ({
+          ...post,
+          url: endpoint + r.path,
+          headers,
+          body: texts[i] as string,
+          signal,
+        }));
+        if (transport.pipeline)
+          return Promise.all(transport.pipeline(reqs).map((p) => p.then(readAnswer, failed)));
+        const outcomes: Outcome[] = [];
+        for (const req of reqs) outcomes.push(await transport.request(req).then(readAnswer, failed));
+        return outcomes;
+      },
+      ctx,
+      options,
+    );
+    return outcomes.map(answerOf);
   }
 
   close(): Promise<void> {
@@ -106,33 +155,55 @@ export class Gateway {
     return this.#auth?.secrets() ?? [];
   }
 
-  async #send(requests: readonly GatewayRequest[], ctx: CallContext, options: SendOptions) {
+  /** Attempts `exchange` at the preferred endpoint, then as the resend policy says. */
+  async #attempts(exchange: Exchange, ctx: CallContext, options: SendOptions): Promise<Outcome[]> {
     const endpoints = this.#endpoints;
+    const auth = this.#auth;
     const start = this.#preferred;
-    let results: AttemptResults = [];
+    let outcomes: Outcome[] = [];
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      if (attempt > 0) {
-        const slept = await this.#clock.sleep(backoffMs(attempt, this.#random), ctx.signal).then(
+      // The backoff sleep rejects once the call's signal fires: then the last outcome stands.
+      const slept =
+        attempt === 0 ||
+        (await this.#clock.sleep(backoffMs(attempt, this.#random), ctx.signal).then(
           () => true,
           () => false,
-        );
-        if (!slept) break;
-      }
+        ));
+      if (!slept) break;
       const index = (start + attempt) % endpoints.length;
-      results = await this.#exchange(
-        endpoints[index] as string,
-        requests,
-        this.#attemptSignal(ctx, options),
-        options.maxResponseBytes,
-      );
-      if (!shouldFailOver(results)) {
+      const endpoint = endpoints[index] as string;
+      const signal = this.#attemptSignal(ctx, options);
+      let token: string | undefined;
+      let verdict: Verdict = "token";
+      for (let fresh = true; verdict === "token"; fresh = false) {
+        if (token) auth?.invalidate(endpoint, token);
+        try {
+          token = auth
+            ? await auth.token(endpoint, signal, (req) => this.#transport.request(req))
+            : undefined;
+          outcomes = await exchange(
+            endpoint,
+            token ? { ...JSON_HEADERS, authorization: token } : JSON_HEADERS,
+            signal,
+          );
+        } catch (error) {
+          token = undefined;
+          outcomes = [failed(error)];
+        }
+        verdict = resend(outcomes, {
+          idempotent: options.idempotent,
+          freshToken: fresh && !!token,
+          retry: attempt + 1 < this.#maxAttempts && !ctx.signal.aborted,
+        });
+      }
+      if (verdict === "ok") {
         this.#preferred = index;
-        return results;
+        return outcomes;
       }
       if (index === this.#preferred) this.#preferred = (index + 1) % endpoints.length;
-      if (ctx.signal.aborted || !(options.idempotent || neverSent(results))) break;
+      if (verdict === "fail") break;
     }
-    return results;
+    return outcomes;
   }
 
   /** The signal of one attempt: the call's own, cut shorter when another endpoint may still be tried. */
@@ -142,61 +213,5 @@ export class Gateway {
       this.#attemptTimeoutMs ??
       (this.#endpoints.length > 1 && ctx.timeoutMs !== undefined ? ctx.timeoutMs / 2 : undefined);
     return ms === undefined ? ctx.signal : deadlineSignal(ms, ctx.signal);
-  }
-
-  /** One attempt at one endpoint, with the token; a token etcd refuses is replaced once. */
-  async #exchange(
-    endpoint: string,
-    requests: readonly GatewayRequest[],
-    signal: AbortSignal,
-    maxResponseBytes: number | undefined,
-  ): Promise<AttemptResults> {
-    const auth = this.#auth;
-    for (let round = 0; ; round++) {
-      let token: string | undefined;
-      try {
-        token = await auth?.token(endpoint, signal, (req) => this.#transport.request(req));
-      } catch (reason) {
-        return requests.map(() => ({ status: "rejected", reason }));
-      }
-      const results = await this.#dispatch(endpoint, requests, signal, token, maxResponseBytes);
-      const rejected = results.some((r) => r.status === "fulfilled" && tokenRejected(r.value));
-      if (!auth || !token || round > 0 || !rejected) return results;
-      auth.invalidate(endpoint, token);
-    }
-  }
-
-  #dispatch(
-    endpoint: string,
-    requests: readonly GatewayRequest[],
-    signal: AbortSignal,
-    token: string | undefined,
-    maxResponseBytes: number | undefined,
-  ): Promise<AttemptResults> {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (token) headers.authorization = token;
-    const reqs = requests.map(
-      (r): HttpRequest => ({
-        method: "POST",
-        url: endpoint + r.path,
-        headers,
-        body: JSON.stringify(r.body),
-        signal,
-        ...(maxResponseBytes ? { maxResponseBytes } : {}),
-      }),
-    );
-    const transport = this.#transport;
-    if (reqs.length > 1 && transport.pipeline) return Promise.allSettled(transport.pipeline(reqs));
-    let previous: Promise<unknown> = Promise.resolve();
-    return Promise.allSettled(
-      reqs.map((req) => {
-        const next = previous.then(
-          () => transport.request(req),
-          () => transport.request(req),
-        );
-        previous = next.catch(() => undefined);
-        return next;
-      }),
-    );
   }
 }

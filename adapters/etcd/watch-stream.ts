@@ -8,7 +8,6 @@ import * as z from "zod/mini";
 import {
   deadlineSignal,
   fetchTransport,
-  type HttpResponse,
   LeaseTimeoutError,
   MalformedResponseError,
   type Transport,
@@ -17,7 +16,7 @@ import {
 } from "../../src/index.ts";
 import { Authenticator } from "./auth.ts";
 import { Gateway, gatewayFailure } from "./gateway.ts";
-import { tokenRejected } from "./gateway-error.ts";
+import { readAnswer, tokenRejected } from "./gateway-error.ts";
 import type { Election } from "./layout.ts";
 import { type EtcdOptions, validateAuth, validateEndpoints } from "./options.ts";
 import { int, parseWire, txnResponse } from "./wire.ts";
@@ -147,11 +146,11 @@ export class WatchStreams {
             throw new MalformedResponseError(`etcd watch: the first message is not "created"`);
           return stream;
         }
-        const answer: HttpResponse = {
+        const answer = readAnswer({
           status: res.status,
           headers: {},
           body: (await res.text()).slice(0, 4096),
-        };
+        });
         if (this.#auth && token && round === 0 && tokenRejected(answer)) {
           this.#auth.invalidate(endpoint, token);
           continue;

@@ -82,22 +82,27 @@ export function kvOf(res: WireResponseOp | undefined, key?: string): WireKeyValu
 /** The gateway's error body for a non-200 status (a gRPC status). */
 export const errorBody = z.object({ error: str, message: str, code: z.optional(z.number()) });
 
-const INT64 = /^(0|-?[1-9]\d{0,18})$/;
 /** Canonical base64 (RFC 4648 with padding, and zero pad bits: one text per byte string). */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+const INT64 = /^(0|-?[1-9]\d{0,18})$/;
 /** The int64 fields of the answers leasehold reads (cluster_id and member_id are uint64, and unused). */
 const INT64_FIELD = /^(revision|raft_term|create_revision|mod_revision|version|lease|ID|TTL|deleted|count)$/;
 
 /** True for a decimal int64 as protojson writes it: no sign on 0, no leading zeros, within range. */
 const isInt64 = (v: string) => INT64.test(v) && BigInt.asIntN(64, BigInt(v)) === BigInt(v);
 
-/** Every int64 and bytes field is checked as it is parsed, whether or not leasehold reads it. */
-const checkField = (key: string, value: unknown) => {
+/**
+ * Checks every int64 and bytes field of parsed JSON, whether or not leasehold reads it: one walk after
+ * `JSON.parse`, several times cheaper than a reviver. Array indexes name no field, so their strings pass.
+ */
+const checkField = (key: string, value: unknown): void => {
   const ok =
     typeof value !== "string" ||
     (INT64_FIELD.test(key) ? isInt64(value) : (key !== "key" && key !== "value") || BASE64.test(value));
   if (!ok) throw new Error(`${key} is out of format`);
-  return value;
+  if (typeof value === "object" && value) {
+    for (const k in value) checkField(k, (value as Record<string, unknown>)[k]);
+  }
 };
 
 /**
@@ -107,7 +112,9 @@ const checkField = (key: string, value: unknown) => {
 export function parseWire<T>(schema: z.ZodMiniType<T>, text: string, what: string): T {
   let cause: unknown;
   try {
-    const parsed = schema.safeParse(JSON.parse(text, checkField));
+    const json: unknown = JSON.parse(text);
+    checkField("", json);
+    const parsed = schema.safeParse(json);
     if (parsed.success) return parsed.data;
     cause = parsed.error;
   } catch (error) {

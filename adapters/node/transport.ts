@@ -76,53 +76,112 @@ function validateTls(tls: unknown): UndiciTlsOptions | undefined {
   return tls as UndiciTlsOptions;
 }
 
+/** undici names headers in lower case already; only repeated headers (arrays) need joining. */
 function toHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  let headers: Record<string, string | string[] | undefined> = raw;
+  for (const name in raw) {
+    const value = raw[name];
+    if (typeof value === "string") continue;
+    if (headers === raw) headers = { ...raw };
+    if (value === undefined) delete headers[name];
+    else headers[name] = value.join(", ");
   }
-  return headers;
+  return headers as Record<string, string>;
 }
 
-/** Reads a body as UTF-8 text, destroying the stream (and its connection) as soon as it passes the cap. */
-async function readCapped(body: Dispatcher.ResponseData["body"], req: HttpRequest): Promise<string> {
-  const max = req.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-  const decoder = new TextDecoder();
-  let text = "";
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      body.destroy();
-      throw tooLarge(req, max);
-    }
-    text += decoder.decode(chunk, { stream: true });
-  }
-  return text + decoder.decode();
+interface Target {
+  origin: string;
+  path: string;
 }
 
-/** Never follows redirects (undici's `request` does not, without its redirect interceptor): a 3xx is returned. */
-async function send(
+/** Origin and path of each URL requested: a few per endpoint, parsed once. */
+const targets = new Map<string, Target>();
+
+/** @throws {TypeError} `url` is not a URL. */
+function target(url: string): Target {
+  let parsed = targets.get(url);
+  if (!parsed) {
+    const u = new URL(url);
+    parsed = { origin: u.origin, path: u.pathname + u.search };
+    if (targets.size >= 1024) targets.clear();
+    targets.set(url, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * One exchange, straight on undici's dispatch handler: the body is collected as it arrives, at most
+ * `req.maxResponseBytes` (past that the request is aborted, which closes its connection), and the signal aborts
+ * the request. Never follows redirects (undici does not, without its redirect interceptor): a 3xx is returned.
+ */
+function send(
   dispatcher: Dispatcher,
   req: HttpRequest,
-  url: URL,
-  extra: Partial<Dispatcher.RequestOptions> = {},
+  to: Target,
+  pipelined = false,
 ): Promise<HttpResponse> {
-  try {
-    const res = await dispatcher.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: req.method,
-      ...(req.headers ? { headers: req.headers } : {}),
-      ...(req.body === undefined ? {} : { body: req.body }),
-      signal: req.signal,
-      ...extra,
-    });
-    const body = await readCapped(res.body, req);
-    return { status: res.statusCode, headers: toHeaders(res.headers), body };
-  } catch (error) {
-    throw toTransportError(error, req);
-  }
+  const { signal } = req;
+  const max = req.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let status = 0;
+    let headers: Record<string, string> = {};
+    let chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = () => {
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+    };
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settle();
+      controller?.abort(error as Error);
+      reject(toTransportError(error, req));
+    };
+    const onAbort = () => fail(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const options: Dispatcher.DispatchOptions = { origin: to.origin, path: to.path, method: req.method };
+    if (req.headers) options.headers = req.headers;
+    if (req.body !== undefined) options.body = req.body;
+    // Idempotent and non-blocking, undici writes each request without waiting for the answer to the previous
+    // one; the caller only pipelines requests that are safe to repeat (Transport.pipeline).
+    if (pipelined) {
+      options.idempotent = true;
+      options.blocking = false;
+    }
+    try {
+      dispatcher.dispatch(options, {
+        onRequestStart(c) {
+          controller = c;
+          chunks = [];
+          size = 0;
+          if (settled) c.abort(signal.reason);
+        },
+        onResponseStart(_, statusCode, raw) {
+          // An informational (1xx) answer is followed by the final one, which replaces it here.
+          status = statusCode;
+          headers = toHeaders(raw as Record<string, string | string[] | undefined>);
+        },
+        onResponseData(_, chunk) {
+          size += chunk.length;
+          if (size > max) fail(tooLarge(req, max));
+          else chunks.push(chunk);
+        },
+        onResponseEnd() {
+          if (settled) return;
+          settle();
+          resolve({ status, headers, body: Buffer.concat(chunks, size).toString("utf8") });
+        },
+        onResponseError(_, error) {
+          fail(error);
+        },
+      });
+    } catch (error) {
+      fail(error);
+    }
+  });
 }
 
 /**
@@ -183,32 +242,28 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
 
   return {
     request(req) {
-      let url: URL;
+      let to: Target;
       try {
-        url = new URL(req.url);
+        to = target(req.url);
       } catch (error) {
         return Promise.reject(toTransportError(error, req));
       }
-      return send(poolFor(url.origin), req, url);
+      return send(poolFor(to.origin), req, to);
     },
 
     pipeline(reqs) {
-      let urls: URL[];
+      let urls: Target[];
       try {
-        urls = reqs.map((r) => new URL(r.url));
+        urls = reqs.map((r) => target(r.url));
         if (new Set(urls.map((u) => u.origin)).size !== 1) {
           throw new InvalidArgumentError("reqs", "a pipeline goes to one origin");
         }
       } catch (error) {
         return reqs.map((r) => Promise.reject(toTransportError(error, r)));
       }
-      const origin = (urls[0] as URL).origin;
+      const origin = (urls[0] as Target).origin;
       const client = takePipeline(origin);
-      // Marked idempotent and non-blocking so that undici writes each request without waiting for the answer
-      // to the previous one; the caller only pipelines requests that are safe to repeat (Transport.pipeline).
-      const results = reqs.map((req, i) =>
-        send(client, req, urls[i] as URL, { idempotent: true, blocking: false }),
-      );
+      const results = reqs.map((req, i) => send(client, req, urls[i] as Target, true));
       Promise.allSettled(results).then(() => returnPipeline(origin, client));
       return results;
     },

@@ -5,9 +5,9 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { EtcdBackend } from "../../adapters/etcd/backend.ts";
-import { backoffMs } from "../../adapters/etcd/failover.ts";
 import { Gateway, type GatewayOptions } from "../../adapters/etcd/gateway.ts";
 import { etcd } from "../../adapters/etcd/index.ts";
+import { backoffMs } from "../../adapters/etcd/resend.ts";
 import {
   AuthError,
   type Clock,
