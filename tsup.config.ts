@@ -3,6 +3,7 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   entry: {
     index: "src/index.ts",
+    backend: "src/backend-kit.ts",
     etcd: "adapters/etcd/index.ts",
     testing: "adapters/testing/index.ts",
     hono: "adapters/hono/index.ts",

@@ -18,7 +18,7 @@ import {
   type HttpRequest,
   type TermRef,
   type Transport,
-} from "../src/index.ts";
+} from "../src/backend-kit.ts";
 import {
   type Exchange,
   type Fixture,

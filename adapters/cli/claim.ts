@@ -6,7 +6,7 @@
  * did not report (a gap while it falls back to polling) never strands the waiter. A claim that finds the lease
  * held is one read-only request (no writes, no lease).
  */
-import { isLeaseError, type Lease, type LeaseState } from "../../src/index.ts";
+import { isLeaseError, type Lease, type LeaseState } from "../../src/backend-kit.ts";
 import { formatMs } from "./duration.ts";
 import type { Reporter } from "./output.ts";
 import { Wakeup } from "./wakeup.ts";

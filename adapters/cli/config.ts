@@ -12,7 +12,7 @@ import {
   isLeaseError,
   type Lease,
   type Transport,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { DEFAULT_PREFIX as ETCD_DEFAULT_PREFIX, etcdOptionsFromEnv } from "../etcd/index.ts";
 import { etcdWithWatch } from "../etcd/watch.ts";
 import { zookeeper } from "../zookeeper/index.ts";

@@ -2,7 +2,7 @@
  * `leasehold leader NAME`: who holds the lease now, read once from the store, and the time its lease has left
  * (an upper bound from the store's own figure: etcd's `POST /v3/lease/timetolive`; ZooKeeper cannot tell).
  */
-import { deadlineSignal } from "../../src/index.ts";
+import { deadlineSignal } from "../../src/backend-kit.ts";
 import { type Env, storeFailure } from "./config.ts";
 import { describeLeader, handleOn, leaderFields, parseNameArgs } from "./name-args.ts";
 import { LEADER_USAGE } from "./usage.ts";

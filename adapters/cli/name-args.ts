@@ -1,6 +1,6 @@
 /** Arguments of the subcommands that take one lease NAME: `leader`, `observe`, `release`. */
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import type { LeaderInfo } from "../../src/index.ts";
+import type { LeaderInfo } from "../../src/backend-kit.ts";
 import {
   CONNECTION_OPTIONS,
   type ConnectionFlags,

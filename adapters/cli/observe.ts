@@ -6,7 +6,7 @@
  * interval, so that its first reading prints the term again even when it did not change meanwhile.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { type Backend, type ObserveEvent, observe as observeLease } from "../../src/index.ts";
+import { type Backend, type ObserveEvent, observe as observeLease } from "../../src/backend-kit.ts";
 import type { Env } from "./config.ts";
 import { parseDurationMs } from "./duration.ts";
 import { usageError } from "./exit.ts";

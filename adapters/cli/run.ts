@@ -11,7 +11,7 @@ import {
   type LeaseState,
   systemClock,
   type TermEnd,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { type Child, type ChildEnd, exitCodeOf, startChild } from "./child.ts";
 import { claimLease, describeHolder } from "./claim.ts";
 import { type Env, leaseOn, type Store, storeFailure, storeFrom } from "./config.ts";

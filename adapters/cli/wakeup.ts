@@ -4,7 +4,7 @@
  * comes while a claim is in flight is kept, so that the next wait ends at once: that claim may have read the
  * store before the change.
  */
-import { type LeaderInfo, type Lease, type ObserveMode, observe } from "../../src/index.ts";
+import { type LeaderInfo, type Lease, type ObserveMode, observe } from "../../src/backend-kit.ts";
 
 /** True when a claim by `holder` could win against `leader`: nobody holds the lease, or its own term is parked. */
 function claimable(leader: LeaderInfo | null, holder: string): boolean {

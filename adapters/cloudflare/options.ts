@@ -9,7 +9,7 @@ import {
   validateHolder,
   validateLeaseOptions,
   validateName,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { type EnvSource, ETCD_CAPABILITIES, etcdFromEnv } from "../etcd/index.ts";
 import type { ScheduledControllerLike } from "./workers.ts";
 

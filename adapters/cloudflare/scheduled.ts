@@ -2,7 +2,13 @@
  * `leaderOnlyScheduled`: wraps a Worker's `scheduled` handler so that it runs only on the lease holder, with the
  * lease renewed while it runs.
  */
-import { createLease, InvalidArgumentError, keepTerm, type Lease, type LeaseState } from "../../src/index.ts";
+import {
+  createLease,
+  InvalidArgumentError,
+  keepTerm,
+  type Lease,
+  type LeaseState,
+} from "../../src/backend-kit.ts";
 import { type LeaderOnlyScheduledOptions, resolveScheduledOptions } from "./options.ts";
 import type { ExecutionContextLike, ScheduledControllerLike } from "./workers.ts";
 

@@ -12,7 +12,7 @@ import {
   type HttpResponse,
   HttpStatusError,
   MalformedResponseError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { readAnswer } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
 import { parseWire } from "./wire.ts";

@@ -15,7 +15,6 @@
  */
 
 import type { ZodMiniType } from "zod/mini";
-import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
 import {
   type Backend,
   type BackendCapabilities,
@@ -36,7 +35,8 @@ import {
   type TxnOutcome,
   type TxnRequest,
   toBytes,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
+import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
 import { type Answer, type Gateway, gatewayFailure } from "./gateway.ts";
 import { candidateKey, type Election, election, proclaimed, proclamation } from "./layout.ts";
 import {

@@ -8,7 +8,7 @@
  *
  * TLS files (CA, client certificate) are read on Node by `undiciTransportFromEnv` from `leasehold/node`.
  */
-import { InvalidArgumentError } from "../../src/index.ts";
+import { InvalidArgumentError } from "../../src/backend-kit.ts";
 import { type EtcdAuth, type EtcdOptions, validateEndpoints, validatePrefix } from "./options.ts";
 
 /** An environment: string values by variable name. Non-string bindings (KV namespaces, secrets objects) are ignored. */

@@ -3,7 +3,7 @@
  * put in the body (`{error, message, code}`). Everything downstream (the resend policy, the typed errors,
  * the backend's own checks) reads this one parse.
  */
-import { AuthError, type HttpResponse, HttpStatusError, type LeaseError } from "../../src/index.ts";
+import { AuthError, type HttpResponse, HttpStatusError, type LeaseError } from "../../src/backend-kit.ts";
 import { errorBody } from "./wire.ts";
 
 // gRPC status codes are written as numbers, named where they are read: bundlers do not inline shared constants.

@@ -10,7 +10,7 @@ import {
   deadlineSignal,
   systemClock,
   type Transport,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { Authenticator } from "./auth.ts";
 import { type Answer, readAnswer } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";

@@ -7,8 +7,9 @@
  * const lease = createLease({ backend: etcd({ endpoints: ["http://127.0.0.1:2379"] }), name: "jobs/report", holder: "a", ttlMs: 10_000 });
  * ```
  */
+
+import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/backend-kit.ts";
 import { redacting } from "../../src/errors.ts";
-import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/index.ts";
 import { EtcdBackend } from "./backend.ts";
 import { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
 import { Gateway } from "./gateway.ts";

@@ -9,7 +9,7 @@
  * - leasehold adds a term record at `E` itself, attached to the same lease: the holder record with the term's
  *   state (busy or parked). Its mod revision marks the current invocation's hold. Go candidates have none.
  */
-import { decodeBase64, encodeBase64, type HolderRecord, toBytes } from "../../src/index.ts";
+import { decodeBase64, encodeBase64, type HolderRecord, toBytes } from "../../src/backend-kit.ts";
 
 /** The keys of one election, base64-encoded for the JSON gateway. */
 export interface Election {

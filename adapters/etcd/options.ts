@@ -1,5 +1,5 @@
 /** Validation of `etcd()` options. */
-import { InvalidArgumentError, type Transport } from "../../src/index.ts";
+import { InvalidArgumentError, type Transport } from "../../src/backend-kit.ts";
 
 export interface EtcdOptions {
   /**

@@ -3,7 +3,7 @@
  * produced, whether to accept it, send it again with a fresh token, or send it to the next endpoint; and how
  * long to back off before that. Every resend decision of the etcd backend is made here.
  */
-import { isLeaseError } from "../../src/index.ts";
+import { isLeaseError } from "../../src/backend-kit.ts";
 import { type Answer, tokenRejected } from "./gateway-error.ts";
 
 /** What one attempt produced for one request: etcd's answer, or the transport's (or the token's) failure. */

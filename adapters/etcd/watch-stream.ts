@@ -13,7 +13,7 @@ import {
   type Transport,
   TransportError,
   toTransportError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { Authenticator } from "./auth.ts";
 import { Gateway, gatewayFailure } from "./gateway.ts";
 import { readAnswer, tokenRejected } from "./gateway-error.ts";

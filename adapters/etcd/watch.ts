@@ -20,7 +20,7 @@ import {
   TransportError,
   toBytes,
   UnsupportedError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import type { EtcdBackend } from "./backend.ts";
 import { etcd } from "./index.ts";
 import { type Election, election } from "./layout.ts";

@@ -5,7 +5,7 @@
  * newer etcd versions still parse.
  */
 import * as z from "zod/mini";
-import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/index.ts";
+import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/backend-kit.ts";
 
 // int64 fields stay strings here; `int()` checks their digits where they are used. Format checks live in our code
 // rather than in zod checks to keep the edge bundle small. Bytes fields are base64 strings.

@@ -3,7 +3,13 @@
  * the handler on the typed context.
  */
 import type { MiddlewareHandler } from "hono";
-import { createLease, deadlineSignal, isLeaseError, type Lease, type LeaseState } from "../../src/index.ts";
+import {
+  createLease,
+  deadlineSignal,
+  isLeaseError,
+  type Lease,
+  type LeaseState,
+} from "../../src/backend-kit.ts";
 import {
   type LeaseRouteOptions,
   type ResolvedRouteOptions,

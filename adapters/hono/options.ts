@@ -8,7 +8,7 @@ import {
   validateHolder,
   validateLeaseOptions,
   validateName,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 /**
  * The request context the option callbacks receive. `B` types `c.env`, the runtime's bindings (a Worker's

@@ -4,7 +4,7 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { LeaseError, LeaseState } from "../../src/index.ts";
+import type { LeaseError, LeaseState } from "../../src/backend-kit.ts";
 
 /**
  * Body of the 503 answered to a request that does not lead. `token` is the holder's fencing token, in decimal.

@@ -6,7 +6,7 @@
  * - `LEASEHOLD_ETCD_KEY` (else `ETCDCTL_KEY`): path of its private key (PEM).
  */
 import { readFileSync } from "node:fs";
-import { InvalidArgumentError } from "../../src/index.ts";
+import { InvalidArgumentError } from "../../src/backend-kit.ts";
 import { type UndiciTlsOptions, type UndiciTransportOptions, undiciTransport } from "./transport.ts";
 
 /** An environment: string values by variable name, e.g. `process.env`. Other values are ignored. */

@@ -5,14 +5,14 @@
  * first answer, so a fresh claim costs one round trip.
  */
 import { Client, type Dispatcher, Pool } from "undici";
-import { MAX_RESPONSE_BYTES, tooLarge } from "../../src/http.ts";
 import {
   type HttpRequest,
   type HttpResponse,
   InvalidArgumentError,
   type Transport,
   toTransportError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
+import { MAX_RESPONSE_BYTES, tooLarge } from "../../src/http.ts";
 
 type Pem = string | Buffer;
 

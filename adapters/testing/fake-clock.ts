@@ -1,5 +1,5 @@
 /** A manually driven {@link Clock} for tests: time moves only when the test calls `advance` or `set`. */
-import type { Clock } from "../../src/index.ts";
+import type { Clock } from "../../src/backend-kit.ts";
 
 export interface FakeClock extends Clock {
   /** Moves time forward by `ms` and resolves every `sleep` that is due, in order. */

@@ -31,7 +31,7 @@ import {
   type TermRef,
   type TxnOutcome,
   toBytes,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { memoryKv } from "./memory-kv.ts";
 
 export interface MemoryBackendOptions {

@@ -2,8 +2,8 @@
  * The key space of the memory backend: keys with etcd's revision bookkeeping, and one store-wide revision
  * counter that the backend's term writes share, so that tokens, holds and key revisions are ordered as on etcd.
  */
-import type { KeyValue, NormalizedCompare, NormalizedOp, OpResult } from "../../src/index.ts";
-import { compareMatches } from "../../src/index.ts";
+import type { KeyValue, NormalizedCompare, NormalizedOp, OpResult } from "../../src/backend-kit.ts";
+import { compareMatches } from "../../src/backend-kit.ts";
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 

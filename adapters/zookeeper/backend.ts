@@ -31,7 +31,7 @@ import {
   type TxnRequest,
   toBytes,
   UnsupportedError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { claimLease } from "./claim.ts";
 import { LeaderZnodes } from "./leader-znode.ts";
 import type { ZooKeeperExtensions } from "./options.ts";

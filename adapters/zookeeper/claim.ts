@@ -23,7 +23,7 @@ import {
   type ClaimRequest,
   LeaseLostError,
   MalformedResponseError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import type { LeaderNode, LeaderZnodes } from "./leader-znode.ts";
 import { encodeLeaderRecord } from "./record.ts";
 import type { RestClient } from "./rest.ts";

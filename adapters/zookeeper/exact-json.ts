@@ -5,7 +5,7 @@
  * server ID, and zxids carry the leader epoch in their top 32 bits. These fields are read from their source
  * text (`JSON.parse` reviver `context.source`: Node 22+, workerd, Deno, current browsers) into bigints.
  */
-import { MalformedResponseError } from "../../src/index.ts";
+import { MalformedResponseError } from "../../src/backend-kit.ts";
 
 /** The stat fields that are Java longs. */
 const LONG_FIELDS: ReadonlySet<string> = new Set([

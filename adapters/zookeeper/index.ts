@@ -8,8 +8,9 @@
  * const lease = createLease({ backend: zookeeper({ url: "http://127.0.0.1:9998" }), name: "jobs/report", holder: "a", ttlMs: 10_000 });
  * ```
  */
+
+import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/backend-kit.ts";
 import { redacting } from "../../src/errors.ts";
-import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/index.ts";
 import { ZooKeeperBackend } from "./backend.ts";
 import {
   validateAuth,

@@ -6,7 +6,12 @@
  * Renew and release need the REST session (a UUID) of a lease ID: the record names it. The pairs read are
  * remembered (they never change for a lease ID), so that a renew costs one heartbeat.
  */
-import { type CallContext, type LeaderInfo, MalformedResponseError, type TermRef } from "../../src/index.ts";
+import {
+  type CallContext,
+  type LeaderInfo,
+  MalformedResponseError,
+  type TermRef,
+} from "../../src/backend-kit.ts";
 import { leaderPath } from "./paths.ts";
 import { decodeLeaderRecord, type LeaderRecord } from "./record.ts";
 import type { RestClient } from "./rest.ts";

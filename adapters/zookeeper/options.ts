@@ -1,5 +1,5 @@
 /** Validation of `zookeeper()` options. */
-import { InvalidArgumentError, type Transport } from "../../src/index.ts";
+import { InvalidArgumentError, type Transport } from "../../src/backend-kit.ts";
 import { validateZnodeSegment } from "./paths.ts";
 
 /** HTTP basic auth credentials for the gateway (Apache's `rest.http.auth`, `leasehold-zk-gateway --basic-auth-file`). */

@@ -7,7 +7,7 @@
  *   ephemeral znode (which cannot have children), and no per-lease parent znodes pile up.
  * - Transaction key `jobs/last-run` → znode `/jobs/last-run` (the key, UTF-8, with a leading "/").
  */
-import { InvalidArgumentError } from "../../src/index.ts";
+import { InvalidArgumentError } from "../../src/backend-kit.ts";
 
 /** Stands for "/" inside a leader znode's name. */
 export const NAME_SEPARATOR = "^";

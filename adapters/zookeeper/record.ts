@@ -13,7 +13,7 @@
  *   its own hold.
  */
 import * as z from "zod/mini";
-import { decodeHolderRecord, type HolderRecord, MalformedResponseError } from "../../src/index.ts";
+import { decodeHolderRecord, type HolderRecord, MalformedResponseError } from "../../src/backend-kit.ts";
 import { SESSION_ID } from "./wire.ts";
 
 export type TermState = "busy" | "parked";

@@ -15,7 +15,7 @@ import {
   type LeaseError,
   MalformedResponseError,
   type Transport,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import type { ZooKeeperAuth } from "./options.ts";
 import { splitPath, znodeUrl } from "./paths.ts";
 import {

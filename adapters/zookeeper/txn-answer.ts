@@ -2,7 +2,7 @@
  * What a multi's answer means for a plan of txn-plan.ts: the op results once committed, whether the committed
  * guard is the leader znode read, and what a refusal means by the position of the refused op. Pure.
  */
-import type { OpResult } from "../../src/index.ts";
+import type { OpResult } from "../../src/backend-kit.ts";
 import type { LeaderStat, MultiStep, PlannedResult } from "./txn-plan.ts";
 import type { SetStat } from "./wire.ts";
 

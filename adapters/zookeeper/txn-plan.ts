@@ -12,7 +12,7 @@ import {
   type NormalizedOp,
   type OpResult,
   type TxnOutcome,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { ancestors, keyPath } from "./paths.ts";
 import type { WireMultiOp } from "./rest.ts";
 import { dataOf, type SetStat, type StatEntity, toKeyValue } from "./wire.ts";

@@ -29,7 +29,7 @@ import {
   type OpResult,
   type TxnOutcome,
   UnsupportedError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import type { RestClient } from "./rest.ts";
 import { guardHeld, refusal, resultsAt } from "./txn-answer.ts";
 import { type MultiStep, plan, type SequenceStep, type TxnReads, toRead } from "./txn-plan.ts";

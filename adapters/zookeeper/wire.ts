@@ -5,7 +5,7 @@
  * out (Java nulls).
  */
 import * as z from "zod/mini";
-import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/index.ts";
+import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/backend-kit.ts";
 import { parseExactJson } from "./exact-json.ts";
 
 const long = z.bigint();

@@ -9,7 +9,7 @@ import {
   createLease,
   type Lease,
   type LeaseOptions,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import type { ConformanceTarget } from "./target.ts";
 
 /** The lease name most cases use. */

@@ -2,7 +2,12 @@
  * Fault injection for HTTP backends: a Transport wrapper that corrupts, fails, stalls or "loses" chosen
  * requests, so the suite can prove that doubt never turns into leadership.
  */
-import { type HttpRequest, LeaseTimeoutError, type Transport, toTransportError } from "../../src/index.ts";
+import {
+  type HttpRequest,
+  LeaseTimeoutError,
+  type Transport,
+  toTransportError,
+} from "../../src/backend-kit.ts";
 
 export type Fault =
   /** The store's answer is replaced with text that is not JSON. */

@@ -11,7 +11,7 @@ import {
   type TxnOutcome,
   toBytes,
   UnsupportedError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { LEASE_NAME, type SuiteContext } from "./context.ts";
 import { recording } from "./wrap.ts";
 

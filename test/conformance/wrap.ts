@@ -2,7 +2,7 @@
  * Backend wrappers for cases that need to see or change what passes between the core and a backend. Every
  * method is forwarded explicitly: backends are class instances, whose methods a spread would not copy.
  */
-import type { Backend, TermRef } from "../../src/index.ts";
+import type { Backend, TermRef } from "../../src/backend-kit.ts";
 
 /** `inner` with some methods replaced. */
 export function delegating(inner: Backend, overrides: Partial<Omit<Backend, "kind">>): Backend {

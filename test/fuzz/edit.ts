@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { etcd } from "../../adapters/etcd/index.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
-import { type Backend, deadlineSignal, type Transport } from "../../src/index.ts";
+import { type Backend, deadlineSignal, type Transport } from "../../src/backend-kit.ts";
 import { Replay, replayTransport } from "./replay.ts";
 import { type Exchange, type Fixture, fromJsonValue, invoke, type Step } from "./steps.ts";
 

@@ -11,7 +11,7 @@ import {
   LeaseError,
   type NormalizedOp,
   type TxnOutcome,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { effectOf, type Mutation } from "./mutations.ts";
 import { type Fixture, fromJsonValue, type Op, toJsonValue } from "./steps.ts";
 

@@ -10,7 +10,7 @@ import {
   normalizeTxn,
   type TermRef,
   type TxnOp,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 /** One recorded HTTP exchange. `path` is the URL's path and query. */
 export interface Exchange {

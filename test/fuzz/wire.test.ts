@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { undiciTransport } from "../../adapters/node/index.ts";
-import { type Backend, deadlineSignal, fetchTransport } from "../../src/index.ts";
+import { type Backend, deadlineSignal, fetchTransport } from "../../src/backend-kit.ts";
 import { backendFor, loadFixture } from "./edit.ts";
 import { secretsOf, violation } from "./invariants.ts";
 import { answerMutation, type Mutation, wireMutation } from "./mutations.ts";

@@ -4,7 +4,7 @@
  */
 import { describe, expect, inject, it } from "vitest";
 import { etcd } from "../../adapters/etcd/index.ts";
-import { createLease, deadlineSignal } from "../../src/index.ts";
+import { createLease, deadlineSignal } from "../../src/backend-kit.ts";
 
 const endpoint = inject("etcdEndpoint");
 const ctx = () => ({ signal: deadlineSignal(2000), timeoutMs: 2000 });

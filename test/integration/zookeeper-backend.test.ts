@@ -20,7 +20,7 @@ import {
   MalformedResponseError,
   type Transport,
   UnsupportedError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const url = inject("zkGatewayUrl");
 const plainUrl = inject("zkPlainGatewayUrl");

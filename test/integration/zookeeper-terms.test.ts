@@ -19,7 +19,7 @@ import {
   systemClock,
   type TermRef,
   type Transport,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const url = inject("zkGatewayUrl");
 const plainUrl = inject("zkPlainGatewayUrl");

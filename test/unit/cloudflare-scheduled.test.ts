@@ -9,7 +9,7 @@ import {
   type LeaseState,
   type TermRef,
   TransportError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const START = 2n ** 60n;
 const signal = () => new AbortController().signal;

@@ -10,7 +10,7 @@ import {
   LeaseTimeoutError,
   startElector,
   type TermEnd,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 /** Lets every pending promise continuation run (the memory backend answers in microtasks). */
 const settle = async () => {

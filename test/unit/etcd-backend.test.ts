@@ -17,7 +17,7 @@ import {
   MalformedResponseError,
   type Transport,
   TransportError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 type Script = (path: string, body: Record<string, unknown>) => HttpResponse | Error;
 

@@ -13,7 +13,7 @@ import {
   type LeaderInfo,
   LeaseLostError,
   MalformedResponseError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { editJson, exchanges, type JsonBody, loadFixture, replayEdited } from "../fuzz/edit.ts";
 import { secretsOf } from "../fuzz/invariants.ts";
 

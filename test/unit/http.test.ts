@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
 import {
   deadlineSignal,
   fetchTransport,
   LeaseTimeoutError,
   MalformedResponseError,
   TransportError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
+import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
 
 const req = (signal: AbortSignal) => ({
   method: "POST" as const,

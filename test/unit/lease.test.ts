@@ -10,7 +10,7 @@ import {
   MalformedResponseError,
   TransportError,
   UnsupportedError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const setup = (extra: { startRevision?: bigint } = {}) => {
   const clock = fakeClock();

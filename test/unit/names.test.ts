@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { validateHolder, validateName } from "../../src/index.ts";
+import { validateHolder, validateName } from "../../src/backend-kit.ts";
 
 const segment = fc.stringMatching(/^[A-Za-z0-9_~:@+=,-][A-Za-z0-9._~:@+=,-]{0,12}$/);
 

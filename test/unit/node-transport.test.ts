@@ -14,7 +14,7 @@ import {
   MalformedResponseError,
   type Transport,
   TransportError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -13,7 +13,7 @@ import {
   type ObserveEvent,
   observe,
   type Transport,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const E = "leasehold/q";
 const b64 = (text: string | Uint8Array) => Buffer.from(text).toString("base64");

@@ -13,7 +13,7 @@ import {
   type ObserveEvent,
   observe,
   TransportError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const NAME = "jobs/report";
 

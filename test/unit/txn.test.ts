@@ -7,7 +7,7 @@ import {
   type KeyValue,
   normalizeTxn,
   toBytes,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 const kv = (value: Uint8Array, rev: bigint): KeyValue => ({
   key: toBytes("k"),

@@ -11,7 +11,7 @@ import {
   type TermRef,
   type Transport,
   UnsupportedError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 
 /** Answers `GET /leasehold/v1` with the scripted statuses in turn, everything else 404; records each URL. */
 function scriptedGateway(probes: number[]) {

@@ -11,7 +11,7 @@ import {
   HttpStatusError,
   type LeaderInfo,
   MalformedResponseError,
-} from "../../src/index.ts";
+} from "../../src/backend-kit.ts";
 import { editText, exchanges, loadFixture, replayEdited } from "../fuzz/edit.ts";
 import { secretsOf } from "../fuzz/invariants.ts";
 

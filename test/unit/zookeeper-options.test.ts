@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { negotiate } from "../../adapters/zookeeper/gateway/http.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
 import { ancestors, keyPath, leaderPath, splitPath, znodeUrl } from "../../adapters/zookeeper/paths.ts";
-import { InvalidArgumentError, validateName } from "../../src/index.ts";
+import { InvalidArgumentError, validateName } from "../../src/backend-kit.ts";
 
 describe("zookeeper() options", () => {
   it("accepts a gateway URL with or without a context path and defaults the rest", () => {

@@ -1,7 +1,7 @@
 /** Znode stats and transaction inputs for the ZooKeeper planner and executor tests (zxids above 2^53). */
 
 import type { StatEntity } from "../../adapters/zookeeper/wire.ts";
-import { encodeBase64, type NormalizedCompare, type NormalizedOp } from "../../src/index.ts";
+import { encodeBase64, type NormalizedCompare, type NormalizedOp } from "../../src/backend-kit.ts";
 
 const utf8 = new TextEncoder();
 export const bytes = (text: string) => utf8.encode(text);

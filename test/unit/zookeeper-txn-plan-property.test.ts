@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { WireMultiOp } from "../../adapters/zookeeper/rest.ts";
 import { type PlanInput, plan, toRead } from "../../adapters/zookeeper/txn-plan.ts";
-import type { NormalizedOp } from "../../src/index.ts";
+import type { NormalizedOp } from "../../src/backend-kit.ts";
 import { bytes, del, get, LEADER_PATH, leaderStat, put, stat, versionIs } from "./zookeeper-txn-fixtures.ts";
 
 type Tree = Map<string, { data: string; version: number }>;

@@ -9,7 +9,7 @@ import { jsonObject, statEntity } from "../../adapters/zookeeper/gateway/render.
 import type { ZStat } from "../../adapters/zookeeper/gateway/zk.ts";
 import { decodeLeaderRecord, encodeLeaderRecord } from "../../adapters/zookeeper/record.ts";
 import { parseWire, statEntity as statSchema, toKeyValue } from "../../adapters/zookeeper/wire.ts";
-import { decodeHolderRecord, MalformedResponseError } from "../../src/index.ts";
+import { decodeHolderRecord, MalformedResponseError } from "../../src/backend-kit.ts";
 
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 
