@@ -289,7 +289,7 @@ export class EtcdBackend implements Backend {
       if ("held" in resumed) return resumed;
       responses = resumed.responses;
     }
-    throw new LeaseLostError(`lease ${req.name}: the election kept changing during the claim`, {
+    throw new LeaseLostError(`lease ${req.name}: the election kept changing; claim again`, {
       retryable: true,
     });
   }
