@@ -19,7 +19,7 @@ import { Gateway, gatewayFailure } from "./gateway.ts";
 import { readAnswer, tokenRejected } from "./gateway-error.ts";
 import type { Election } from "./layout.ts";
 import { type EtcdOptions, validateAuth, validateEndpoints } from "./options.ts";
-import { int, parseWire, txnResponse } from "./wire.ts";
+import { int, keyValue, parseWire, str, txnResponse } from "./wire.ts";
 
 export interface EtcdWatchOptions extends EtcdOptions {
   /** The fetch that reads the watch stream. Default: the global `fetch`. */
@@ -29,15 +29,6 @@ export interface EtcdWatchOptions extends EtcdOptions {
 /** The longest watch message accepted, in bytes: etcd's own request limit is 1.5 MiB. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-const str = z.optional(z.string());
-const keyValue = z.object({
-  key: str,
-  create_revision: str,
-  mod_revision: str,
-  version: str,
-  value: str,
-  lease: str,
-});
 const watchMessage = z.object({
   result: z.optional(
     z.object({

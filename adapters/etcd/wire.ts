@@ -9,9 +9,10 @@ import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/b
 
 // int64 fields stay strings here; `int()` checks their digits where they are used. Format checks live in our code
 // rather than in zod checks to keep the edge bundle small. Bytes fields are base64 strings.
-const str = z.optional(z.string());
+export const str = z.optional(z.string());
 
-const keyValue = z.object({
+/** mvccpb.KeyValue: in range answers, txn responses and watch events. */
+export const keyValue = z.object({
   key: str,
   create_revision: str,
   mod_revision: str,
