@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
-import { fourLetterWord, writeZooKeeperConfig, zookeeperJar } from "./zookeeper-server.ts";
+import { fourLetterWord, javaBinary, writeZooKeeperConfig, zookeeperJvmArgs } from "./zookeeper-server.ts";
 
 export interface RestartableZooKeeper {
   /** `127.0.0.1:<port>`, the same across restarts. */
@@ -22,25 +22,6 @@ export interface RestartableZooKeeper {
   kill(): Promise<void>;
   /** Kills the server if it runs and deletes its directory. */
   remove(): Promise<void>;
-}
-
-const java = () => process.env.LEASEHOLD_JAVA || "java";
-
-/** The class path and flags every JVM here runs with (the server, and the transaction log reader). */
-export function zookeeperJvmArgs(): string[] {
-  return [
-    "-Xms32m",
-    "-Xmx256m",
-    "-XX:+UseSerialGC",
-    "-XX:TieredStopAtLevel=1",
-    "-Dzookeeper.jmx.log4j.disable=true",
-    "-cp",
-    zookeeperJar(),
-  ];
-}
-
-export function javaBinary(): string {
-  return java();
 }
 
 async function exited(child: ChildProcess): Promise<void> {
@@ -67,7 +48,7 @@ export async function createRestartableZooKeeper(tickTimeMs = 500): Promise<Rest
     tickTimeMs,
     async start() {
       const proc = spawn(
-        java(),
+        javaBinary(),
         [...zookeeperJvmArgs(), "org.apache.zookeeper.server.ZooKeeperServerMain", config],
         { stdio: ["ignore", "pipe", "pipe"] },
       );

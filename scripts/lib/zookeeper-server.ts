@@ -65,6 +65,22 @@ async function waitForServing(server: string, child: ChildProcess, timeoutMs: nu
   throw new Error(`ZooKeeper at ${server} was not serving within ${timeoutMs} ms:\n${log()}`);
 }
 
+/** The JVM to run: `LEASEHOLD_JAVA`, else `java` on PATH. */
+export const javaBinary = (): string => process.env.LEASEHOLD_JAVA || "java";
+
+/** The class path and flags every JVM here runs with (the servers, and the transaction log reader). */
+export function zookeeperJvmArgs(): string[] {
+  return [
+    "-Xms32m",
+    "-Xmx256m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Dzookeeper.jmx.log4j.disable=true",
+    "-cp",
+    zookeeperJar(),
+  ];
+}
+
 /**
  * Writes a standalone server's `zoo.cfg` into `dir` (data under `dir/data`, loopback only, no admin server) and
  * returns its path.
@@ -101,19 +117,11 @@ export async function startZooKeeper(options: StartZooKeeperOptions = {}): Promi
     maxSessionTimeoutMs: options.maxSessionTimeoutMs,
   });
   const child = spawn(
-    process.env.LEASEHOLD_JAVA || "java",
-    [
-      "-Xms32m",
-      "-Xmx256m",
-      "-XX:+UseSerialGC",
-      "-XX:TieredStopAtLevel=1",
-      "-Dzookeeper.jmx.log4j.disable=true",
-      "-cp",
-      zookeeperJar(),
-      "org.apache.zookeeper.server.ZooKeeperServerMain",
-      config,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    javaBinary(),
+    [...zookeeperJvmArgs(), "org.apache.zookeeper.server.ZooKeeperServerMain", config],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   const { spawned, output, stop } = supervise(child, dataDir);
   try {

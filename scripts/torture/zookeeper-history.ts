@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { javaBinary, zookeeperJvmArgs } from "../lib/restartable-zookeeper.ts";
+import { javaBinary, zookeeperJvmArgs } from "../lib/zookeeper-server.ts";
 import {
   parseRecord,
   parseWriteValue,
