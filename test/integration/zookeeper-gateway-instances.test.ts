@@ -13,16 +13,22 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createZkGateway, type ZkGateway } from "../../adapters/zookeeper/gateway/server.ts";
+import { createZkGateway } from "../../adapters/zookeeper/gateway/server.ts";
 import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
 import { freePort } from "../../scripts/lib/free-port.ts";
 import { fourLetterWord, zookeeperJar } from "../../scripts/lib/zookeeper-server.ts";
 import { createLease } from "../../src/index.ts";
+import {
+  createEphemeral,
+  createSession,
+  type GatewayBody,
+  gatewaysOn,
+  heartbeat,
+} from "./zk-gateway-harness.ts";
 
 const connectString = inject("zkConnectString");
 const KEY = randomBytes(32);
-const OCTET = { "content-type": "application/octet-stream" };
 const run = Math.random().toString(36).slice(2, 8);
 let n = 0;
 const fresh = (what: string) => `${what}-${run}-${n++}`;
@@ -75,31 +81,11 @@ async function roundRobin(upstreams: string[]) {
   };
 }
 
-async function withGateways<T>(
-  zookeepers: readonly string[],
-  body: (gateways: { gateway: ZkGateway; url: string }[]) => Promise<T>,
-): Promise<T> {
-  const gateways = zookeepers.map((z) => createZkGateway({ zookeeper: z, port: 0, sessionKeys: [KEY] }));
-  try {
-    const urls = await Promise.all(gateways.map((g) => g.listen()));
-    return await body(gateways.map((gateway, i) => ({ gateway, url: urls[i] as string })));
-  } finally {
-    await Promise.all(gateways.map((g) => g.close({ sessions: "close" })));
-  }
-}
-
-const createSession = async (url: string, expire: number) => {
-  const res = await fetch(`${url}/sessions/v1/?op=create&expire=${expire}`, { method: "POST" });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
-};
-const heartbeat = async (url: string, id: string) =>
-  (await fetch(`${url}/sessions/v1/${id}`, { method: "PUT", headers: OCTET })).status;
-const createEphemeral = (url: string, id: string, name: string) =>
-  fetch(`${url}/znodes/v1/?op=create&name=${name}&ephemeral=true&session=${id}`, {
-    method: "POST",
-    headers: OCTET,
-  });
+const withGateways = <T>(zookeepers: readonly string[], body: GatewayBody<T>) =>
+  gatewaysOn(
+    zookeepers.map((zookeeper) => ({ zookeeper, sessionKeys: [KEY] })),
+    body,
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("two instances behind one URL", () => {

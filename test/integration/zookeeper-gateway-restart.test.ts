@@ -11,16 +11,21 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createZkGateway, type ZkGateway } from "../../adapters/zookeeper/gateway/server.ts";
 import { parseSessionKeys, SessionSealer } from "../../adapters/zookeeper/gateway/session-token.ts";
 import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
 import { SESSION_ID } from "../../adapters/zookeeper/wire.ts";
 import { createLease } from "../../src/index.ts";
+import {
+  createEphemeral,
+  createSession,
+  type GatewayBody,
+  gatewaysOn,
+  heartbeat,
+} from "./zk-gateway-harness.ts";
 
 const connectString = inject("zkConnectString");
 const KEY = randomBytes(32);
-const OCTET = { "content-type": "application/octet-stream" };
 const run = Math.random().toString(36).slice(2, 8);
 let n = 0;
 const fresh = (what: string) => `${what}-${run}-${n++}`;
@@ -82,33 +87,11 @@ function gatewayProcess(args: string[], env: Record<string, string> = {}) {
   return proc;
 }
 
-async function withGateways<T>(
-  keys: readonly (readonly Uint8Array[])[],
-  body: (gateways: { gateway: ZkGateway; url: string }[]) => Promise<T>,
-): Promise<T> {
-  const gateways = keys.map((sessionKeys) =>
-    createZkGateway({ zookeeper: connectString, port: 0, sessionKeys }),
+const withGateways = <T>(keys: readonly (readonly Uint8Array[])[], body: GatewayBody<T>) =>
+  gatewaysOn(
+    keys.map((sessionKeys) => ({ zookeeper: connectString, sessionKeys })),
+    body,
   );
-  try {
-    const urls = await Promise.all(gateways.map((g) => g.listen()));
-    return await body(gateways.map((gateway, i) => ({ gateway, url: urls[i] as string })));
-  } finally {
-    await Promise.all(gateways.map((g) => g.close({ sessions: "close" })));
-  }
-}
-
-const createSession = async (url: string, expire: number) => {
-  const res = await fetch(`${url}/sessions/v1/?op=create&expire=${expire}`, { method: "POST" });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
-};
-const heartbeat = async (url: string, id: string) =>
-  (await fetch(`${url}/sessions/v1/${id}`, { method: "PUT", headers: OCTET })).status;
-const createEphemeral = (url: string, id: string, name: string) =>
-  fetch(`${url}/znodes/v1/?op=create&name=${name}&ephemeral=true&session=${id}`, {
-    method: "POST",
-    headers: OCTET,
-  });
 const sessionOfZnode = async (path: string) => {
   const { data } = await zk.getData(path);
   return (JSON.parse((data as Buffer).toString()) as { session: string }).session;
