@@ -5,7 +5,7 @@
  * repository, fails here.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -15,6 +15,9 @@ const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
 const endpoint = inject("etcdEndpoint");
 let app: string;
+/** Docs pages whose every ```ts block is a whole program that runs on Node with no server. */
+const RUNNABLE_PAGES = ["testing", "backend"] as const;
+const examples: string[] = [];
 
 /** Every ```ts block of a Markdown page. */
 const tsBlocks = (markdown: string): string[] =>
@@ -77,13 +80,16 @@ beforeAll(async () => {
     noEmit: true,
     skipLibCheck: false,
   };
-  const testingDoc = tsBlocks(await readFile(join(root, "docs/testing.md"), "utf8"));
-  await Promise.all(testingDoc.map((code, i) => writeFile(join(app, `testing-${i}.ts`), code)));
+  for (const page of RUNNABLE_PAGES) {
+    const blocks = tsBlocks(await readFile(join(root, `docs/${page}.md`), "utf8"));
+    await Promise.all(blocks.map((code, i) => writeFile(join(app, `${page}-${i}.ts`), code)));
+    examples.push(...blocks.map((_, i) => `${page}-${i}.ts`));
+  }
   await writeFile(
     join(app, "tsconfig.node.json"),
     JSON.stringify({
       compilerOptions: { ...compilerOptions, types: ["node"] },
-      files: ["quickstart.ts", ...testingDoc.map((_, i) => `testing-${i}.ts`)],
+      files: ["quickstart.ts", ...examples],
     }),
   );
   await writeFile(
@@ -107,7 +113,7 @@ describe("a new user's project", () => {
     expect(docs.length).toBeGreaterThan(0);
   });
 
-  it("type-checks the README's quick start, docs/testing.md (Node) and the edge example (Workers)", async () => {
+  it("type-checks the README's quick start, the runnable docs pages (Node) and the edge example (Workers)", async () => {
     const tsc = join(app, "node_modules/typescript/bin/tsc");
     for (const project of ["tsconfig.node.json", "tsconfig.worker.json"]) {
       const result = await run(process.execPath, [tsc, "-p", project], { cwd: app }).catch(
@@ -117,9 +123,10 @@ describe("a new user's project", () => {
     }
   });
 
-  it("runs every example of docs/testing.md", async () => {
-    const examples = (await readdir(app)).filter((f) => /^testing-\d+\.ts$/.test(f));
-    expect(examples.length).toBeGreaterThanOrEqual(3);
+  it("runs every example of the runnable docs pages", async () => {
+    for (const page of RUNNABLE_PAGES) {
+      expect(examples.filter((f) => f.startsWith(`${page}-`)).length, page).toBeGreaterThanOrEqual(2);
+    }
     for (const example of examples) await run(process.execPath, [example], { cwd: app });
   });
 
