@@ -21,10 +21,10 @@ import {
   toBytes,
   UnsupportedError,
 } from "../../src/backend-kit.ts";
-import type { EtcdBackend } from "./backend.ts";
 import { etcd } from "./index.ts";
 import { type Election, election } from "./layout.ts";
 import { validatePrefix } from "./options.ts";
+import { termFrom } from "./term.ts";
 import { type EtcdWatchOptions, type WatchEvent, type WatchResult, WatchStreams } from "./watch-stream.ts";
 import { int, type WireKeyValue, type WireResponseOp } from "./wire.ts";
 
@@ -40,11 +40,13 @@ const MAX_RECONNECTS = 3;
  * @throws {InvalidArgumentError} as `etcd()`.
  */
 export function etcdWithWatch(options: EtcdWatchOptions): Backend {
-  const backend = etcd(options) as Backend & Pick<EtcdBackend, "electionTerm">;
+  const backend = etcd(options);
   const prefix = validatePrefix(options.prefix);
   const streams = new WatchStreams(options);
-  const observe = (name: string, o: BackendObserveOptions) =>
-    watchElection(streams, election(prefix, name), (r) => backend.electionTerm(name, r), o);
+  const observe = (name: string, o: BackendObserveOptions) => {
+    const e = election(prefix, name);
+    return watchElection(streams, e, (r) => termFrom(e, r)?.info ?? null, o);
+  };
   return Object.assign(backend, { observe });
 }
 

@@ -1,0 +1,151 @@
+/**
+ * The etcd claim: ONE read-only txn (the election's first candidate and the term record). Held, by another
+ * participant or busy by this holder: that is the answer (no writes). Free: `POST /v3/lease/grant` with a
+ * client-chosen ID, then ONE txn that creates the candidate key and the term record only while the election is
+ * empty; the two are pipelined when the transport can. This holder's parked term: ONE txn that marks the record
+ * busy only while it is still parked (its mod revision unchanged), pipelined with one keepalive of its lease.
+ */
+import {
+  type CallContext,
+  type ClaimOutcome,
+  type ClaimRequest,
+  type HolderRecord,
+  type LeaderInfo,
+  LeaseLostError,
+} from "../../src/backend-kit.ts";
+import type { Answer, Gateway } from "./gateway.ts";
+import { candidateKey, type Election, proclamation } from "./layout.ts";
+import {
+  equal,
+  grantedTtl,
+  IDEMPOTENT,
+  keepAlive,
+  keptAlive,
+  parseOk,
+  putRecord,
+  readOps,
+  revoke,
+} from "./requests.ts";
+import { readElection, type Term, termFrom, termGuards } from "./term.ts";
+import { kvOf, malformed, positive, responsesOf, txnResponse, type WireResponseOp } from "./wire.ts";
+
+/** A claim gives up after this many rounds of "the election changed under us" (each a lost write race). */
+const CLAIM_ROUNDS = 3;
+
+/** What a write round of a claim came to: the outcome, or the election as its failed txn read it. */
+type Round = ClaimOutcome | { responses: WireResponseOp[] };
+
+/**
+ * Claims lease `req.name` in election `e` (see the module's comment).
+ * @throws {LeaseLostError} (retryable) the election changed under every one of {@link CLAIM_ROUNDS} rounds.
+ */
+export async function claim(
+  gateway: Gateway,
+  e: Election,
+  req: ClaimRequest,
+  ctx: CallContext,
+): Promise<ClaimOutcome> {
+  const run = req.claimId.toString();
+  let responses = await readElection(gateway, e, ctx);
+  for (let round = 0; round < CLAIM_ROUNDS; round++) {
+    const term = termFrom(e, responses);
+    let next: Round;
+    if (!term) {
+      next = await take(gateway, e, req, ctx);
+    } else {
+      const { info, record } = term;
+      // An earlier try of this very claim created or resumed the term, and its answer was lost.
+      if (record?.run === run && !info.parked) {
+        const grantedTtlMs = await keepAlive(gateway, info.leaseId, req.ttlMs, ctx, true);
+        return { held: true, leader: info, grantedTtlMs, hold: term.recordRevision };
+      }
+      if (!record || info.holder !== req.holder || !info.parked) return { held: false, leader: info };
+      next = await resume(gateway, e, req, term, ctx);
+    }
+    if ("held" in next) return next;
+    responses = next.responses;
+  }
+  throw new LeaseLostError(`lease ${req.name}: the election kept changing; claim again`, {
+    retryable: true,
+  });
+}
+
+/** The election looked empty: grant the lease and create the term, pipelined. Losers revoke their lease. */
+async function take(gateway: Gateway, e: Election, req: ClaimRequest, ctx: CallContext): Promise<Round> {
+  const leaseId = req.claimId.toString();
+  const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run: leaseId };
+  if (req.value !== undefined) record.value = req.value;
+  const [grant, put] = (await gateway.postInOrder(
+    [
+      { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
+      {
+        path: "/v3/kv/txn",
+        body: {
+          compare: [
+            { ...equal(e.from, "CREATE", "create_revision", "0"), range_end: e.to },
+            equal(e.record, "CREATE", "create_revision", "0"),
+          ],
+          success: [
+            { request_put: { key: candidateKey(e, leaseId), value: proclamation(record), lease: leaseId } },
+            putRecord(e, record, leaseId),
+          ],
+          failure: readOps(e),
+        },
+      },
+    ],
+    ctx,
+    IDEMPOTENT,
+  )) as [Answer, Answer];
+  const grantedTtlMs = await grantedTtl(gateway, grant, leaseId, req.ttlMs, ctx);
+  const txn = parseOk(put, txnResponse, "claim txn");
+  const responses = responsesOf(txn, "pp", "claim txn", "rr");
+  if (txn.succeeded) {
+    const token = positive(txn.header.revision, "claim txn header");
+    const leader: LeaderInfo = { holder: req.holder, token, ttlMs: req.ttlMs, leaseId, parked: false };
+    if (req.value !== undefined) leader.value = req.value;
+    return { held: true, grantedTtlMs, leader, hold: token.toString() };
+  }
+  // Lost the race: the fresh lease holds nothing, so it goes at once rather than at its TTL (a failed revoke
+  // only leaves it to expire). Unless the winner is an earlier try of this same claim, recognised next round.
+  if (kvOf(responses[0])?.lease !== leaseId) await revoke(gateway, leaseId, ctx).catch(() => undefined);
+  return { responses };
+}
+
+/** Marks this holder's parked term busy (only while it is still parked) and renews its lease, pipelined. */
+async function resume(
+  gateway: Gateway,
+  e: Election,
+  req: ClaimRequest,
+  term: Term,
+  ctx: CallContext,
+): Promise<Round> {
+  const { info } = term;
+  const record: HolderRecord = {
+    ...(term.record as HolderRecord),
+    state: "busy",
+    run: req.claimId.toString(),
+  };
+  const [put, renewed] = (await gateway.postInOrder(
+    [
+      {
+        path: "/v3/kv/txn",
+        body: {
+          compare: termGuards(e, info.leaseId, info.token, term.recordRevision),
+          success: [putRecord(e, record, info.leaseId)],
+          failure: readOps(e),
+        },
+      },
+      { path: "/v3/lease/keepalive", body: { ID: info.leaseId } },
+    ],
+    ctx,
+    IDEMPOTENT,
+  )) as [Answer, Answer];
+  const txn = parseOk(put, txnResponse, "resume txn");
+  const responses = responsesOf(txn, "p", "resume txn", "rr");
+  if (!txn.succeeded) return { responses };
+  const grantedTtlMs = keptAlive(renewed, info.leaseId, req.ttlMs, true);
+  const hold = positive(txn.header.revision, "resume txn header");
+  // The put moved the record past the revision its compare saw.
+  if (hold <= BigInt(term.recordRevision)) throw malformed("resume txn");
+  return { held: true, grantedTtlMs, leader: { ...info, parked: false }, hold: hold.toString() };
+}
