@@ -5,7 +5,8 @@
  *   term).
  * - renew: `POST /v3/lease/keepalive` (one renewal per request).
  * - park: ONE txn, guarded like doIfLeader, that marks the record parked.
- * - release: `POST /v3/lease/revoke`, which deletes the term's keys with its lease.
+ * - release: `POST /v3/lease/revoke`, which deletes the term's keys with its lease. Without a term: the read of
+ *   claim, then a txn guarded by the parked record's hold that deletes the term's keys, then the revoke.
  * - leader: the read-only txn of claim.
  * - doIfLeader: guarded-txn.ts (ONE `POST /v3/kv/txn`).
  */
@@ -14,19 +15,14 @@ import {
   type Backend,
   type BackendCapabilities,
   type CallContext,
-  type ClaimOutcome,
-  type ClaimRequest,
   type HolderRecord,
-  type LeaderInfo,
   type TermRef,
-  type TxnOutcome,
-  type TxnRequest,
   toBytes,
 } from "../../src/backend-kit.ts";
 import { claim } from "./claim.ts";
 import type { Gateway } from "./gateway.ts";
 import { guardedTxn } from "./guarded-txn.ts";
-import { candidateKey, election } from "./layout.ts";
+import { candidateKey, type Election, election } from "./layout.ts";
 import { keepAlive, putRecord, revoke, sendTxn, ttlLeft } from "./requests.ts";
 import { readElection, termFrom, termGuards } from "./term.ts";
 import { responsesOf } from "./wire.ts";
@@ -40,87 +36,62 @@ export const ETCD_CAPABILITIES: BackendCapabilities = {
   compareTargets: ["value", "version", "createRevision", "modRevision"],
 };
 
-export class EtcdBackend implements Backend {
-  readonly kind = "etcd";
-  readonly capabilities = ETCD_CAPABILITIES;
-  readonly #gateway: Gateway;
-  readonly #prefix: string;
-  readonly reservedPrefix: Uint8Array;
+/** The etcd Backend on `gateway`, its elections under `prefix`. */
+export function etcdBackend(gateway: Gateway, prefix: string): Backend {
+  const at = (name: string) => election(prefix, name);
+  return {
+    kind: "etcd",
+    capabilities: ETCD_CAPABILITIES,
+    reservedPrefix: toBytes(prefix),
+    claim: (req, ctx) => claim(gateway, at(req.name), req, ctx),
+    renew: async (term, ctx) => ({ grantedTtlMs: await keepAlive(gateway, term.leaseId, term.ttlMs, ctx) }),
+    park: (term, ctx) => park(gateway, at(term.name), term, ctx),
+    release: (term, ctx) => revoke(gateway, term.leaseId, ctx),
+    releaseParked: (name, holder, ctx) => releaseParked(gateway, at(name), holder, ctx),
+    leader: async (name, ctx) => {
+      const e = at(name);
+      return termFrom(e, await readElection(gateway, e, ctx))?.info ?? null;
+    },
+    txn: (req, ctx) => guardedTxn(gateway, at(req.term.name), req, ctx),
+    close: () => gateway.close(),
+    ttlLeft: (leaseId, ctx) => ttlLeft(gateway, leaseId, ctx),
+  };
+}
 
-  constructor(gateway: Gateway, prefix: string) {
-    this.#gateway = gateway;
-    this.#prefix = prefix;
-    this.reservedPrefix = toBytes(prefix);
-  }
+async function park(gateway: Gateway, e: Election, term: TermRef, ctx: CallContext): Promise<void> {
+  const record: HolderRecord = { holder: term.holder, ttlMs: term.ttlMs, state: "parked" };
+  if (term.value !== undefined) record.value = term.value;
+  const what = "park txn";
+  const txn = await sendTxn(
+    gateway,
+    {
+      compare: termGuards(e, term.leaseId, term.token, term.hold),
+      success: [putRecord(e, record, term.leaseId)],
+    },
+    ctx,
+    what,
+  );
+  responsesOf(txn, "p", what, "");
+}
 
-  claim(req: ClaimRequest, ctx: CallContext): Promise<ClaimOutcome> {
-    return claim(this.#gateway, election(this.#prefix, req.name), req, ctx);
-  }
-
-  async renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }> {
-    return { grantedTtlMs: await keepAlive(this.#gateway, term.leaseId, term.ttlMs, ctx) };
-  }
-
-  async park(term: TermRef, ctx: CallContext): Promise<void> {
-    const record: HolderRecord = { holder: term.holder, ttlMs: term.ttlMs, state: "parked" };
-    if (term.value !== undefined) record.value = term.value;
-    const e = election(this.#prefix, term.name);
-    const what = "park txn";
-    const txn = await sendTxn(
-      this.#gateway,
-      {
-        compare: termGuards(e, term.leaseId, term.token, term.hold),
-        success: [putRecord(e, record, term.leaseId)],
-      },
-      ctx,
-      what,
-    );
-    responsesOf(txn, "p", what, "");
-  }
-
-  release(term: TermRef, ctx: CallContext): Promise<void> {
-    return revoke(this.#gateway, term.leaseId, ctx);
-  }
-
-  /** Reads the term, then deletes its keys in a txn guarded by the parked record's hold, then revokes. */
-  async releaseParked(name: string, holder: string, ctx: CallContext): Promise<void> {
-    const gateway = this.#gateway;
-    const e = election(this.#prefix, name);
-    const term = termFrom(e, await readElection(gateway, e, ctx));
-    if (!term?.record || term.info.holder !== holder || !term.info.parked) return;
-    const { leaseId, token } = term.info;
-    const what = "release txn";
-    const ended = await sendTxn(
-      gateway,
-      {
-        compare: termGuards(e, leaseId, token, term.recordRevision),
-        success: [
-          { request_delete_range: { key: candidateKey(e, leaseId) } },
-          { request_delete_range: { key: e.record } },
-        ],
-      },
-      ctx,
-      what,
-    );
-    responsesOf(ended, "dd", what, "");
-    // Once its keys are gone nobody can resume the term, so its lease may go too.
-    if (ended.succeeded) await revoke(gateway, leaseId, ctx);
-  }
-
-  async leader(name: string, ctx: CallContext): Promise<LeaderInfo | null> {
-    const e = election(this.#prefix, name);
-    return termFrom(e, await readElection(this.#gateway, e, ctx))?.info ?? null;
-  }
-
-  txn(req: TxnRequest, ctx: CallContext): Promise<TxnOutcome> {
-    return guardedTxn(this.#gateway, election(this.#prefix, req.term.name), req, ctx);
-  }
-
-  close(): Promise<void> {
-    return this.#gateway.close();
-  }
-
-  ttlLeft(leaseId: string, ctx: CallContext): Promise<number | null> {
-    return ttlLeft(this.#gateway, leaseId, ctx);
-  }
+async function releaseParked(gateway: Gateway, e: Election, holder: string, ctx: CallContext): Promise<void> {
+  const term = termFrom(e, await readElection(gateway, e, ctx));
+  if (!term?.record || term.info.holder !== holder || !term.info.parked) return;
+  const { leaseId, token } = term.info;
+  const what = "release txn";
+  const ended = await sendTxn(
+    gateway,
+    {
+      compare: termGuards(e, leaseId, token, term.recordRevision),
+      success: [
+        { request_delete_range: { key: candidateKey(e, leaseId) } },
+        { request_delete_range: { key: e.record } },
+      ],
+    },
+    ctx,
+    what,
+  );
+  responsesOf(ended, "dd", what, "");
+  // Once its keys are gone nobody can resume the term, so its lease may go too.
+  if (ended.succeeded) await revoke(gateway, leaseId, ctx);
 }

@@ -10,7 +10,7 @@
 
 import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/backend-kit.ts";
 import { redacting } from "../../src/errors.ts";
-import { EtcdBackend } from "./backend.ts";
+import { etcdBackend } from "./backend.ts";
 import { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
 import { Gateway } from "./gateway.ts";
 import {
@@ -50,7 +50,7 @@ export function etcd(options: EtcdOptions): Backend {
     maxAttempts: validateCount(options.maxAttempts, "maxAttempts", 1, 100),
     attemptTimeoutMs: validateCount(options.attemptTimeoutMs, "attemptTimeoutMs", 1, 600_000),
   });
-  const backend = new EtcdBackend(gateway, prefix);
+  const backend = etcdBackend(gateway, prefix);
   return auth ? redacting(backend, () => gateway.secrets()) : backend;
 }
 

@@ -4,7 +4,7 @@
  */
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { EtcdBackend } from "../../adapters/etcd/backend.ts";
+import { etcdBackend } from "../../adapters/etcd/backend.ts";
 import { Gateway, type GatewayOptions } from "../../adapters/etcd/gateway.ts";
 import { etcd } from "../../adapters/etcd/index.ts";
 import { backoffMs } from "../../adapters/etcd/resend.ts";
@@ -103,7 +103,7 @@ function backend(script: Script, options: Partial<GatewayOptions> = {}) {
   const { sent, transport } = scripted(script);
   const clock = instantClock();
   const gateway = new Gateway({ endpoints: [A, B, C], transport, clock, random: () => 0.5, ...options });
-  return { sent, clock, backend: new EtcdBackend(gateway, "lh/") };
+  return { sent, clock, backend: etcdBackend(gateway, "lh/") };
 }
 
 const ctx = (timeoutMs = 1000) => ({ signal: AbortSignal.timeout(timeoutMs), timeoutMs });
