@@ -1,7 +1,7 @@
 /**
  * Bundle sizes of the edge entry points (minified + gzip), measured with scripts/bundle-size.ts (esbuild,
- * neutral platform, worker conditions): each public edge subpath on its own with everything it imports,
- * plus the two bundles that script tracks (a Worker importing only `createLease` + `etcd`, and the example
+ * browser platform, as a user bundles a Worker): each public edge subpath on its own with everything it
+ * imports, plus the two bundles that script tracks (a Worker using `createLease` + `etcd`, and the example
  * Worker without hono).
  */
 import { type BundleSize, measureBundle, measureBundles } from "../scripts/bundle-size.ts";

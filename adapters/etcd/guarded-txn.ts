@@ -19,12 +19,12 @@ import { range, sendTxn } from "./requests.ts";
 import { termGuards } from "./term.ts";
 import { int, kvOf, malformed, responsesOf, toKeyValue, type WireResponseOp } from "./wire.ts";
 
-const TARGET = { value: "VALUE", version: "VERSION", createRevision: "CREATE", modRevision: "MOD" } as const;
-const TARGET_FIELD = {
-  value: "value",
-  version: "version",
-  createRevision: "create_revision",
-  modRevision: "mod_revision",
+/** Each compare target as etcd's `Compare.target`, and the field that carries its value. */
+const TARGET = {
+  value: ["VALUE", "value"],
+  version: ["VERSION", "version"],
+  createRevision: ["CREATE", "create_revision"],
+  modRevision: ["MOD", "mod_revision"],
 } as const;
 const RESULT = { "=": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER" } as const;
 const OP_REQUEST = { put: "request_put", delete: "request_delete_range", get: "request_range" } as const;
@@ -34,13 +34,9 @@ const OP_KIND = { put: "p", delete: "d", get: "r" } as const;
 const VALUE_ROOM_BYTES = 2_097_152;
 
 function compareToWire(c: NormalizedCompare): Record<string, string> {
+  const [target, field] = TARGET[c.target];
   const value = c.target === "value" ? encodeBase64(c.value) : c.value.toString();
-  return {
-    key: encodeBase64(c.key),
-    target: TARGET[c.target],
-    result: RESULT[c.op],
-    [TARGET_FIELD[c.target]]: value,
-  };
+  return { key: encodeBase64(c.key), target, result: RESULT[c.op], [field]: value };
 }
 
 function opToWire(op: NormalizedOp): Record<string, Record<string, string>> {
