@@ -113,7 +113,11 @@ export async function measureBundle(
   const code = result.outputFiles[0]?.text ?? "";
   const output = Object.values(result.metafile.outputs)[0] as Metafile["outputs"][string];
   const modules = Object.entries(output.inputs)
-    .map(([path, input]) => ({ path, bytes: input.bytesInOutput }))
+    // A symlinked node_modules resolves outside the repository: name the package path alone.
+    .map(([path, input]) => ({
+      path: path.replace(/^(\.\.\/)+.*?(?=node_modules\/)/, ""),
+      bytes: input.bytesInOutput,
+    }))
     .filter((m) => m.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes);
   return {
