@@ -7,6 +7,9 @@
 export type {
   BackendObserveOptions,
   CallContext,
+  CampaignBackend,
+  CampaignStep,
+  Candidate,
   ClaimOutcome,
   ClaimRequest,
   ObservedTerm,

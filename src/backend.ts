@@ -21,6 +21,11 @@ export interface BackendCapabilities {
   ttlGranularityMs: number;
   /** Compare targets `txn` supports. */
   compareTargets: readonly CompareTarget[];
+  /**
+   * True when the backend queues candidates ({@link Backend.campaign}): the elector then campaigns by queueing
+   * and leads in turn, woken by a watch; otherwise it polls with `claim()`. Absent means false.
+   */
+  campaign?: boolean;
 }
 
 /**
@@ -131,6 +136,68 @@ export interface BackendObserveOptions {
 }
 
 /**
+ * A queued candidate of an election (see {@link CampaignBackend}): its own store lease, and the create revision
+ * of its candidate key, the fencing token it will lead with.
+ */
+export interface Candidate {
+  /** The candidate's store lease ID, decimal (etcd: the claim ID, so a retried enqueue finds its own lease). */
+  leaseId: string;
+  /** The candidate key's create revision: the token of the term it leads, once every earlier candidate is gone. */
+  token: bigint;
+}
+
+/**
+ * What one step of a campaign found.
+ * - `held: true`: the candidate was first in the queue and now leads: its term record is written under the
+ *   candidate's lease (`hold` is its mark, `leader.token` the candidate's token), and the lease was renewed.
+ * - `held: false`: a candidate created earlier is still queued (`leader` is the election's current leader as
+ *   `leader()` reports it: a first candidate that has not written its term record yet is reported as a Go
+ *   candidate is, by its proclaimed value with `ttlMs` null); `ahead` names what to
+ *   wait for with {@link CampaignBackend.waitGone} (the predecessor's key), opaque to the core. The candidate's
+ *   lease was renewed: `grantedTtlMs`.
+ */
+export type CampaignStep =
+  | { held: true; leader: LeaderInfo; grantedTtlMs: number; hold: string }
+  | { held: false; leader: LeaderInfo | null; ahead: string; grantedTtlMs: number };
+
+/**
+ * Campaigning by queueing, as etcd's `clientv3/concurrency` Election does: each campaigner puts its own
+ * candidate key on its own lease, waits until every candidate created before it is gone, then leads by writing
+ * the term record guarded by its candidate key. The leader is always the first candidate, so fencing tokens
+ * (candidate create revisions) strictly increase from one term to the next. The core drives the loop (enqueue,
+ * step, wait; renewals at its own interval) so that the backend stays a stateless translator:
+ * see `Lease.campaign`.
+ */
+export interface CampaignBackend {
+  /**
+   * Grants the candidate's lease (`req.claimId` as its ID, `req.ttlMs`) and puts its candidate key on it (etcd:
+   * `POST /v3/lease/grant` pipelined with a txn that creates `E/<lease ID hex>` only while absent, else reads
+   * it). A retry under the same claim ID finds its own lease and key.
+   */
+  enqueue(req: ClaimRequest, ctx: CallContext): Promise<Candidate & { grantedTtlMs: number }>;
+  /**
+   * Leads if `candidate` is first, else says what it waits for; renews the candidate's lease either way (etcd:
+   * ONE txn comparing the candidate key's create revision and lease, every candidate's create revision ≥ its
+   * own, and the term record absent, putting the busy record; else reading the candidate, its predecessor
+   * (highest create revision below its own), the first candidate and the record; pipelined with
+   * `POST /v3/lease/keepalive`).
+   * @throws {LeaseLostError} the candidate's key or lease is gone (it expired): enqueue again.
+   */
+  step(req: ClaimRequest, candidate: Candidate, ctx: CallContext): Promise<CampaignStep>;
+  /**
+   * Resolves once `ahead` (from a {@link CampaignStep}) is deleted, or when the wait can no longer tell (then
+   * the core steps again, which reads); rejects with the signal's reason when `options.signal` aborts (etcd:
+   * `POST /v3/watch` on that one key from the step's revision, as Go's `waitDeletes`).
+   * @throws {LeaseError} the watch failed; the core steps again at its next renewal.
+   */
+  waitGone(
+    name: string,
+    ahead: string,
+    options: { signal: AbortSignal; requestTimeoutMs: number },
+  ): Promise<void>;
+}
+
+/**
  * A coordination store. Every method either returns what the store said or throws a `LeaseError`; none may
  * guess. Implementations: `etcd()` (`leasehold/etcd`), `zookeeper()` (`leasehold/zookeeper`),
  * `memoryBackend()` (`leasehold/testing`).
@@ -192,4 +259,10 @@ export interface Backend {
    * expiry slack). Backends that cannot tell leave it out.
    */
   ttlLeft?(leaseId: string, ctx: CallContext): Promise<number | null>;
+  /**
+   * Optional, with `capabilities.campaign`: queued campaigns ({@link CampaignBackend}). A queued candidate
+   * withdraws with `release()` of its lease. Try-claims (`claim()`) and queued candidates share one election:
+   * a claim takes the lease only when no candidate is queued at all.
+   */
+  campaign?: CampaignBackend;
 }

@@ -5,7 +5,9 @@
  */
 import type { LeaderInfo } from "./backend.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { awaitBarrier, type Barrier, TermHistory } from "./elector-barrier.ts";
 import { InvalidArgumentError } from "./errors.ts";
+import type { ElectorEvent, ElectorEventBody } from "./events.ts";
 import type { Lease, LeaseState } from "./lease.ts";
 import { observe } from "./observe.ts";
 import { keepTerm, type TermEnd } from "./term.ts";
@@ -49,6 +51,21 @@ export interface ElectorOptions {
   renewIntervalMs?: number;
   /** How often a follower (or a failed claim) tries again, in ms. Default: a third of the lease's TTL. */
   retryIntervalMs?: number;
+  /**
+   * What a new leader's `onElected` waits for (see {@link Barrier}): `"clean"`, the previous leader's
+   * `onDemoted` returned; `"lease-gone"`, the previous term's store lease is gone; `false` (default), nothing.
+   * The term is held and renewed meanwhile. With `"clean"`, `stop({ release: true })` parks before it releases
+   * (one more write and read), which is how this elector tells its successor that its `onDemoted` returned.
+   */
+  barrier?: Barrier;
+  /**
+   * After a previous term that ended without a clean hand-over (it was busy when it ended: a crash, a lost or
+   * expired term), a new leader's `onElected` waits until this many ms after that end was seen, as Consul's
+   * lock-delay does. Default 0.
+   */
+  lockDelayMs?: number;
+  /** Called with every {@link ElectorEvent}, for metrics and logs. Must not throw (what it throws is dropped). */
+  onEvent?: (event: ElectorEvent) => void;
   /** Time source for the waits; pass the lease's own clock in tests. Default: the system clock. */
   clock?: Clock;
 }
@@ -98,25 +115,50 @@ function observedState(lease: Lease, leader: LeaderInfo | null): LeaseState {
 }
 
 /**
- * Starts campaigning for `options.lease` at once and keeps going until `stop()`: `claim()` every
- * `retryIntervalMs` while another holder leads (or a claim fails), then {@link keepTerm} while this one does.
- * It also observes the lease (`observe()`) when `onLeaderChange` is set, for an observer (`campaign: false`),
- * and whenever the backend can watch (`Backend.observe`, e.g. `etcdWithWatch`): a follower then claims as soon
- * as the lease frees (or its holder's term is parked), one watch delivery after the release, not at its next
- * retry.
- * @throws {InvalidArgumentError} a bad option (`lease`, `renewIntervalMs`, `retryIntervalMs`).
+ * Starts campaigning for `options.lease` at once and keeps going until `stop()`, then {@link keepTerm} while
+ * it leads. On a backend that queues (`capabilities.campaign`: etcd through `etcdWithWatch`, the memory
+ * backend) it campaigns with `lease.campaign()`: a candidate of its own, led in turn, woken by a watch of its
+ * predecessor. Otherwise it polls: `claim()` every `retryIntervalMs` while another holder leads (or a claim
+ * fails), woken early by the observation when the lease frees (with `Backend.observe`). It also observes the
+ * lease (`observe()`) when `onLeaderChange`, a barrier or `lockDelayMs` is set, for an observer
+ * (`campaign: false`), and whenever the backend can watch. The callback contract: docs/elector.md.
+ * @throws {InvalidArgumentError} a bad option (`lease`, `renewIntervalMs`, `retryIntervalMs`, `campaign`,
+ *   `barrier`, `lockDelayMs`).
  */
 export function startElector(options: ElectorOptions): Elector {
-  const { lease, onElected, onDemoted, onError, onLeaderChange, campaign = true } = options;
+  const { lease, onElected, onDemoted, onError, onLeaderChange, onEvent, campaign = true } = options;
   if (typeof lease?.claim !== "function") {
     throw new InvalidArgumentError("lease", "must be a Lease from createLease(...)");
   }
   const renewMs = interval(options.renewIntervalMs, "renewIntervalMs", lease.ttlMs);
   const retryMs = interval(options.retryIntervalMs, "retryIntervalMs", lease.ttlMs);
+  if (typeof campaign !== "boolean") throw new InvalidArgumentError("campaign", "must be a boolean");
+  const barrier = options.barrier ?? false;
+  if (barrier !== false && barrier !== "clean" && barrier !== "lease-gone") {
+    throw new InvalidArgumentError("barrier", `must be "clean", "lease-gone" or false`);
+  }
+  const lockDelayMs = options.lockDelayMs ?? 0;
+  if (!Number.isInteger(lockDelayMs) || lockDelayMs < 0 || lockDelayMs > 3_600_000) {
+    throw new InvalidArgumentError("lockDelayMs", "must be an integer number of ms from 0 to 3 600 000");
+  }
   const clock = options.clock ?? systemClock;
+  const { backend } = lease;
+  const queued = backend.capabilities.campaign === true && backend.campaign !== undefined;
   const stopping = new AbortController();
   const { signal } = stopping;
-  const report = (error: unknown) => {
+  const emit = (body: ElectorEventBody) => {
+    try {
+      onEvent?.({ ...body, name: lease.name, holder: lease.holder } as ElectorEvent);
+    } catch {
+      // An event hook that throws must not change the election.
+    }
+  };
+  const report = (
+    error: unknown,
+    during: "claim" | "renew" | "observe" | "callback" | "barrier",
+    since?: number,
+  ) => {
+    emit({ type: "error", during, error, durationMs: since === undefined ? 0 : clock.now() - since });
     try {
       onError?.(error);
     } catch {
@@ -128,45 +170,118 @@ export function startElector(options: ElectorOptions): Elector {
     try {
       await fn?.();
     } catch (error) {
-      report(error);
+      report(error, "callback");
     }
   };
 
-  if (typeof campaign !== "boolean") throw new InvalidArgumentError("campaign", "must be a boolean");
-
-  /** Aborted to cut a follower's retry wait short when the lease frees. */
+  /** Aborted to cut a polling follower's retry wait short when the lease frees. */
   let wake = null as AbortController | null;
   let observed: LeaderInfo | null = null;
+  const history = new TermHistory(clock);
   const watching =
-    onLeaderChange || !campaign || lease.backend.observe
+    onLeaderChange || !campaign || backend.observe || barrier || lockDelayMs > 0
       ? (async () => {
           const pollIntervalMs = Math.max(10, Math.round(retryMs));
           for await (const event of observe(lease, { signal, clock, pollIntervalMs })) {
+            if (event.type === "mode")
+              emit({ type: "observe", mode: event.mode, reason: event.reason, durationMs: 0 });
+            if (event.type === "error") report(event.error, "observe");
             if (event.type !== "change") continue;
             const leader = event.leader;
             observed = leader;
+            history.see(leader);
             call(onLeaderChange && (() => onLeaderChange(leader)));
             if (leader === null || (leader.parked && leader.holder === lease.holder)) wake?.abort();
           }
-        })().catch(report)
+        })().catch((error: unknown) => report(error, "observe"))
       : Promise.resolve();
+
+  /** The lease as keepTerm drives it, with a `renew` event per renewal. */
+  const renewing = {
+    name: lease.name,
+    state: () => lease.state(),
+    renew: async (o?: { signal?: AbortSignal }) => {
+      const sentAt = clock.now();
+      try {
+        const state = await lease.renew(o);
+        emit({
+          type: "renew",
+          ok: true,
+          requests: 1,
+          validUntil: state.validUntil,
+          durationMs: clock.now() - sentAt,
+        });
+        return state;
+      } catch (error) {
+        emit({ type: "renew", ok: false, requests: 1, validUntil: null, durationMs: clock.now() - sentAt });
+        throw error;
+      }
+    },
+  };
+
+  /** One term: the barrier, then onElected while keepTerm renews; onDemoted once onElected has settled. */
+  const lead = async (elected: LeaseState, campaignedAt: number) => {
+    const term = new AbortController();
+    const token = elected.token as bigint;
+    const leading = (async () => {
+      const barrierAt = clock.now();
+      try {
+        await awaitBarrier({
+          barrier,
+          lockDelayMs,
+          history,
+          backend,
+          clock,
+          token,
+          graceMs: 2 * retryMs,
+          ttlMs: lease.ttlMs,
+          requestTimeoutMs: Math.min(5000, lease.ttlMs),
+          signal: term.signal,
+          onError: (error) => report(error, "barrier"),
+        });
+      } catch {
+        // The term ended during the barrier: it never began for the application.
+        return false;
+      }
+      const durationMs = clock.now() - campaignedAt;
+      emit({ type: "elected", token, barrierMs: clock.now() - barrierAt, durationMs });
+      await call(onElected && (() => onElected(lease.state(), term.signal)));
+      return true;
+    })();
+    const end = await keepTerm(renewing, renewMs, clock, signal, (error) => report(error, "renew"));
+    term.abort(end.reason === "stopped" ? signal.reason : end.error);
+    const termMs = clock.now() - campaignedAt;
+    if (end.reason !== "stopped") {
+      emit({ type: "lost", reason: end.reason, error: end.error, token, durationMs: termMs });
+    }
+    if (!(await leading)) return;
+    await call(onDemoted && (() => onDemoted(end)));
+    emit({ type: "demoted", reason: end.reason, token, durationMs: clock.now() - campaignedAt });
+  };
 
   const loop = (async () => {
     while (campaign && !signal.aborted) {
+      const campaignedAt = clock.now();
       let state: LeaseState | undefined;
       try {
-        state = await lease.claim({ signal });
+        state = queued
+          ? await lease.campaign({ signal, renewIntervalMs: renewMs, onError: (e) => report(e, "claim") })
+          : await lease.claim({ signal });
+        emit({
+          type: "claim",
+          queued,
+          isLeader: state.isLeader,
+          busy: state.busy,
+          leader: state.holder,
+          token: state.token,
+          durationMs: clock.now() - campaignedAt,
+          ...(queued ? {} : { requests: 1 }),
+        });
       } catch (error) {
-        if (!signal.aborted) report(error);
+        if (!signal.aborted) report(error, "claim", campaignedAt);
       }
       if (state?.isLeader) {
-        const term = new AbortController();
-        const elected = state;
-        const leading = call(onElected && (() => onElected(elected, term.signal)));
-        const end = await keepTerm(lease, renewMs, clock, signal, report);
-        term.abort(end.reason === "stopped" ? signal.reason : end.error);
-        await leading;
-        await call(onDemoted && (() => onDemoted(end)));
+        await lead(state, campaignedAt);
         continue;
       }
       wake = new AbortController();
@@ -185,8 +300,10 @@ export function startElector(options: ElectorOptions): Elector {
       stopping.abort();
       await Promise.all([loop, watching]);
       if (!campaign) return;
-      if (stopOptions.release) await lease.release();
-      else await lease.park();
+      if (!stopOptions.release) return lease.park();
+      // Parked first, the term tells a successor with the clean barrier that onDemoted has returned.
+      if (barrier === "clean") await lease.park();
+      await lease.release();
     },
   };
 }

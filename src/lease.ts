@@ -7,7 +7,8 @@
  * holder never both lead; sequential invocations of one holder keep the term by an explicit hand-off: a run
  * ends with `park()`, and the next claim by that holder resumes the parked term (see docs/design.md).
  */
-import type { Backend, CallContext, LeaderInfo, TermRef } from "./backend.ts";
+import type { Backend, CallContext, ClaimOutcome, LeaderInfo, TermRef } from "./backend.ts";
+import { campaignTerm } from "./elector-campaign.ts";
 import { isLeaseError, LeaseLostError, MalformedResponseError, UnsupportedError } from "./errors.ts";
 import { deadlineSignal } from "./http.ts";
 import { type LeaseOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -46,6 +47,14 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link Lease.campaign}. */
+export interface CampaignOptions extends CallOptions {
+  /** How often the queued candidate renews its lease and reads the queue again, in ms. Default: TTL / 3. */
+  renewIntervalMs?: number;
+  /** Called with every failure the campaign survives (it goes on at the next renewal). */
+  onError?: (error: unknown) => void;
+}
+
 export interface Lease {
   readonly name: string;
   readonly holder: string;
@@ -62,6 +71,20 @@ export interface Lease {
    *   reuses the same claim ID and recognises the lease it created.
    */
   claim(options?: CallOptions): Promise<LeaseState>;
+  /**
+   * Campaigns by queueing (backends with `capabilities.campaign`: etcd through `etcdWithWatch`) and resolves once
+   * this handle leads, as etcd's `Election.Campaign` does: a claim first (a free lease is taken, this holder's
+   * parked term resumed); otherwise a candidate key of its own on a lease of its own, renewed every
+   * `renewIntervalMs` while it waits for the deletion of the candidate created just before it (a watch), then
+   * the term record written guarded by its candidate key. The fencing token is the candidate's create revision.
+   * Queued, this holder's parked term coming first is resumed, and the candidate withdraws. While it waits,
+   * `state()` shows the election's leader. On abort the candidate withdraws (its lease is revoked) and the call
+   * rejects with the signal's reason. Holding a term already, it renews it.
+   * @throws {UnsupportedError} the backend does not queue.
+   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} a
+   *   failure that is not retryable; retryable ones are passed to `onError` and retried.
+   */
+  campaign(options?: CampaignOptions): Promise<LeaseState>;
   /**
    * Extends the held term by the TTL with one round trip (etcd `POST /v3/lease/keepalive`).
    * @throws {LeaseLostError} this handle holds no term, or the store no longer has its lease.
@@ -231,7 +254,6 @@ class LeaseHandle implements Lease {
   claim(options?: CallOptions): Promise<LeaseState> {
     return this.#serial(async () => {
       const ctx = this.#ctx(options);
-      const { backend, clock } = this.#opts;
       const term = this.#term;
       if (term) {
         try {
@@ -241,34 +263,68 @@ class LeaseHandle implements Lease {
           if (!(error instanceof LeaseLostError)) throw error;
         }
       }
-      this.#pendingClaimId ??= randomClaimId();
-      const sentAt = clock.now();
-      let outcome: Awaited<ReturnType<Backend["claim"]>>;
-      try {
-        outcome = await backend.claim(
-          {
-            name: this.name,
-            holder: this.holder,
-            ttlMs: this.ttlMs,
-            claimId: this.#pendingClaimId,
-            ...(this.#opts.value === undefined ? {} : { value: this.#opts.value }),
-          },
-          ctx,
-        );
-      } catch (error) {
-        // Only an outcome-unknown failure keeps the claim ID, so that the retry recognises its own lease.
-        if (!(isLeaseError(error) && error.retryable)) this.#pendingClaimId = null;
-        throw error;
-      }
-      this.#pendingClaimId = null;
-      checkLeader(outcome.leader, this.backend.kind);
-      if (outcome.held) {
-        this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
-      } else {
-        this.#lastSeen = outcome.leader;
-      }
+      await this.#claimOnce(ctx);
       return this.state();
     });
+  }
+
+  campaign(options: CampaignOptions = {}): Promise<LeaseState> {
+    return this.#serial(async () => {
+      const term = this.#term;
+      if (term) {
+        try {
+          await this.#renewHeld(term, this.#ctx(options));
+          return this.state();
+        } catch (error) {
+          if (!(error instanceof LeaseLostError)) throw error;
+        }
+      }
+      const { backend, clock, requestTimeoutMs } = this.#opts;
+      const signal = options.signal ?? new AbortController().signal;
+      const { outcome, sentAt } = await campaignTerm({
+        backend,
+        clock,
+        signal,
+        requestTimeoutMs,
+        request: this.#request(randomClaimId()),
+        renewIntervalMs: options.renewIntervalMs ?? Math.floor(this.ttlMs / 3),
+        ctx: (bound) => this.#ctx(bound ? { signal } : undefined, false),
+        tryClaim: () => this.#claimOnce(this.#ctx({ signal })),
+        onLeader: (leader) => {
+          if (leader) checkLeader(leader, backend.kind);
+          this.#lastSeen = leader;
+        },
+        ...(options.onError ? { onError: options.onError } : {}),
+      });
+      checkLeader(outcome.leader, backend.kind);
+      this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
+      return this.state();
+    });
+  }
+
+  #request(claimId: bigint) {
+    const { value } = this.#opts;
+    const req = { name: this.name, holder: this.holder, ttlMs: this.ttlMs, claimId };
+    return value === undefined ? req : { ...req, value };
+  }
+
+  /** One claim of the lease under the pending claim ID (kept across a retryable failure); holds what it won. */
+  async #claimOnce(ctx: CallContext): Promise<ClaimOutcome> {
+    this.#pendingClaimId ??= randomClaimId();
+    const sentAt = this.#opts.clock.now();
+    let outcome: ClaimOutcome;
+    try {
+      outcome = await this.backend.claim(this.#request(this.#pendingClaimId), ctx);
+    } catch (error) {
+      // Only an outcome-unknown failure keeps the claim ID, so that the retry recognises its own lease.
+      if (!(isLeaseError(error) && error.retryable)) this.#pendingClaimId = null;
+      throw error;
+    }
+    this.#pendingClaimId = null;
+    checkLeader(outcome.leader, this.backend.kind);
+    if (outcome.held) this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
+    else this.#lastSeen = outcome.leader;
+    return outcome;
   }
 
   async #renewHeld(term: HeldTerm, ctx: CallContext): Promise<void> {

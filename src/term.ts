@@ -24,7 +24,7 @@ export type TermEnd = { reason: "lost" | "expired"; error: unknown } | { reason:
  * Call it only while `lease.state().isLeader`; otherwise it resolves with `expired` at once.
  */
 export async function keepTerm(
-  lease: Lease,
+  lease: Pick<Lease, "name" | "state" | "renew">,
   renewIntervalMs: number,
   clock: Clock,
   signal: AbortSignal,

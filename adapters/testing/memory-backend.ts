@@ -10,7 +10,10 @@
  * - claims as on etcd: a free lease is taken under a new lease whose ID is the claim ID; this holder's parked
  *   term is resumed (marked busy, its lease renewed); an earlier try of the same claim is recognised; a claim
  *   that finds the term held by another invocation changes nothing (no lease, no revision);
- * - one atomic guarded transaction per `doIfLeader`.
+ * - one atomic guarded transaction per `doIfLeader`;
+ * - queued campaigns as on etcd (`Backend.campaign`): each candidate on a lease of its own, created at a
+ *   revision of its own, first-come first-led; while the first candidate has not written its term it is the
+ *   leader `leader()` reports, by its proclaimed value with `ttlMs` null, as etcd reports it.
  *
  * Terms are kept per name, not in keys: every name is independent (etcd's nesting of names at "/" does not
  * apply here).
@@ -18,6 +21,8 @@
 import {
   type Backend,
   type BackendCapabilities,
+  type CampaignBackend,
+  type CampaignStep,
   type ClaimOutcome,
   type ClaimRequest,
   type Clock,
@@ -43,6 +48,8 @@ export interface MemoryBackendOptions {
   minTtlMs?: number;
   /** The store's revision before the first write, at least 0. Default 0; set above 2^53 to test exact tokens. */
   startRevision?: bigint;
+  /** False leaves out `Backend.campaign` (and the capability), as on a store that cannot queue. Default true. */
+  campaign?: boolean;
 }
 
 /** Test-only views into the store, on top of the Backend. */
@@ -60,6 +67,13 @@ interface StoredLease {
   ttlMs: number;
   /** Epoch ms on the injected clock. */
   expiresAt: number;
+}
+
+/** A queued candidate: its lease, its create revision (the token it would lead with), its proclaimed value. */
+interface Queued {
+  leaseId: string;
+  token: bigint;
+  value: string;
 }
 
 interface Term {
@@ -98,6 +112,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
   const kv = memoryKv(startRevision);
   const leases = new Map<string, StoredLease>();
   const terms = new Map<string, Term>();
+  /** Candidates waiting per name, oldest first; a term's own candidate is the term itself. */
+  const queues = new Map<string, Queued[]>();
+  const queueOf = (name: string): Queued[] => {
+    let queue = queues.get(name);
+    if (!queue) queues.set(name, (queue = []));
+    return queue;
+  };
   /** The observers' callbacks, told the name of every term written or ended, right after the write. */
   const watchers = new Set<(name: string) => void>();
   const changed = (name: string): void => {
@@ -110,6 +131,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     maxTtlMs: 9_000_000_000_000,
     ttlGranularityMs: 1000,
     compareTargets: ["value", "version", "createRevision", "modRevision"],
+    ...(options.campaign === false ? {} : { campaign: true }),
   };
 
   /** Every lease carries exactly one term; as on etcd, deleting the term's keys is one revision. */
@@ -117,7 +139,10 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     const lease = leases.get(leaseId);
     if (!lease) return;
     leases.delete(leaseId);
-    terms.delete(lease.name);
+    if (terms.get(lease.name)?.leaseId === leaseId) terms.delete(lease.name);
+    const queue = queueOf(lease.name);
+    const at = queue.findIndex((c) => c.leaseId === leaseId);
+    if (at >= 0) queue.splice(at, 1);
     kv.bump();
     changed(lease.name);
   };
@@ -147,6 +172,16 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     };
   };
 
+  /** Who leads `name`: its term, else its first queued candidate (not yet a term: reported as etcd does). */
+  const leaderOf = (name: string): LeaderInfo | null => {
+    const term = terms.get(name);
+    if (term) return infoOf(term);
+    const first = queueOf(name)[0];
+    if (!first) return null;
+    const { leaseId, token, value } = first;
+    return { holder: value, token, ttlMs: null, leaseId, value, parked: false };
+  };
+
   /** The store's guard: the term's token and lease, and the hold of the invocation that holds it now. */
   const holds = (term: Term | undefined, ref: TermRef): term is Term =>
     term !== undefined &&
@@ -161,7 +196,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     if (name !== undefined) changed(name);
   };
 
-  const heldOutcome = (name: string, term: Term): ClaimOutcome => ({
+  const heldOutcome = (name: string, term: Term): Extract<ClaimOutcome, { held: true }> => ({
     held: true,
     leader: infoOf(term),
     grantedTtlMs: keepAlive(term.leaseId, name),
@@ -179,6 +214,70 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     return heldOutcome(req.name, term);
   };
 
+  /** Resolves once lease `leaseId` is gone (revoked or expired on the clock); rejects when `signal` aborts. */
+  const gone = async (name: string, leaseId: string, signal: AbortSignal): Promise<void> => {
+    for (;;) {
+      sweep();
+      signal.throwIfAborted();
+      const lease = leases.get(leaseId);
+      if (!lease) return;
+      const waiting = new AbortController();
+      const until = AbortSignal.any([signal, waiting.signal]);
+      let watcher: ((changedName: string) => void) | undefined;
+      await new Promise<void>((resolve) => {
+        watcher = (changedName) => {
+          if (changedName === name) resolve();
+        };
+        watchers.add(watcher);
+        until.addEventListener("abort", () => resolve(), { once: true });
+        // Its expiry, unless a renewal moves it: the loop then waits for the new deadline.
+        clock.sleep(lease.expiresAt - clock.now(), until).then(resolve, resolve);
+      });
+      waiting.abort();
+      if (watcher) watchers.delete(watcher);
+    }
+  };
+
+  const queueing = (): CampaignBackend => ({
+    async enqueue(req) {
+      sweep();
+      const leaseId = req.claimId.toString();
+      const own = queueOf(req.name).find((c) => c.leaseId === leaseId);
+      const term = terms.get(req.name);
+      const token = own?.token ?? (term?.leaseId === leaseId ? term.token : undefined);
+      if (token !== undefined) return { leaseId, token, grantedTtlMs: keepAlive(leaseId, req.name) };
+      leases.set(leaseId, { name: req.name, ttlMs: req.ttlMs, expiresAt: clock.now() + req.ttlMs });
+      const queued: Queued = { leaseId, token: kv.bump(), value: req.value ?? req.holder };
+      queueOf(req.name).push(queued);
+      changed(req.name);
+      return { leaseId, token: queued.token, grantedTtlMs: req.ttlMs };
+    },
+
+    async step(req, candidate): Promise<CampaignStep> {
+      sweep();
+      const grantedTtlMs = keepAlive(candidate.leaseId, req.name);
+      const term = terms.get(req.name);
+      const queue = queueOf(req.name);
+      const at = queue.findIndex((c) => c.leaseId === candidate.leaseId);
+      if (term?.leaseId === candidate.leaseId) return heldOutcome(req.name, term);
+      if (!term && at === 0) {
+        queue.shift();
+        const run = req.claimId.toString();
+        const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run };
+        if (req.value !== undefined) record.value = req.value;
+        const led: Term = { leaseId: candidate.leaseId, token: candidate.token, hold: kv.bump(), record };
+        terms.set(req.name, led);
+        changed(req.name);
+        return heldOutcome(req.name, led);
+      }
+      const ahead = at > 0 ? queue[at - 1]?.leaseId : term?.leaseId;
+      if (ahead === undefined) throw new LeaseLostError(`lease ${req.name}: candidate ${candidate.leaseId} is gone`);
+      return { held: false, leader: leaderOf(req.name), ahead, grantedTtlMs };
+    },
+
+    waitGone: (name, ahead, { signal }) => gone(name, ahead, signal),
+  });
+
   return {
     kind: "memory",
     capabilities,
@@ -188,7 +287,10 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       sweep();
       const run = req.claimId.toString();
       const term = terms.get(req.name);
-      if (!term) return take(req, run);
+      if (!term) {
+        const first = leaderOf(req.name);
+        return first ? { held: false, leader: first } : take(req, run);
+      }
       const parked = term.record.state === "parked";
       // An earlier try of this very claim took or resumed the term, and its answer was lost.
       if (term.record.run === run && !parked) return heldOutcome(req.name, term);
@@ -232,8 +334,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
 
     async leader(name) {
       sweep();
-      const term = terms.get(name);
-      return term ? infoOf(term) : null;
+      return leaderOf(name);
     },
 
     async txn(req): Promise<TxnOutcome> {
@@ -242,6 +343,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       if (!kv.matches(req.compares)) return { applied: false, reason: "condition-failed" };
       return { applied: true, results: kv.apply(req.ops) };
     },
+
+    ...(options.campaign === false ? {} : { campaign: queueing() }),
 
     get: (key) => kv.get(toBytes(key)),
     revision: () => {
@@ -261,8 +364,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       const seen: ObservedTerm[] = [];
       let wake: (() => void) | undefined;
       const reading = (): ObservedTerm => {
-        const term = terms.get(name);
-        return { leader: term ? infoOf(term) : null, revision: kv.revision() };
+        return { leader: leaderOf(name), revision: kv.revision() };
       };
       const watcher = (changedName: string) => {
         if (changedName !== name) return;
@@ -281,7 +383,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
           }
           const waiting = new AbortController();
           const until = AbortSignal.any([signal, waiting.signal]);
-          const expiresAt = leases.get(terms.get(name)?.leaseId ?? "")?.expiresAt;
+          const expiresAt = leases.get(leaderOf(name)?.leaseId ?? "")?.expiresAt;
           await new Promise<void>((resolve) => {
             wake = resolve;
             until.addEventListener("abort", () => resolve(), { once: true });

@@ -1,0 +1,107 @@
+/**
+ * The campaign loop of a queued candidate (`Lease.campaign`, on a backend with `Backend.campaign`): try-claim
+ * once (a free lease, or this holder's parked term), else enqueue a candidate and step until it leads, waiting
+ * for the deletion of its predecessor in between, and renewing the candidate's lease with every step.
+ */
+import type { Backend, CallContext, Candidate, ClaimOutcome, ClaimRequest, LeaderInfo } from "./backend.ts";
+import type { Clock } from "./clock.ts";
+import { isLeaseError, LeaseLostError, UnsupportedError } from "./errors.ts";
+
+export interface CampaignRun {
+  backend: Backend;
+  request: ClaimRequest;
+  clock: Clock;
+  /** How often the queued candidate's lease is renewed (and the queue read again), in ms. */
+  renewIntervalMs: number;
+  /** Deadline of each wait's stream open, in ms. */
+  requestTimeoutMs: number;
+  signal: AbortSignal;
+  /** A request's context: bound to `signal` unless `bound` is false (the withdrawal after an abort). */
+  ctx(bound: boolean): CallContext;
+  /** The lease handle's own claim (it keeps its claim ID across a retried answer). */
+  tryClaim(): Promise<ClaimOutcome>;
+  /** The election's leader after each step while queued. */
+  onLeader?(leader: LeaderInfo | null): void;
+  /** Every failure the campaign survives (it retries at the next renewal). */
+  onError?(error: unknown): void;
+}
+
+export type HeldOutcome = Extract<ClaimOutcome, { held: true }>;
+
+/**
+ * Campaigns until this participant leads; resolves with the held outcome and the local time its lease's renewal
+ * was sent (where local validity counts from). A queued candidate that finds this holder's parked term first
+ * resumes it (same term, same token) and withdraws its own candidate. On abort, or a non-retryable error, the
+ * candidate withdraws (its lease is revoked) and the promise rejects.
+ * @throws {UnsupportedError} the backend does not queue.
+ */
+export async function campaignTerm(run: CampaignRun): Promise<{ outcome: HeldOutcome; sentAt: number }> {
+  const { backend, request, clock, signal } = run;
+  const queue = backend.campaign;
+  if (!queue || backend.capabilities.campaign !== true) {
+    throw new UnsupportedError(`${backend.kind} does not queue candidates; claim() instead`);
+  }
+  let candidate: Candidate | null = null;
+  const withdraw = async () => {
+    const c = candidate;
+    candidate = null;
+    if (!c) return;
+    const ref = { ...request, leaseId: c.leaseId, token: c.token, hold: "0" };
+    await backend.release(ref, run.ctx(false)).catch((error: unknown) => run.onError?.(error));
+  };
+  /** Waits for `ahead` to go, at most one renewal interval (a failed wait waits that interval). */
+  const waitTurn = async (ahead: string) => {
+    const done = new AbortController();
+    const until = AbortSignal.any([signal, done.signal]);
+    const tick = clock.sleep(run.renewIntervalMs, until).catch(() => undefined);
+    const gone = queue
+      .waitGone(request.name, ahead, { signal: until, requestTimeoutMs: run.requestTimeoutMs })
+      .catch((error: unknown) => {
+        if (!until.aborted) run.onError?.(error);
+        return tick;
+      });
+    await Promise.race([tick, gone]);
+    done.abort();
+  };
+  try {
+    let first = true;
+    for (;;) {
+      signal.throwIfAborted();
+      let sentAt = clock.now();
+      try {
+        if (first || !candidate) {
+          first = false;
+          const claimed = await run.tryClaim();
+          if (claimed.held) {
+            await withdraw();
+            return { outcome: claimed, sentAt };
+          }
+          run.onLeader?.(claimed.leader);
+          candidate ??= await queue.enqueue(request, run.ctx(true));
+        }
+        sentAt = clock.now();
+        const step = await queue.step(request, candidate, run.ctx(true));
+        if (step.held) {
+          candidate = null;
+          return { outcome: step, sentAt };
+        }
+        run.onLeader?.(step.leader);
+        if (step.leader?.parked && step.leader.holder === request.holder) {
+          // This holder's own parked term is first: resume it rather than wait for it to expire.
+          first = true;
+          continue;
+        }
+        await waitTurn(step.ahead);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        if (error instanceof LeaseLostError) candidate = null;
+        else if (!isLeaseError(error) || !error.retryable) throw error;
+        run.onError?.(error);
+        if (!(error instanceof LeaseLostError)) await clock.sleep(run.renewIntervalMs, signal);
+      }
+    }
+  } catch (error) {
+    await withdraw();
+    throw error;
+  }
+}
