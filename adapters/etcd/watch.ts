@@ -21,6 +21,7 @@ import {
   toBytes,
   UnsupportedError,
 } from "../../src/backend-kit.ts";
+import { etcdCampaign } from "./campaign.ts";
 import { etcd } from "./index.ts";
 import { type Election, election } from "./layout.ts";
 import { validatePrefix } from "./options.ts";
@@ -36,7 +37,8 @@ const MAX_RECONNECTS = 3;
 /**
  * Creates an etcd Backend (as `etcd()` does, with the same options and errors) whose `observe` watches.
  * `observe(backend, name)` then follows the lease with `POST /v3/watch` and falls back to polling when the
- * watch cannot be kept.
+ * watch cannot be kept. It also queues (`capabilities.campaign`, `Backend.campaign`: campaign.ts), so that
+ * `startElector` campaigns as etcd's own Election does.
  * @throws {InvalidArgumentError} as `etcd()`.
  */
 export function etcdWithWatch(options: EtcdWatchOptions): Backend {
@@ -47,7 +49,12 @@ export function etcdWithWatch(options: EtcdWatchOptions): Backend {
     const e = election(prefix, name);
     return watchElection(streams, e, (r) => termFrom(e, r)?.info ?? null, o);
   };
-  return Object.assign(backend, { observe });
+  const campaign = etcdCampaign(backend, streams, prefix, options);
+  return Object.assign(backend, {
+    observe,
+    campaign,
+    capabilities: { ...backend.capabilities, campaign: true },
+  });
 }
 
 const startsWith = (bytes: Uint8Array, prefix: Uint8Array) =>

@@ -115,8 +115,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
   /** Candidates waiting per name, oldest first; a term's own candidate is the term itself. */
   const queues = new Map<string, Queued[]>();
   const queueOf = (name: string): Queued[] => {
-    let queue = queues.get(name);
-    if (!queue) queues.set(name, (queue = []));
+    const queue = queues.get(name) ?? [];
+    queues.set(name, queue);
     return queue;
   };
   /** The observers' callbacks, told the name of every term written or ended, right after the write. */
@@ -271,7 +271,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
         return heldOutcome(req.name, led);
       }
       const ahead = at > 0 ? queue[at - 1]?.leaseId : term?.leaseId;
-      if (ahead === undefined) throw new LeaseLostError(`lease ${req.name}: candidate ${candidate.leaseId} is gone`);
+      if (ahead === undefined)
+        throw new LeaseLostError(`lease ${req.name}: candidate ${candidate.leaseId} is gone`);
       return { held: false, leader: leaderOf(req.name), ahead, grantedTtlMs };
     },
 

@@ -4,8 +4,9 @@
  */
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import { etcd } from "../../adapters/etcd/index.ts";
+import { etcdWithWatch } from "../../adapters/etcd/watch.ts";
 import { type EtcdctlProcess, etcdctl, spawnEtcdctl } from "../../scripts/lib/etcdctl.ts";
-import { createLease } from "../../src/index.ts";
+import { createLease, startElector } from "../../src/index.ts";
 
 const endpoint = inject("etcdEndpoint");
 const prefix = `interop-${Date.now()}-${Math.floor(Math.random() * 1e9)}/`;
@@ -144,5 +145,36 @@ describe("etcd elections shared with etcdctl elect", () => {
     expect(await waiting.waitForLines(2, 3000)).toEqual([goKey, "q"]);
     expect(await observer.waitForLines(4, 3000)).toEqual([leaseholdKey, "lh-value", goKey, "q"]);
     expect(await lease.leader()).toMatchObject({ holder: "q", leaseId: leaseOf(e, goKey), ttlMs: null });
+  });
+});
+
+describe("a queueing elector (etcdWithWatch) in line with etcdctl elect", () => {
+  it("waits behind a Go leader, leads after it, and a Go candidate queued behind leads after leasehold", async () => {
+    const watching = etcdWithWatch({ endpoints: [endpoint], prefix: `${prefix}queue/` });
+    const name = "jobs/in-line";
+    const e = `${prefix}queue/${name}`;
+    const go = elect([e, "p"]);
+    const [goKey] = (await go.waitForLines(2, 10_000)) as [string];
+    const elected: string[] = [];
+    const elector = startElector({
+      lease: createLease({ backend: watching, name, holder: "lh", ttlMs: 5000 }),
+      onElected: (s) => {
+        elected.push(s.leaseIdHex as string);
+      },
+    });
+    const [, ours] = (await candidates(e, 2)) as [Kv, Kv];
+    const behind = elect([e, "q"]);
+    const [, , last] = (await candidates(e, 3)) as [Kv, Kv, Kv];
+    await new Promise((r) => setTimeout(r, 300));
+    expect(elected).toEqual([]);
+    expect((await range(goKey)).length).toBe(1);
+
+    await go.stop();
+    await expect.poll(() => elected.length, { timeout: 3000, interval: 10 }).toBe(1);
+    expect(`${e}/${elected[0]}`).toBe(ours.key);
+    await expect(behind.waitForLines(1, 500)).rejects.toThrow(/no 1 lines within/);
+    await elector.stop({ release: true });
+    expect(await behind.waitForLines(2, 3000)).toEqual([last.key, "q"]);
+    await watching.close?.();
   });
 });
