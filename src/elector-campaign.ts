@@ -5,42 +5,81 @@
  */
 import type { Backend, CallContext, Candidate, ClaimOutcome, ClaimRequest, LeaderInfo } from "./backend.ts";
 import type { Clock } from "./clock.ts";
-import { isLeaseError, LeaseLostError, UnsupportedError } from "./errors.ts";
+import { isLeaseError, LeaseLostError } from "./errors.ts";
+import { type CampaignPorts, campaignHook, checkLeader, type Lease, type LeaseState } from "./lease.ts";
 
-export interface CampaignRun {
-  backend: Backend;
-  request: ClaimRequest;
+/** A random ID in [2^62, 2^63), as the lease handle draws claim IDs. */
+function randomClaimId(): bigint {
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  return (1n << 62n) | (BigInt((words[0] as number) & 0x3fffffff) << 32n) | BigInt(words[1] as number);
+}
+
+export interface CampaignOptions {
   clock: Clock;
   /** How often the queued candidate's lease is renewed (and the queue read again), in ms. */
   renewIntervalMs: number;
   /** Deadline of each wait's stream open, in ms. */
   requestTimeoutMs: number;
   signal: AbortSignal;
+  /** Every failure the campaign survives (it goes on at the next renewal). */
+  onError?(error: unknown): void;
+}
+
+/** True when `lease` can campaign by queueing: its backend queues and it is a handle from `createLease`. */
+export function canQueue(lease: Lease): boolean {
+  const { backend } = lease;
+  return backend.capabilities.campaign === true && backend.campaign !== undefined && campaignHook in lease;
+}
+
+/**
+ * Campaigns for `lease` by queueing until it leads (see {@link campaignTerm}); resolves with its state then.
+ * Call only when {@link canQueue}.
+ */
+export function campaign(lease: Lease, options: CampaignOptions): Promise<LeaseState> {
+  const handle = lease as Lease & {
+    [campaignHook](run: (p: CampaignPorts) => Promise<Won>): Promise<LeaseState>;
+  };
+  const { backend } = lease;
+  return handle[campaignHook](async (ports) => {
+    const won = await campaignTerm({
+      ...options,
+      backend,
+      request: ports.request(randomClaimId()),
+      ctx: (bound) => ports.ctx(bound ? { signal: options.signal } : undefined),
+      tryClaim: () => ports.claimOnce(ports.ctx({ signal: options.signal })),
+      onLeader: (leader) => {
+        if (leader) checkLeader(leader, backend.kind);
+        ports.seen(leader);
+      },
+    });
+    checkLeader(won.outcome.leader, backend.kind);
+    return won;
+  });
+}
+
+interface CampaignRun extends CampaignOptions {
+  backend: Backend;
+  request: ClaimRequest;
   /** A request's context: bound to `signal` unless `bound` is false (the withdrawal after an abort). */
   ctx(bound: boolean): CallContext;
   /** The lease handle's own claim (it keeps its claim ID across a retried answer). */
   tryClaim(): Promise<ClaimOutcome>;
   /** The election's leader after each step while queued. */
-  onLeader?(leader: LeaderInfo | null): void;
-  /** Every failure the campaign survives (it retries at the next renewal). */
-  onError?(error: unknown): void;
+  onLeader(leader: LeaderInfo | null): void;
 }
 
-export type HeldOutcome = Extract<ClaimOutcome, { held: true }>;
+type HeldOutcome = Extract<ClaimOutcome, { held: true }>;
+type Won = { outcome: HeldOutcome; sentAt: number };
 
 /**
  * Campaigns until this participant leads; resolves with the held outcome and the local time its lease's renewal
  * was sent (where local validity counts from). A queued candidate that finds this holder's parked term first
  * resumes it (same term, same token) and withdraws its own candidate. On abort, or a non-retryable error, the
  * candidate withdraws (its lease is revoked) and the promise rejects.
- * @throws {UnsupportedError} the backend does not queue.
  */
-export async function campaignTerm(run: CampaignRun): Promise<{ outcome: HeldOutcome; sentAt: number }> {
+async function campaignTerm(run: CampaignRun): Promise<Won> {
   const { backend, request, clock, signal } = run;
-  const queue = backend.campaign;
-  if (!queue || backend.capabilities.campaign !== true) {
-    throw new UnsupportedError(`${backend.kind} does not queue candidates; claim() instead`);
-  }
+  const queue = backend.campaign as NonNullable<Backend["campaign"]>;
   let candidate: Candidate | null = null;
   const withdraw = async () => {
     const c = candidate;
@@ -76,7 +115,7 @@ export async function campaignTerm(run: CampaignRun): Promise<{ outcome: HeldOut
             await withdraw();
             return { outcome: claimed, sentAt };
           }
-          run.onLeader?.(claimed.leader);
+          run.onLeader(claimed.leader);
           candidate ??= await queue.enqueue(request, run.ctx(true));
         }
         sentAt = clock.now();
@@ -85,7 +124,7 @@ export async function campaignTerm(run: CampaignRun): Promise<{ outcome: HeldOut
           candidate = null;
           return { outcome: step, sentAt };
         }
-        run.onLeader?.(step.leader);
+        run.onLeader(step.leader);
         if (step.leader?.parked && step.leader.holder === request.holder) {
           // This holder's own parked term is first: resume it rather than wait for it to expire.
           first = true;

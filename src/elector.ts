@@ -6,6 +6,7 @@
 import type { LeaderInfo } from "./backend.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { awaitBarrier, type Barrier, TermHistory } from "./elector-barrier.ts";
+import { canQueue, campaign as queue } from "./elector-campaign.ts";
 import { InvalidArgumentError } from "./errors.ts";
 import type { ElectorEvent, ElectorEventBody } from "./events.ts";
 import type { Lease, LeaseState } from "./lease.ts";
@@ -143,7 +144,7 @@ export function startElector(options: ElectorOptions): Elector {
   }
   const clock = options.clock ?? systemClock;
   const { backend } = lease;
-  const queued = backend.capabilities.campaign === true && backend.campaign !== undefined;
+  const queued = canQueue(lease);
   const stopping = new AbortController();
   const { signal } = stopping;
   const emit = (body: ElectorEventBody) => {
@@ -265,7 +266,13 @@ export function startElector(options: ElectorOptions): Elector {
       let state: LeaseState | undefined;
       try {
         state = queued
-          ? await lease.campaign({ signal, renewIntervalMs: renewMs, onError: (e) => report(e, "claim") })
+          ? await queue(lease, {
+              clock,
+              signal,
+              renewIntervalMs: renewMs,
+              requestTimeoutMs: Math.min(5000, lease.ttlMs),
+              onError: (e) => report(e, "claim"),
+            })
           : await lease.claim({ signal });
         emit({
           type: "claim",

@@ -26,7 +26,7 @@ export {
   type HttpResponse,
   type Transport,
 } from "./http.ts";
-export { type CallOptions, type CampaignOptions, createLease, type Lease, type LeaseState } from "./lease.ts";
+export { type CallOptions, createLease, type Lease, type LeaseState } from "./lease.ts";
 export {
   type LeaderChange,
   type ObserveError,

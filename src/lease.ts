@@ -7,8 +7,7 @@
  * holder never both lead; sequential invocations of one holder keep the term by an explicit hand-off: a run
  * ends with `park()`, and the next claim by that holder resumes the parked term (see docs/design.md).
  */
-import type { Backend, CallContext, ClaimOutcome, LeaderInfo, TermRef } from "./backend.ts";
-import { campaignTerm } from "./elector-campaign.ts";
+import type { Backend, CallContext, ClaimOutcome, ClaimRequest, LeaderInfo, TermRef } from "./backend.ts";
 import { isLeaseError, LeaseLostError, MalformedResponseError, UnsupportedError } from "./errors.ts";
 import { deadlineSignal } from "./http.ts";
 import { type LeaseOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -47,14 +46,6 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link Lease.campaign}. */
-export interface CampaignOptions extends CallOptions {
-  /** How often the queued candidate renews its lease and reads the queue again, in ms. Default: TTL / 3. */
-  renewIntervalMs?: number;
-  /** Called with every failure the campaign survives (it goes on at the next renewal). */
-  onError?: (error: unknown) => void;
-}
-
 export interface Lease {
   readonly name: string;
   readonly holder: string;
@@ -71,20 +62,6 @@ export interface Lease {
    *   reuses the same claim ID and recognises the lease it created.
    */
   claim(options?: CallOptions): Promise<LeaseState>;
-  /**
-   * Campaigns by queueing (backends with `capabilities.campaign`: etcd through `etcdWithWatch`) and resolves once
-   * this handle leads, as etcd's `Election.Campaign` does: a claim first (a free lease is taken, this holder's
-   * parked term resumed); otherwise a candidate key of its own on a lease of its own, renewed every
-   * `renewIntervalMs` while it waits for the deletion of the candidate created just before it (a watch), then
-   * the term record written guarded by its candidate key. The fencing token is the candidate's create revision.
-   * Queued, this holder's parked term coming first is resumed, and the candidate withdraws. While it waits,
-   * `state()` shows the election's leader. On abort the candidate withdraws (its lease is revoked) and the call
-   * rejects with the signal's reason. Holding a term already, it renews it.
-   * @throws {UnsupportedError} the backend does not queue.
-   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} a
-   *   failure that is not retryable; retryable ones are passed to `onError` and retried.
-   */
-  campaign(options?: CampaignOptions): Promise<LeaseState>;
   /**
    * Extends the held term by the TTL with one round trip (etcd `POST /v3/lease/keepalive`).
    * @throws {LeaseLostError} this handle holds no term, or the store no longer has its lease.
@@ -134,6 +111,27 @@ export interface Lease {
   /** The local view, without I/O: `isLeader` turns false by itself once `validUntil` passes. */
   state(): LeaseState;
 }
+
+/**
+ * The key of a lease handle's entry for a queued campaign (src/elector-campaign.ts, used by `startElector`): the
+ * campaign runs inside the handle's call queue with these ports, and the handle holds the term it won. Not part
+ * of the `Lease` interface: a wrapped lease without it campaigns by claiming.
+ */
+export const campaignHook = Symbol("campaign");
+
+export interface CampaignPorts {
+  /** The claim request of this handle under `claimId`. */
+  request(claimId: bigint): ClaimRequest;
+  /** One `claim()` of the handle (its pending claim ID kept across a retried answer); holds what it wins. */
+  claimOnce(ctx: CallContext): Promise<ClaimOutcome>;
+  /** A request's context with the handle's deadline. */
+  ctx(options?: CallOptions): CallContext;
+  /** The election's leader while queued, for `state()`; the caller has checked it (`checkLeader`). */
+  seen(leader: LeaderInfo | null): void;
+}
+
+/** What a campaign won, its leader checked (`checkLeader`), and when its lease's renewal was sent (local ms). */
+type Won = { outcome: Extract<ClaimOutcome, { held: true }>; sentAt: number };
 
 /** The term this handle holds: what the store reported, its hold mark and the local validity end. */
 interface HeldTerm extends LeaderInfo {
@@ -268,35 +266,17 @@ class LeaseHandle implements Lease {
     });
   }
 
-  campaign(options: CampaignOptions = {}): Promise<LeaseState> {
+  /** See {@link CampaignPorts}: a queued campaign runs in this handle's call queue and holds what it won. */
+  [campaignHook](run: (ports: CampaignPorts) => Promise<Won>): Promise<LeaseState> {
     return this.#serial(async () => {
-      const term = this.#term;
-      if (term) {
-        try {
-          await this.#renewHeld(term, this.#ctx(options));
-          return this.state();
-        } catch (error) {
-          if (!(error instanceof LeaseLostError)) throw error;
-        }
-      }
-      const { backend, clock, requestTimeoutMs } = this.#opts;
-      const signal = options.signal ?? new AbortController().signal;
-      const { outcome, sentAt } = await campaignTerm({
-        backend,
-        clock,
-        signal,
-        requestTimeoutMs,
-        request: this.#request(randomClaimId()),
-        renewIntervalMs: options.renewIntervalMs ?? Math.floor(this.ttlMs / 3),
-        ctx: (bound) => this.#ctx(bound ? { signal } : undefined, false),
-        tryClaim: () => this.#claimOnce(this.#ctx({ signal })),
-        onLeader: (leader) => {
-          if (leader) checkLeader(leader, backend.kind);
+      const { outcome, sentAt } = await run({
+        request: (claimId) => this.#request(claimId),
+        claimOnce: (ctx) => this.#claimOnce(ctx),
+        ctx: (options) => this.#ctx(options, false),
+        seen: (leader) => {
           this.#lastSeen = leader;
         },
-        ...(options.onError ? { onError: options.onError } : {}),
       });
-      checkLeader(outcome.leader, backend.kind);
       this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
       return this.state();
     });

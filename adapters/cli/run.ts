@@ -53,7 +53,6 @@ function onRenewal(lease: Lease, renewed: (state: LeaseState) => void): Lease {
     ttlMs: lease.ttlMs,
     backend: lease.backend,
     claim: (o) => lease.claim(o),
-    campaign: (o) => lease.campaign(o),
     renew: async (o) => {
       const state = await lease.renew(o);
       renewed(state);

@@ -164,7 +164,6 @@ function logged(lease: Lease, h: string, hold: () => string | null): Lease {
     ttlMs: lease.ttlMs,
     backend: lease.backend,
     claim: track("claim"),
-    campaign: (options) => lease.campaign(options),
     renew: track("renew"),
     park: handOff("park"),
     release: handOff("release"),
