@@ -3,6 +3,7 @@
  * unchanged against every backend. Cases that a backend's capability flags exclude are skipped, never weakened.
  */
 import { describe } from "vitest";
+import { campaignCases } from "./campaign-cases.ts";
 import { claimCases } from "./claim-cases.ts";
 import { suiteContext } from "./context.ts";
 import { faultCases } from "./fault-cases.ts";
@@ -19,5 +20,6 @@ export function runConformance(target: ConformanceTarget): void {
     lifecycleCases(context);
     guardCases(context);
     faultCases(context);
+    campaignCases(context);
   });
 }

@@ -1,5 +1,5 @@
 import { inject } from "vitest";
-import { etcd } from "../../adapters/etcd/index.ts";
+import { etcdWithWatch } from "../../adapters/etcd/watch.ts";
 import { fetchTransport, systemClock } from "../../src/index.ts";
 import { runConformance } from "../conformance/suite.ts";
 
@@ -9,7 +9,7 @@ const baseTransport = fetchTransport();
 runConformance({
   name: "etcd 3.4",
   makeBackend: ({ prefix, transport }) =>
-    etcd({ endpoints: [endpoint], prefix, transport: transport ?? baseTransport }),
+    etcdWithWatch({ endpoints: [endpoint], prefix, transport: transport ?? baseTransport }),
   baseTransport,
   clock: systemClock,
   elapse: (ms) => systemClock.sleep(ms),

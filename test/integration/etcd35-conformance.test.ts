@@ -1,9 +1,10 @@
 /**
  * The backend conformance suite against etcd 3.5 (Debian trixie's etcd-server, unpacked by
- * `scripts/setup.sh etcd35`), through the Node transport. This file starts and stops its own server.
+ * `scripts/setup.sh etcd35`), through the Node transport, with its watch and queued campaigns
+ * (`etcdWithWatch`). This file starts and stops its own server.
  */
 import { afterAll } from "vitest";
-import { etcd } from "../../adapters/etcd/index.ts";
+import { etcdWithWatch } from "../../adapters/etcd/watch.ts";
 import { undiciTransport } from "../../adapters/node/index.ts";
 import { etcd35Binary, startEtcd } from "../../scripts/lib/etcd-server.ts";
 import { systemClock } from "../../src/index.ts";
@@ -19,7 +20,7 @@ afterAll(async () => {
 runConformance({
   name: "etcd 3.5 (undici transport)",
   makeBackend: ({ prefix, transport }) =>
-    etcd({ endpoints: [server.endpoint], prefix, transport: transport ?? baseTransport }),
+    etcdWithWatch({ endpoints: [server.endpoint], prefix, transport: transport ?? baseTransport }),
   baseTransport,
   clock: systemClock,
   elapse: (ms) => systemClock.sleep(ms),
