@@ -55,14 +55,15 @@ export interface ElectorOptions {
   /**
    * What a new leader's `onElected` waits for (see {@link Barrier}): `"clean"`, the previous leader's
    * `onDemoted` returned; `"lease-gone"`, the previous term's store lease is gone; `false` (default), nothing.
-   * The term is held and renewed meanwhile. With `"clean"`, `stop({ release: true })` parks before it releases
-   * (one more write and read), which is how this elector tells its successor that its `onDemoted` returned.
+   * The term is held and renewed meanwhile. With `"clean"` (or `lockDelayMs`), `stop({ release: true })` parks
+   * before it releases (on etcd 4 round trips instead of 1), which is how this elector tells its successor that
+   * its `onDemoted` returned: give every participant of one election the same barrier options.
    */
   barrier?: Barrier;
   /**
    * After a previous term that ended without a clean hand-over (it was busy when it ended: a crash, a lost or
-   * expired term), a new leader's `onElected` waits until this many ms after that end was seen, as Consul's
-   * lock-delay does. Default 0.
+   * expired term, or a release that did not park first), a new leader's `onElected` waits until this many ms
+   * after that end was seen, as Consul's lock-delay does. Default 0; at most 3 600 000.
    */
   lockDelayMs?: number;
   /** Called with every {@link ElectorEvent}, for metrics and logs. Must not throw (what it throws is dropped). */
@@ -308,8 +309,8 @@ export function startElector(options: ElectorOptions): Elector {
       await Promise.all([loop, watching]);
       if (!campaign) return;
       if (!stopOptions.release) return lease.park();
-      // Parked first, the term tells a successor with the clean barrier that onDemoted has returned.
-      if (barrier === "clean") await lease.park();
+      // Parked first, the term tells a successor's barrier or lock-delay that its onDemoted has returned.
+      if (barrier === "clean" || lockDelayMs > 0) await lease.park();
       await lease.release();
     },
   };
