@@ -1,11 +1,12 @@
 /**
- * The backend conformance suite: the lease contract of docs/design.md ("Semantics", "Claim protocol v2"), run
- * unchanged against every backend. Cases that a backend's capability flags exclude are skipped, never weakened.
+ * The backend conformance suite: the lease contract of docs/design.md ("Semantics", "Claim protocol v2"), and
+ * the elector's long-running features of docs/elector.md, run unchanged against every backend. Cases that a backend's capability flags exclude are skipped, never weakened.
  */
 import { describe } from "vitest";
 import { campaignCases } from "./campaign-cases.ts";
 import { claimCases } from "./claim-cases.ts";
 import { suiteContext } from "./context.ts";
+import { electorCases } from "./elector-cases.ts";
 import { faultCases } from "./fault-cases.ts";
 import { guardCases } from "./guard-cases.ts";
 import { lifecycleCases } from "./lifecycle-cases.ts";
@@ -21,5 +22,6 @@ export function runConformance(target: ConformanceTarget): void {
     guardCases(context);
     faultCases(context);
     campaignCases(context);
+    electorCases(context);
   });
 }
