@@ -5,6 +5,17 @@
 export type { Backend, BackendCapabilities, LeaderInfo } from "./backend.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { type Elector, type ElectorOptions, startElector } from "./elector.ts";
+export type { Barrier } from "./elector-barrier.ts";
+export type {
+  ClaimEvent,
+  DemotedEvent,
+  ElectedEvent,
+  ElectorEvent,
+  ErrorEvent,
+  LostEvent,
+  ObserveModeEvent,
+  RenewEvent,
+} from "./events.ts";
 export {
   AuthError,
   HttpStatusError,
