@@ -23,6 +23,11 @@ export interface BenchConfig {
   /** Calls per operation and client over which round trips are counted. */
   roundTripOps: number;
   failoverTrials: number;
+  /** Trials of each hand-over row (after release, after a crash, observe delivery). */
+  handoverTrials: number;
+  /** Idle `observe()` iterables whose cost to etcd is measured, and the idle window it is measured over (ms). */
+  idleObservers: number;
+  idleWindowMs: number;
   /** Fresh handles created to measure retained heap per idle handle. */
   idleHandles: number;
   /** Leases held and renewed by this process in the memory section. */
@@ -47,6 +52,9 @@ export const FULL: BenchConfig = {
   cellSlices: 4,
   roundTripOps: 5,
   failoverTrials: 12,
+  handoverTrials: 12,
+  idleObservers: 100,
+  idleWindowMs: 5000,
   idleHandles: 10_000,
   renewedLeases: 1000,
   renewalRounds: 3,
@@ -65,6 +73,9 @@ export const QUICK: BenchConfig = {
   cellSlices: 2,
   roundTripOps: 2,
   failoverTrials: 2,
+  handoverTrials: 2,
+  idleObservers: 5,
+  idleWindowMs: 300,
   idleHandles: 1000,
   renewedLeases: 50,
   renewalRounds: 1,

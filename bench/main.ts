@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: starts a throwaway etcd, measures leasehold against the raw undici floor and the etcd3 gRPC
- * client (round trips, sequential latency, throughput), then failover, memory and bundle sizes, and prints a
- * markdown report. A full run writes it to bench/results/latest.md; `--quick` runs every section with smoke
+ * client (round trips, sequential latency, throughput), then failover, hand-over and observe, memory and bundle
+ * sizes, and prints a markdown report. A full run writes it to bench/results/latest.md; `--quick` runs every section with smoke
  * sizes and only prints. Progress goes to stderr.
  */
 import { writeFile } from "node:fs/promises";
@@ -17,6 +17,7 @@ import type { BenchClient, ClientId } from "./clients/types.ts";
 import { type BenchConfig, FULL, QUICK } from "./config.ts";
 import { startDelayProxy } from "./delay-proxy.ts";
 import { measureFailover } from "./failover.ts";
+import { measureHandover } from "./handover.ts";
 import { measureLatency } from "./latency.ts";
 import { finishMachineInfo, machineInfo } from "./machine.ts";
 import { measureMemory } from "./memory.ts";
@@ -141,6 +142,8 @@ async function run(config: BenchConfig): Promise<BenchResults> {
 
     log("failover");
     const failover = await measureFailover(server.endpoint, "bench/failover/", config);
+    log("handover and observe");
+    const handover = await measureHandover(server.endpoint, "bench/handover/", server.process.pid, config);
     log("memory");
     const memory = await measureMemory(server.endpoint, "bench/memory/", config);
     log("bundle sizes");
@@ -156,6 +159,7 @@ async function run(config: BenchConfig): Promise<BenchResults> {
       network,
       throughput,
       failover,
+      handover,
       memory,
       bundles,
       wallMs: performance.now() - started,

@@ -3,6 +3,7 @@ import type { BundleSize } from "../scripts/bundle-size.ts";
 import type { ClientId } from "./clients/types.ts";
 import type { BenchConfig } from "./config.ts";
 import { FAILOVER_TTL_MS, type FailoverTrial } from "./failover.ts";
+import { HANDOVER_TTL_MS, type HandoverFigures } from "./handover.ts";
 import type { MachineInfo } from "./machine.ts";
 import type { MemoryFigures } from "./memory.ts";
 import { OPS, type OpId, op } from "./ops.ts";
@@ -25,6 +26,7 @@ export interface BenchResults {
   network: Map<OpId, Map<ClientId, LatencyFigures>>;
   throughput: Map<OpId, Map<ClientId, Map<number, ThroughputCell>>>;
   failover: FailoverTrial[];
+  handover: HandoverFigures;
   memory: MemoryFigures;
   bundles: BundleSize[];
   wallMs: number;
@@ -275,6 +277,55 @@ function failoverSection(r: BenchResults): string {
   ].join("\n");
 }
 
+/** The hand-over target of issue 12: the successor leads within 50 ms (p50) of the leader's release. */
+const HANDOVER_TARGET_MS = 50;
+
+function handoverSection(r: BenchResults): string {
+  const h = r.handover;
+  const ms = (v: number) => `${sig(v)} ms`;
+  const row = (label: string, samples: readonly number[]) => [
+    label,
+    String(samples.length),
+    ms(median(samples)),
+    ms(Math.max(...samples)),
+  ];
+  const pair = (a: number | null, b: number | null, fmt: (v: number) => string) =>
+    a === null || b === null ? "–" : `${fmt(a)} → ${fmt(b)}`;
+  const { idle } = h;
+  return [
+    "## Hand-over and observe (leasehold elector on `etcdWithWatch`, undici transport)",
+    "",
+    "Queued electors (`startElector`). After release: from the leader's `stop({ release: true })` to the queued",
+    `follower's \`onElected\`. After a crash: from the holder's claim (its last renewal; it never renews nor`,
+    `releases) to the follower's \`onElected\`, minus the TTL (${HANDOVER_TTL_MS / 1000} s). Observe delivery: from`,
+    "a release sent to the `observe()` event reporting the lease free.",
+    "",
+    table(
+      ["row", "trials", "p50", "max"],
+      [
+        row("hand-over after release", h.afterReleaseMs),
+        row("hand-over after a crash, beyond the TTL", h.afterCrashOverTtlMs),
+        row("observe delivery", h.observeDeliveryMs),
+      ],
+    ),
+    "",
+    `etcd with ${idle.observers} idle \`observe()\` iterables open (each one watch stream), over ${idle.windowMs} ms:`,
+    "",
+    table(
+      ["figure", "without → with"],
+      [
+        ["watchers (etcd_debugging_mvcc_watcher_total)", `${idle.watchers[0]} → ${idle.watchers[1]}`],
+        [
+          "watch streams (etcd_debugging_mvcc_watch_stream_total)",
+          `${idle.watchStreams[0]} → ${idle.watchStreams[1]}`,
+        ],
+        ["etcd CPU over the window", pair(idle.cpuMs[0], idle.cpuMs[1], ms)],
+        ["etcd RSS", pair(idle.rssBytes[0], idle.rssBytes[1], mib)],
+      ],
+    ),
+  ].join("\n");
+}
+
 function memorySection(r: BenchResults): string {
   const m = r.memory;
   return [
@@ -406,6 +457,22 @@ function targetsSection(r: BenchResults): string {
       verdict(max <= FAILOVER_TTL_MS + 600),
     ]);
   }
+  if (r.handover.afterReleaseMs.length > 0) {
+    const p50 = median(r.handover.afterReleaseMs);
+    rows.push([
+      `hand-over after release p50 ≤ ${HANDOVER_TARGET_MS} ms (queued elector, etcdWithWatch)`,
+      `p50 ${sig(p50)} ms, max ${sig(Math.max(...r.handover.afterReleaseMs))} ms`,
+      verdict(p50 <= HANDOVER_TARGET_MS),
+    ]);
+  }
+  if (r.handover.afterCrashOverTtlMs.length > 0) {
+    const max = Math.max(...r.handover.afterCrashOverTtlMs);
+    rows.push([
+      "hand-over after a crash ≤ TTL + etcd's expiry slack (0.5 s) + 0.1 s",
+      `max TTL + ${sig(max)} ms`,
+      verdict(max <= 600),
+    ]);
+  }
   rows.push([
     "≤ 2 KB retained heap per idle lease handle",
     `${Math.round(r.memory.bytesPerIdleHandle)} B`,
@@ -432,6 +499,8 @@ export function renderReport(r: BenchResults): string {
     roundTripSection(r),
     "",
     failoverSection(r),
+    "",
+    handoverSection(r),
     "",
     memorySection(r),
     "",

@@ -137,6 +137,19 @@ describe("bench report", () => {
       { failoverMs: 2100, attempts: 3, marginAfterValidUntilMs: 150 },
       { failoverMs: 2500, attempts: 9, marginAfterValidUntilMs: 300 },
     ],
+    handover: {
+      afterReleaseMs: [4, 6, 70],
+      afterCrashOverTtlMs: [300, 450],
+      observeDeliveryMs: [2, 3],
+      idle: {
+        observers: 100,
+        windowMs: 5000,
+        watchers: [1, 101],
+        watchStreams: [1, 101],
+        cpuMs: [20, 35],
+        rssBytes: [40 * 1024 * 1024, 44 * 1024 * 1024],
+      },
+    },
     memory: {
       idleHandles: 10,
       bytesPerIdleHandle: 300,
@@ -167,6 +180,14 @@ describe("bench report", () => {
     expect(report).toContain("| throughput at c=64 ≥ etcd3's: renew | 4000 vs 6000 ops/s | **missed** |");
     expect(report).toContain("| failover ≤ TTL + 0.6 s (2.6 s) | max 2.50 s | met |");
     expect(report).toContain("| ≤ 2 KB retained heap per idle lease handle | 300 B | met |");
+    expect(report).toContain(
+      "| hand-over after release p50 ≤ 50 ms (queued elector, etcdWithWatch) | p50 6.00 ms, max 70.0 ms | met |",
+    );
+    expect(report).toContain(
+      "| hand-over after a crash ≤ TTL + etcd's expiry slack (0.5 s) + 0.1 s | max TTL + 450 ms | met |",
+    );
+    expect(report).toContain("| hand-over after release | 3 | 6.00 ms | 70.0 ms |");
+    expect(report).toContain("| watchers (etcd_debugging_mvcc_watcher_total) | 1 → 101 |");
     expect(report).toContain("| renew | lh | 0.600 | 1.20 | 1.80 | 1.20× | 1.50× | 150 |");
     expect(report).toContain("| claim (lease free) | 2 | 2 req, 2 RT | 2 req, 1 RT | 2 calls |");
   });
