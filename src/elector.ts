@@ -7,8 +7,9 @@ import type { LeaderInfo } from "./backend.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { awaitBarrier, type Barrier, TermHistory } from "./elector-barrier.ts";
 import { canQueue, campaign as queue } from "./elector-campaign.ts";
+import { electorSettings } from "./elector-options.ts";
 import { InvalidArgumentError } from "./errors.ts";
-import type { ElectorEvent, ElectorEventBody } from "./events.ts";
+import { type ElectorEvent, type ElectorEventBody, withRenewEvents } from "./events.ts";
 import type { Lease, LeaseState } from "./lease.ts";
 import { observe } from "./observe.ts";
 import { keepTerm, type TermEnd } from "./term.ts";
@@ -92,14 +93,6 @@ export interface Elector {
   stop(options?: { release?: boolean }): Promise<void>;
 }
 
-function interval(value: number | undefined, field: string, ttlMs: number): number {
-  const ms = value ?? Math.floor(ttlMs / 3);
-  if (typeof ms !== "number" || !(ms > 0 && ms < ttlMs)) {
-    throw new InvalidArgumentError(field, `must be a number of ms above 0 and below the TTL (${ttlMs} ms)`);
-  }
-  return ms;
-}
-
 /** The local view of an observer: the observed term, never leader. */
 function observedState(lease: Lease, leader: LeaderInfo | null): LeaseState {
   return {
@@ -119,8 +112,8 @@ function observedState(lease: Lease, leader: LeaderInfo | null): LeaseState {
 /**
  * Starts campaigning for `options.lease` at once and keeps going until `stop()`, then {@link keepTerm} while
  * it leads. On a backend that queues (`capabilities.campaign`: etcd through `etcdWithWatch`, the memory
- * backend) it campaigns with `lease.campaign()`: a candidate of its own, led in turn, woken by a watch of its
- * predecessor. Otherwise it polls: `claim()` every `retryIntervalMs` while another holder leads (or a claim
+ * backend) it campaigns by queueing (src/elector-campaign.ts): a candidate of its own, led in turn, woken by a
+ * watch of its predecessor. Otherwise it polls: `claim()` every `retryIntervalMs` while another holder leads (or a claim
  * fails), woken early by the observation when the lease frees (with `Backend.observe`). It also observes the
  * lease (`observe()`) when `onLeaderChange`, a barrier or `lockDelayMs` is set, for an observer
  * (`campaign: false`), and whenever the backend can watch. The callback contract: docs/elector.md.
@@ -132,17 +125,7 @@ export function startElector(options: ElectorOptions): Elector {
   if (typeof lease?.claim !== "function") {
     throw new InvalidArgumentError("lease", "must be a Lease from createLease(...)");
   }
-  const renewMs = interval(options.renewIntervalMs, "renewIntervalMs", lease.ttlMs);
-  const retryMs = interval(options.retryIntervalMs, "retryIntervalMs", lease.ttlMs);
-  if (typeof campaign !== "boolean") throw new InvalidArgumentError("campaign", "must be a boolean");
-  const barrier = options.barrier ?? false;
-  if (barrier !== false && barrier !== "clean" && barrier !== "lease-gone") {
-    throw new InvalidArgumentError("barrier", `must be "clean", "lease-gone" or false`);
-  }
-  const lockDelayMs = options.lockDelayMs ?? 0;
-  if (!Number.isInteger(lockDelayMs) || lockDelayMs < 0 || lockDelayMs > 3_600_000) {
-    throw new InvalidArgumentError("lockDelayMs", "must be an integer number of ms from 0 to 3 600 000");
-  }
+  const { renewMs, retryMs, barrier, lockDelayMs } = electorSettings(options);
   const clock = options.clock ?? systemClock;
   const { backend } = lease;
   const queued = canQueue(lease);
@@ -198,31 +181,11 @@ export function startElector(options: ElectorOptions): Elector {
         })().catch((error: unknown) => report(error, "observe"))
       : Promise.resolve();
 
-  /** The lease as keepTerm drives it, with a `renew` event per renewal. */
-  const renewing = {
-    name: lease.name,
-    state: () => lease.state(),
-    renew: async (o?: { signal?: AbortSignal }) => {
-      const sentAt = clock.now();
-      try {
-        const state = await lease.renew(o);
-        emit({
-          type: "renew",
-          ok: true,
-          requests: 1,
-          validUntil: state.validUntil,
-          durationMs: clock.now() - sentAt,
-        });
-        return state;
-      } catch (error) {
-        emit({ type: "renew", ok: false, requests: 1, validUntil: null, durationMs: clock.now() - sentAt });
-        throw error;
-      }
-    },
-  };
+  const renewing = withRenewEvents(lease, clock, emit);
 
   /** One term: the barrier, then onElected while keepTerm renews; onDemoted once onElected has settled. */
   const lead = async (elected: LeaseState, campaignedAt: number) => {
+    const electedAt = clock.now();
     const term = new AbortController();
     const token = elected.token as bigint;
     const leading = (async () => {
@@ -252,13 +215,18 @@ export function startElector(options: ElectorOptions): Elector {
     })();
     const end = await keepTerm(renewing, renewMs, clock, signal, (error) => report(error, "renew"));
     term.abort(end.reason === "stopped" ? signal.reason : end.error);
-    const termMs = clock.now() - campaignedAt;
     if (end.reason !== "stopped") {
-      emit({ type: "lost", reason: end.reason, error: end.error, token, durationMs: termMs });
+      emit({
+        type: "lost",
+        reason: end.reason,
+        error: end.error,
+        token,
+        durationMs: clock.now() - electedAt,
+      });
     }
     if (!(await leading)) return;
     await call(onDemoted && (() => onDemoted(end)));
-    emit({ type: "demoted", reason: end.reason, token, durationMs: clock.now() - campaignedAt });
+    emit({ type: "demoted", reason: end.reason, token, durationMs: clock.now() - electedAt });
   };
 
   const loop = (async () => {

@@ -3,6 +3,8 @@
  * demotion, loss, observe mode change and survived error, each with how long it took, so that metrics and logs
  * need no wrapper around the lease. Plain data: no I/O, no dependency (docs/elector.md turns them into gauges).
  */
+import type { Clock } from "./clock.ts";
+import type { Lease } from "./lease.ts";
 import type { ObserveMode } from "./observe.ts";
 
 interface Base {
@@ -92,3 +94,32 @@ export type ElectorEventBody = ElectorEvent extends infer E
     ? Omit<E, "name" | "holder">
     : never
   : never;
+
+/** `lease` as `keepTerm` drives it, emitting a `renew` event per renewal. */
+export function withRenewEvents(
+  lease: Lease,
+  clock: Clock,
+  emit: (event: ElectorEventBody) => void,
+): Pick<Lease, "name" | "state" | "renew"> {
+  return {
+    name: lease.name,
+    state: () => lease.state(),
+    renew: async (options) => {
+      const sentAt = clock.now();
+      try {
+        const state = await lease.renew(options);
+        emit({
+          type: "renew",
+          ok: true,
+          requests: 1,
+          validUntil: state.validUntil,
+          durationMs: clock.now() - sentAt,
+        });
+        return state;
+      } catch (error) {
+        emit({ type: "renew", ok: false, requests: 1, validUntil: null, durationMs: clock.now() - sentAt });
+        throw error;
+      }
+    },
+  };
+}

@@ -6,16 +6,6 @@ export type { Backend, BackendCapabilities, LeaderInfo } from "./backend.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { type Elector, type ElectorOptions, startElector } from "./elector.ts";
 export type { Barrier } from "./elector-barrier.ts";
-export type {
-  ClaimEvent,
-  DemotedEvent,
-  ElectedEvent,
-  ElectorEvent,
-  ErrorEvent,
-  LostEvent,
-  ObserveModeEvent,
-  RenewEvent,
-} from "./events.ts";
 export {
   AuthError,
   HttpStatusError,
@@ -29,6 +19,16 @@ export {
   TransportError,
   UnsupportedError,
 } from "./errors.ts";
+export type {
+  ClaimEvent,
+  DemotedEvent,
+  ElectedEvent,
+  ElectorEvent,
+  ErrorEvent,
+  LostEvent,
+  ObserveModeEvent,
+  RenewEvent,
+} from "./events.ts";
 export {
   type FetchTransportOptions,
   fetchTransport,
