@@ -22,26 +22,33 @@ export interface ElectorOptions {
    */
   lease: Lease;
   /**
-   * Called when this participant becomes leader. `signal` aborts when that term ends; its reason says how: the
-   * term's error (`LeaseLostError`, or the last renewal's error when validity ran out) or, on `stop()`, an
-   * `AbortError`. Long work should stop then, and its writes should go through `lease.doIfLeader`, which will not
-   * commit after the term. The term is renewed while it runs. It may return a promise: see `onDemoted`.
+   * Called once per term when this participant leads, after the barrier (`barrier`, `lockDelayMs`). `signal`
+   * aborts exactly when that term ends, with a reason that says how: `lost`, a `LeaseLostError` (the store no
+   * longer has the lease) or the non-retryable error that ended it; `expired`, the last renewal's error (or a
+   * `LeaseLostError` when there was none) once the local `validUntil` passed; `stopped`, the `AbortError` of
+   * `stop()`. Long work should stop then, and its writes should go through `lease.doIfLeader`, which will not
+   * commit after the term. The term is renewed while it runs. It may return a promise: see `onDemoted`. The
+   * contract in full: docs/elector.md.
    */
   onElected?: (state: LeaseState, signal: AbortSignal) => unknown;
   /**
    * Called when a term ends, with how it ended (see {@link TermEnd}), always after that term's `onElected` has
    * returned or thrown, and after the promise it returned has settled; only then does the elector campaign
-   * again. An `onElected` that ignores its signal therefore delays this, and the next campaign.
+   * again. An `onElected` that ignores its signal therefore delays this, and the next campaign. A term that
+   * ended during its barrier, before `onElected`, gets neither callback.
    */
   onDemoted?: (end: TermEnd) => unknown;
   /**
-   * Called with every error the loop meets and survives, as it happens: failed claims, every failed renewal
-   * during a term (the term goes on until its `validUntil`), and callbacks that threw.
+   * Called with every error the loop meets and survives, as it happens: every failed claim or campaign step
+   * (a queued candidate retries at its next renewal), every failed renewal during a term (the term goes on until
+   * its `validUntil`), a failed barrier check, a failed observation, and callbacks that threw.
    */
   onError?: (error: unknown) => unknown;
   /**
    * Called with the current term after every change `observe()` reports (null when the lease is free): for
-   * every participant, leaders, followers and observers alike. Called in order, never twice for one state.
+   * every participant, leaders, followers, queued candidates and observers alike. Called in order, never twice
+   * for one state. A first candidate that has not written its term yet shows as a Go candidate does (its
+   * proclaimed value, `ttlMs` null).
    */
   onLeaderChange?: (leader: LeaderInfo | null) => unknown;
   /**
@@ -49,9 +56,15 @@ export interface ElectorOptions {
    * never leader) only. Default `true`.
    */
   campaign?: boolean;
-  /** How often the leader renews, in ms. Default: a third of the lease's TTL. Must be below the TTL. */
+  /**
+   * How often the leader renews, and a queued candidate renews its own lease and reads the queue again, in ms.
+   * Default: a third of the lease's TTL. Must be below the TTL.
+   */
   renewIntervalMs?: number;
-  /** How often a follower (or a failed claim) tries again, in ms. Default: a third of the lease's TTL. */
+  /**
+   * How often a polling follower (or a failed claim) tries again, and the poll interval of the observation, in
+   * ms. Default: a third of the lease's TTL.
+   */
   retryIntervalMs?: number;
   /**
    * What a new leader's `onElected` waits for (see {@link Barrier}): `"clean"`, the previous leader's
