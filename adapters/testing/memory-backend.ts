@@ -21,8 +21,6 @@
 import {
   type Backend,
   type BackendCapabilities,
-  type CampaignBackend,
-  type CampaignStep,
   type ClaimOutcome,
   type ClaimRequest,
   type Clock,
@@ -31,13 +29,14 @@ import {
   type KeyValue,
   type LeaderInfo,
   LeaseLostError,
-  type ObservedTerm,
   systemClock,
   type TermRef,
   type TxnOutcome,
   toBytes,
 } from "../../src/backend-kit.ts";
 import { memoryKv } from "./memory-kv.ts";
+import { memoryQueue, type Queued } from "./memory-queue.ts";
+import { type WatchSource, waitGone, watchTerm } from "./memory-watch.ts";
 
 export interface MemoryBackendOptions {
   /** Drives lease expiry; pass `fakeClock()` to control time. Default: the system clock. */
@@ -67,13 +66,6 @@ interface StoredLease {
   ttlMs: number;
   /** Epoch ms on the injected clock. */
   expiresAt: number;
-}
-
-/** A queued candidate: its lease, its create revision (the token it would lead with), its proclaimed value. */
-interface Queued {
-  leaseId: string;
-  token: bigint;
-  value: string;
 }
 
 interface Term {
@@ -214,70 +206,39 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     return heldOutcome(req.name, term);
   };
 
-  /** Resolves once lease `leaseId` is gone (revoked or expired on the clock); rejects when `signal` aborts. */
-  const gone = async (name: string, leaseId: string, signal: AbortSignal): Promise<void> => {
-    for (;;) {
-      sweep();
-      signal.throwIfAborted();
-      const lease = leases.get(leaseId);
-      if (!lease) return;
-      const waiting = new AbortController();
-      const until = AbortSignal.any([signal, waiting.signal]);
-      let watcher: ((changedName: string) => void) | undefined;
-      await new Promise<void>((resolve) => {
-        watcher = (changedName) => {
-          if (changedName === name) resolve();
-        };
-        watchers.add(watcher);
-        until.addEventListener("abort", () => resolve(), { once: true });
-        // Its expiry, unless a renewal moves it: the loop then waits for the new deadline.
-        clock.sleep(lease.expiresAt - clock.now(), until).then(resolve, resolve);
-      });
-      waiting.abort();
-      if (watcher) watchers.delete(watcher);
-    }
+  const source: WatchSource = {
+    clock,
+    sweep,
+    subscribe: (notice) => {
+      watchers.add(notice);
+      return () => watchers.delete(notice);
+    },
+    expiresAt: (leaseId) => leases.get(leaseId)?.expiresAt,
+    reading: (name) => ({ leader: leaderOf(name), revision: kv.revision() }),
   };
 
-  const queueing = (): CampaignBackend => ({
-    async enqueue(req) {
-      sweep();
-      const leaseId = req.claimId.toString();
-      const own = queueOf(req.name).find((c) => c.leaseId === leaseId);
-      const term = terms.get(req.name);
-      const token = own?.token ?? (term?.leaseId === leaseId ? term.token : undefined);
-      if (token !== undefined) return { leaseId, token, grantedTtlMs: keepAlive(leaseId, req.name) };
-      leases.set(leaseId, { name: req.name, ttlMs: req.ttlMs, expiresAt: clock.now() + req.ttlMs });
-      const queued: Queued = { leaseId, token: kv.bump(), value: req.value ?? req.holder };
-      queueOf(req.name).push(queued);
-      changed(req.name);
-      return { leaseId, token: queued.token, grantedTtlMs: req.ttlMs };
-    },
-
-    async step(req, candidate): Promise<CampaignStep> {
-      sweep();
-      const grantedTtlMs = keepAlive(candidate.leaseId, req.name);
-      const term = terms.get(req.name);
-      const queue = queueOf(req.name);
-      const at = queue.findIndex((c) => c.leaseId === candidate.leaseId);
-      if (term?.leaseId === candidate.leaseId) return heldOutcome(req.name, term);
-      if (!term && at === 0) {
-        queue.shift();
+  const queueing = () =>
+    memoryQueue({
+      sweep,
+      queueOf,
+      termOf: (name) => terms.get(name),
+      bump: () => kv.bump(),
+      grant: (leaseId, name, ttlMs) => leases.set(leaseId, { name, ttlMs, expiresAt: clock.now() + ttlMs }),
+      keepAlive,
+      held: (name) => heldOutcome(name, terms.get(name) as Term),
+      lead: (req, candidate) => {
         const run = req.claimId.toString();
         const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run };
         if (req.value !== undefined) record.value = req.value;
-        const led: Term = { leaseId: candidate.leaseId, token: candidate.token, hold: kv.bump(), record };
-        terms.set(req.name, led);
+        const term: Term = { leaseId: candidate.leaseId, token: candidate.token, hold: kv.bump(), record };
+        terms.set(req.name, term);
         changed(req.name);
-        return heldOutcome(req.name, led);
-      }
-      const ahead = at > 0 ? queue[at - 1]?.leaseId : term?.leaseId;
-      if (ahead === undefined)
-        throw new LeaseLostError(`lease ${req.name}: candidate ${candidate.leaseId} is gone`);
-      return { held: false, leader: leaderOf(req.name), ahead, grantedTtlMs };
-    },
-
-    waitGone: (name, ahead, { signal }) => gone(name, ahead, signal),
-  });
+        return heldOutcome(req.name, term);
+      },
+      leaderOf,
+      changed,
+      waitGone: (name, leaseId, signal) => waitGone(source, name, leaseId, signal),
+    });
 
   return {
     kind: "memory",
@@ -361,47 +322,6 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
      * A watch as on etcd: the term at the start, then the term after every write or end of it (expiry included:
      * the watch wakes when the clock reaches the term's lease deadline), each at its revision, none missed.
      */
-    async *observe(name, { signal }) {
-      const seen: ObservedTerm[] = [];
-      let wake: (() => void) | undefined;
-      const reading = (): ObservedTerm => {
-        return { leader: leaderOf(name), revision: kv.revision() };
-      };
-      const watcher = (changedName: string) => {
-        if (changedName !== name) return;
-        seen.push(reading());
-        wake?.();
-      };
-      watchers.add(watcher);
-      try {
-        sweep();
-        yield reading();
-        while (!signal.aborted) {
-          const next = seen.shift();
-          if (next) {
-            yield next;
-            continue;
-          }
-          const waiting = new AbortController();
-          const until = AbortSignal.any([signal, waiting.signal]);
-          const expiresAt = leases.get(leaderOf(name)?.leaseId ?? "")?.expiresAt;
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            until.addEventListener("abort", () => resolve(), { once: true });
-            if (expiresAt !== undefined) {
-              // A renewal meanwhile moves the deadline: the loop then waits for the new one.
-              clock.sleep(expiresAt - clock.now(), until).then(() => {
-                sweep();
-                resolve();
-              }, resolve);
-            }
-          });
-          wake = undefined;
-          waiting.abort();
-        }
-      } finally {
-        watchers.delete(watcher);
-      }
-    },
+    observe: (name, { signal }) => watchTerm(source, name, signal),
   };
 }
