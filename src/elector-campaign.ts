@@ -39,6 +39,8 @@ export function campaign(lease: Lease, options: CampaignOptions): Promise<LeaseS
   const handle = lease as Lease & {
     [campaignHook](run: (p: CampaignPorts) => Promise<Won>): Promise<LeaseState>;
   };
+  // A term the handle holds already is renewed, as claim() does, rather than queued behind.
+  if (lease.state().isLeader) return lease.claim({ signal: options.signal });
   const { backend } = lease;
   return handle[campaignHook](async (ports) => {
     const won = await campaignTerm({

@@ -58,6 +58,21 @@ describe("startElector on a queueing backend", () => {
     expect(backend.leaseCount()).toBe(0);
   });
 
+  it("keeps a term its lease handle already holds: same token, no candidate queued behind it", async () => {
+    const { backend, lease, clock, elected } = setup();
+    const handle = lease("a");
+    const held = await handle.claim();
+    const elector = startElector({
+      lease: handle,
+      clock,
+      onElected: (s) => void elected.push({ who: "a", token: s.token as bigint, at: 0 }),
+    });
+    await settle();
+    expect(elected).toEqual([{ who: "a", token: held.token, at: 0 }]);
+    expect(backend.leaseCount()).toBe(1);
+    await elector.stop({ release: true });
+  });
+
   it("a try-claim never jumps the queue; the first candidate is reported by its value until it writes its term", async () => {
     const { lease, start, elected } = setup();
     const a = lease("a");
