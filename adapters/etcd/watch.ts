@@ -49,7 +49,7 @@ export function etcdWithWatch(options: EtcdWatchOptions): Backend {
     const e = election(prefix, name);
     return watchElection(streams, e, (r) => termFrom(e, r)?.info ?? null, o);
   };
-  const campaign = etcdCampaign(backend, streams, prefix, options);
+  const campaign = etcdCampaign(streams, prefix, options);
   return Object.assign(backend, {
     observe,
     campaign,
