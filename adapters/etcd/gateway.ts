@@ -12,7 +12,7 @@ import {
   type Transport,
 } from "../../src/backend-kit.ts";
 import { Authenticator } from "./auth.ts";
-import { type Answer, readAnswer } from "./gateway-error.ts";
+import { type Answer, allFailed, attemptFailure, readAnswer } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
 import { backoffMs, type Outcome, resend, type Verdict } from "./resend.ts";
 
@@ -161,6 +161,8 @@ export class Gateway {
     const auth = this.#auth;
     const start = this.#preferred;
     let outcomes: Outcome[] = [];
+    /** Each endpoint tried and its last failure, for the error of a call that none served. */
+    const failures = new Map<string, string>();
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
       // The backoff sleep rejects once the call's signal fires: then the last outcome stands.
       const slept =
@@ -201,9 +203,10 @@ export class Gateway {
         return outcomes;
       }
       if (index === this.#preferred) this.#preferred = (index + 1) % endpoints.length;
+      failures.set(endpoint, attemptFailure(outcomes));
       if (verdict === "fail") break;
     }
-    return outcomes;
+    return failures.size > 1 ? allFailed(outcomes, failures, endpoints.length) : outcomes;
   }
 
   /** The signal of one attempt: the call's own, cut shorter when another endpoint may still be tried. */
