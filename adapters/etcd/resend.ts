@@ -1,5 +1,5 @@
 /**
- * The resend policy of the etcd gateway, kept apart from dispatch (gateway.ts): given what one attempt
+ * The resend policy of the etcd dispatcher, kept apart from dispatch (dispatcher.ts): given what one attempt
  * produced, whether to accept it, send it again with a fresh token, or send it to the next endpoint; and how
  * long to back off before that. Every resend decision of the etcd backend is made here.
  */

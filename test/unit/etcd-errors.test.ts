@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { etcdBackend } from "../../adapters/etcd/backend.ts";
-import { Gateway } from "../../adapters/etcd/gateway.ts";
+import { Dispatcher } from "../../adapters/etcd/dispatcher.ts";
 import { etcd } from "../../adapters/etcd/index.ts";
 import {
   AuthError,
@@ -61,8 +61,8 @@ const instantClock: Clock = { now: () => 0, sleep: async () => undefined };
 
 function backend(script: (origin: string, path: string) => Reply, endpoints = [A, B, C]) {
   const { sent, transport } = scriptedFetch(script);
-  const gateway = new Gateway({ endpoints, transport, clock: instantClock, random: () => 0.5 });
-  return { sent, backend: etcdBackend(gateway, "lh/") };
+  const dispatcher = new Dispatcher({ endpoints, transport, clock: instantClock, random: () => 0.5 });
+  return { sent, backend: etcdBackend(dispatcher, "lh/") };
 }
 
 const ctx = () => ({ signal: AbortSignal.timeout(2000), timeoutMs: 2000 });
@@ -148,8 +148,13 @@ describe("every endpoint failing", () => {
 
   it("says how many were tried when the call ends before every endpoint was", async () => {
     const { transport } = scriptedFetch((origin) => refused(origin));
-    const gateway = new Gateway({ endpoints: [A, B, C], transport, maxAttempts: 2, clock: instantClock });
-    const error = await thrown(etcdBackend(gateway, "lh/").leader("jobs/x", ctx()));
+    const dispatcher = new Dispatcher({
+      endpoints: [A, B, C],
+      transport,
+      maxAttempts: 2,
+      clock: instantClock,
+    });
+    const error = await thrown(etcdBackend(dispatcher, "lh/").leader("jobs/x", ctx()));
     expect(error.message).toMatch(
       /^etcd: 2 of 3 endpoints failed: http:\/\/127\.0\.0\.11:2379: .*; http:\/\/127\.0\.0\.12:2379: /,
     );

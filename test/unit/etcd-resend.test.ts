@@ -1,5 +1,5 @@
 /**
- * The etcd gateway's resend policy on its own: one verdict per attempt, from the answers read once (status,
+ * The etcd dispatcher's resend policy on its own: one verdict per attempt, from the answers read once (status,
  * gRPC code, message) and the transport's failures.
  */
 import { describe, expect, it } from "vitest";
