@@ -86,12 +86,29 @@ export class TransportError extends LeaseError {
   }
 }
 
-/** The store answered with an HTTP status the operation does not expect. 5xx are retryable. */
+/**
+ * 5xx statuses that say "this server cannot serve such a request at all" rather than "not now": Not
+ * Implemented, HTTP Version Not Supported, Variant Also Negotiates, Loop Detected, Not Extended, Network
+ * Authentication Required. Another attempt gets the same answer.
+ */
+const NOT_THIS_SERVER = [501, 505, 506, 508, 510, 511];
+
+/** Whether an answer of `status` may differ when the request is sent again: 5xx but {@link NOT_THIS_SERVER}. */
+export const isRetryableStatus = (status: number): boolean =>
+  status >= 500 && !NOT_THIS_SERVER.includes(status);
+
+/**
+ * The store answered with an HTTP status the operation does not expect. Retryable for 5xx, except statuses
+ * that no retry changes (501, 505, …), whose message says so.
+ */
 export class HttpStatusError extends LeaseError {
   readonly status: number;
 
   constructor(status: number, message: string, options: LeaseErrorOptions = {}) {
-    super("HTTP", `HTTP ${status}: ${message}`, { retryable: status >= 500, ...options });
+    const final = NOT_THIS_SERVER.includes(status)
+      ? "; not retried: this server cannot serve the request"
+      : "";
+    super("HTTP", `HTTP ${status}: ${message}${final}`, { retryable: isRetryableStatus(status), ...options });
     this.status = status;
   }
 }

@@ -3,6 +3,7 @@
  * core runs wherever `fetch` runs (Workers, Deno, Bun, Node). `leasehold/node` offers an undici transport.
  */
 import { LeaseError, LeaseTimeoutError, MalformedResponseError, TransportError } from "./errors.ts";
+import { failureReason } from "./failure-reason.ts";
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "DELETE";
 
@@ -65,7 +66,12 @@ export function deadlineSignal(ms: number, signal?: AbortSignal): AbortSignal {
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
-/** Maps whatever a failed request threw to a typed leasehold error. Shared by every transport. */
+/**
+ * Maps whatever a failed request threw to a typed leasehold error. Shared by every transport. A request that
+ * got no answer is a {@link TransportError} whose message names the root cause and what to check, e.g.
+ * `POST http://127.0.0.1:2379/v3/kv/txn failed: connection refused (ECONNREFUSED): is the server listening at
+ * http://127.0.0.1:2379?`; the platform's error stays its `cause`.
+ */
 export function toTransportError(
   error: unknown,
   req: Pick<HttpRequest, "method" | "url" | "signal">,
@@ -79,8 +85,7 @@ export function toTransportError(
     }
     return new TransportError(`${what} was aborted`, { cause: reason, retryable: false });
   }
-  const detail = error instanceof Error ? error.message : String(error);
-  return new TransportError(`${what} failed: ${detail}`, { cause: error });
+  return new TransportError(`${what} failed: ${failureReason(error, req.url)}`, { cause: error });
 }
 
 /** Request URLs carry no credentials (see {@link HttpRequest}); the query is left out of messages all the same. */

@@ -10,26 +10,31 @@ const SEGMENT = /^(?!\.\.?$)[\p{L}\p{N}._~:@+=,-]+$/u;
 const SEGMENT_CHAR = /^[\p{L}\p{N}._~:@+=,-]$/u;
 const CONTROL = /[\p{Cc}\p{Cs}]/u;
 
-const ALLOWED = "letters, digits and . _ ~ : @ + = , -";
+const ALLOWED = 'letters, digits and . _ ~ : @ + = , - in segments separated by "/"';
 
-/** Why segment `n` (1-based) of `name` is refused, pointing at the offending character. */
-function segmentRule(name: string, segment: string, n: number): string {
-  const where = `${JSON.stringify(name)}: segment ${n}`;
+/** Why `name` is refused, pointing at the offending character by its index in `name`. */
+function nameRule(name: string, segments: readonly string[], bad: number): string {
+  const at = segments.slice(0, bad).reduce((n, s) => n + s.length + 1, 0);
+  const segment = segments[bad] as string;
+  const quoted = JSON.stringify(name);
   if (segment === "")
-    return `${where} is empty (no leading, trailing or doubled "/"); a name is made of ${ALLOWED}`;
-  if (segment === "." || segment === "..") return `${where} is "${segment}", which is not allowed`;
+    return `${quoted} has an empty segment at index ${at} (a leading, trailing or doubled "/"); allowed: ${ALLOWED}`;
+  if (segment === "." || segment === "..")
+    return `${quoted} has the segment "${segment}" at index ${at}, which is not allowed; allowed: ${ALLOWED}`;
   const chars = Array.from(segment);
-  const at = chars.findIndex((c) => !SEGMENT_CHAR.test(c));
-  const char = chars[at] as string;
+  const i = chars.findIndex((c) => !SEGMENT_CHAR.test(c));
+  const char = chars[i] as string;
   const code = `U+${(char.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, "0")}`;
-  return `${where} has ${JSON.stringify(char)} (${code}) at character ${at + 1}; only ${ALLOWED} are allowed`;
+  const index = at + chars.slice(0, i).join("").length;
+  return `${quoted} has ${JSON.stringify(char)} (${code}) at index ${index}; allowed: ${ALLOWED}`;
 }
 
 /**
  * A lease name is one or more "/"-separated segments, e.g. `jobs/nightly-report`: no empty segment (so no
  * leading, trailing or doubled "/"), no "." or ".." segment, and each segment made of letters, digits and
  * `. _ ~ : @ + = , -`. These rules make every name a valid etcd key suffix and a valid ZooKeeper path.
- * @throws {InvalidArgumentError} with `field` set to `field`.
+ * @throws {InvalidArgumentError} with `field` set to `field`, whose message quotes the name and the index of
+ *   the first offending character (e.g. `name: "jobs/nightly report" has " " (U+0020) at index 12; allowed: …`).
  */
 export function validateName(name: unknown, field = "name"): string {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
@@ -37,7 +42,7 @@ export function validateName(name: unknown, field = "name"): string {
   }
   const segments = name.split("/");
   const bad = segments.findIndex((segment) => !SEGMENT.test(segment));
-  if (bad >= 0) throw new InvalidArgumentError(field, segmentRule(name, segments[bad] as string, bad + 1));
+  if (bad >= 0) throw new InvalidArgumentError(field, nameRule(name, segments, bad));
   return name;
 }
 

@@ -20,7 +20,7 @@ import {
   toBytes,
 } from "../../src/backend-kit.ts";
 import { claim } from "./claim.ts";
-import type { Gateway } from "./gateway.ts";
+import type { Dispatcher } from "./dispatcher.ts";
 import { guardedTxn } from "./guarded-txn.ts";
 import { candidateKey, type Election, election } from "./layout.ts";
 import { keepAlive, putRecord, revoke, sendTxn, ttlLeft } from "./requests.ts";
@@ -36,34 +36,36 @@ export const ETCD_CAPABILITIES: BackendCapabilities = {
   compareTargets: ["value", "version", "createRevision", "modRevision"],
 };
 
-/** The etcd Backend on `gateway`, its elections under `prefix`. */
-export function etcdBackend(gateway: Gateway, prefix: string): Backend {
+/** The etcd Backend on `dispatcher`, its elections under `prefix`. */
+export function etcdBackend(dispatcher: Dispatcher, prefix: string): Backend {
   const at = (name: string) => election(prefix, name);
   return {
     kind: "etcd",
     capabilities: ETCD_CAPABILITIES,
     reservedPrefix: toBytes(prefix),
-    claim: (req, ctx) => claim(gateway, at(req.name), req, ctx),
-    renew: async (term, ctx) => ({ grantedTtlMs: await keepAlive(gateway, term.leaseId, term.ttlMs, ctx) }),
-    park: (term, ctx) => park(gateway, at(term.name), term, ctx),
-    release: (term, ctx) => revoke(gateway, term.leaseId, ctx),
-    releaseParked: (name, holder, ctx) => releaseParked(gateway, at(name), holder, ctx),
+    claim: (req, ctx) => claim(dispatcher, at(req.name), req, ctx),
+    renew: async (term, ctx) => ({
+      grantedTtlMs: await keepAlive(dispatcher, term.leaseId, term.ttlMs, ctx),
+    }),
+    park: (term, ctx) => park(dispatcher, at(term.name), term, ctx),
+    release: (term, ctx) => revoke(dispatcher, term.leaseId, ctx),
+    releaseParked: (name, holder, ctx) => releaseParked(dispatcher, at(name), holder, ctx),
     leader: async (name, ctx) => {
       const e = at(name);
-      return termFrom(e, await readElection(gateway, e, ctx))?.info ?? null;
+      return termFrom(e, await readElection(dispatcher, e, ctx))?.info ?? null;
     },
-    txn: (req, ctx) => guardedTxn(gateway, at(req.term.name), req, ctx),
-    close: () => gateway.close(),
-    ttlLeft: (leaseId, ctx) => ttlLeft(gateway, leaseId, ctx),
+    txn: (req, ctx) => guardedTxn(dispatcher, at(req.term.name), req, ctx),
+    close: () => dispatcher.close(),
+    ttlLeft: (leaseId, ctx) => ttlLeft(dispatcher, leaseId, ctx),
   };
 }
 
-async function park(gateway: Gateway, e: Election, term: TermRef, ctx: CallContext): Promise<void> {
+async function park(dispatcher: Dispatcher, e: Election, term: TermRef, ctx: CallContext): Promise<void> {
   const record: HolderRecord = { holder: term.holder, ttlMs: term.ttlMs, state: "parked" };
   if (term.value !== undefined) record.value = term.value;
   const what = "park txn";
   const txn = await sendTxn(
-    gateway,
+    dispatcher,
     {
       compare: termGuards(e, term.leaseId, term.token, term.hold),
       success: [putRecord(e, record, term.leaseId)],
@@ -74,13 +76,18 @@ async function park(gateway: Gateway, e: Election, term: TermRef, ctx: CallConte
   responsesOf(txn, "p", what, "");
 }
 
-async function releaseParked(gateway: Gateway, e: Election, holder: string, ctx: CallContext): Promise<void> {
-  const term = termFrom(e, await readElection(gateway, e, ctx));
+async function releaseParked(
+  dispatcher: Dispatcher,
+  e: Election,
+  holder: string,
+  ctx: CallContext,
+): Promise<void> {
+  const term = termFrom(e, await readElection(dispatcher, e, ctx));
   if (!term?.record || term.info.holder !== holder || !term.info.parked) return;
   const { leaseId, token } = term.info;
   const what = "release txn";
   const ended = await sendTxn(
-    gateway,
+    dispatcher,
     {
       compare: termGuards(e, leaseId, token, term.recordRevision),
       success: [
@@ -93,5 +100,5 @@ async function releaseParked(gateway: Gateway, e: Election, holder: string, ctx:
   );
   responsesOf(ended, "dd", what, "");
   // Once its keys are gone nobody can resume the term, so its lease may go too.
-  if (ended.succeeded) await revoke(gateway, leaseId, ctx);
+  if (ended.succeeded) await revoke(dispatcher, leaseId, ctx);
 }

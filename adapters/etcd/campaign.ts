@@ -27,7 +27,7 @@ import {
   toBytes,
   UnsupportedError,
 } from "../../src/backend-kit.ts";
-import { type Answer, Gateway } from "./gateway.ts";
+import { type Answer, Dispatcher } from "./dispatcher.ts";
 import { candidateKey, type Election, election } from "./layout.ts";
 import { validateAuth, validateEndpoints } from "./options.ts";
 import { equal, grantedTtl, IDEMPOTENT, keptAlive, parseOk, putRecord, range } from "./requests.ts";
@@ -35,31 +35,31 @@ import { termFrom } from "./term.ts";
 import type { EtcdWatchOptions, WatchStreams } from "./watch-stream.ts";
 import { kvOf, malformed, positive, responsesOf, txnResponse } from "./wire.ts";
 
-/** The queued campaign of an `etcdWithWatch` backend: its own gateway on the same endpoints and credentials. */
+/** The queued campaign of an `etcdWithWatch` backend: its own dispatcher on the same endpoints and credentials. */
 export function etcdCampaign(
   streams: Pick<WatchStreams, "open">,
   prefix: string,
   options: EtcdWatchOptions,
 ): CampaignBackend {
   const auth = validateAuth(options.auth);
-  const gateway = new Gateway({
+  const dispatcher = new Dispatcher({
     endpoints: validateEndpoints(options.endpoints),
     transport: options.transport ?? fetchTransport(),
     auth,
   });
   const campaign: CampaignBackend = {
-    enqueue: (req, ctx) => enqueue(gateway, election(prefix, req.name), req, ctx),
-    step: (req, candidate, ctx) => step(gateway, election(prefix, req.name), req, candidate, ctx),
+    enqueue: (req, ctx) => enqueue(dispatcher, election(prefix, req.name), req, ctx),
+    step: (req, candidate, ctx) => step(dispatcher, election(prefix, req.name), req, candidate, ctx),
     waitGone: (name, ahead, o) => waitGone(streams, name, ahead, o),
   };
-  return auth ? redacting(campaign, () => gateway.secrets()) : campaign;
+  return auth ? redacting(campaign, () => dispatcher.secrets()) : campaign;
 }
 
-async function enqueue(gateway: Gateway, e: Election, req: ClaimRequest, ctx: CallContext) {
+async function enqueue(dispatcher: Dispatcher, e: Election, req: ClaimRequest, ctx: CallContext) {
   const leaseId = req.claimId.toString();
   const key = candidateKey(e, leaseId);
   const proclaimed = encodeBase64(toBytes(req.value ?? req.holder));
-  const [grant, put] = (await gateway.postInOrder(
+  const [grant, put] = (await dispatcher.postInOrder(
     [
       { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
       {
@@ -75,7 +75,7 @@ async function enqueue(gateway: Gateway, e: Election, req: ClaimRequest, ctx: Ca
     IDEMPOTENT,
   )) as [Answer, Answer];
   // A retried enqueue finds its own lease ("already exists") and its own key.
-  const grantedTtlMs = await grantedTtl(gateway, grant, leaseId, req.ttlMs, ctx);
+  const grantedTtlMs = await grantedTtl(dispatcher, grant, leaseId, req.ttlMs, ctx);
   const txn = parseOk(put, txnResponse, "candidate txn");
   const responses = responsesOf(txn, "p", "candidate txn", "r");
   if (txn.succeeded) return { leaseId, token: positive(txn.header.revision, "candidate txn"), grantedTtlMs };
@@ -85,7 +85,7 @@ async function enqueue(gateway: Gateway, e: Election, req: ClaimRequest, ctx: Ca
 }
 
 async function step(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   e: Election,
   req: ClaimRequest,
   { leaseId, token }: { leaseId: string; token: bigint },
@@ -121,7 +121,7 @@ async function step(
       range(e.record),
     ],
   };
-  const [answer, renewed] = (await gateway.postInOrder(
+  const [answer, renewed] = (await dispatcher.postInOrder(
     [
       { path: "/v3/kv/txn", body },
       { path: "/v3/lease/keepalive", body: { ID: leaseId } },

@@ -13,7 +13,7 @@ import {
   type LeaderInfo,
   LeaseLostError,
 } from "../../src/backend-kit.ts";
-import type { Answer, Gateway } from "./gateway.ts";
+import type { Answer, Dispatcher } from "./dispatcher.ts";
 import { candidateKey, type Election, proclamation } from "./layout.ts";
 import {
   equal,
@@ -40,27 +40,27 @@ type Round = ClaimOutcome | { responses: WireResponseOp[] };
  * @throws {LeaseLostError} (retryable) the election changed under every one of {@link CLAIM_ROUNDS} rounds.
  */
 export async function claim(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   e: Election,
   req: ClaimRequest,
   ctx: CallContext,
 ): Promise<ClaimOutcome> {
   const run = req.claimId.toString();
-  let responses = await readElection(gateway, e, ctx);
+  let responses = await readElection(dispatcher, e, ctx);
   for (let round = 0; round < CLAIM_ROUNDS; round++) {
     const term = termFrom(e, responses);
     let next: Round;
     if (!term) {
-      next = await take(gateway, e, req, ctx);
+      next = await take(dispatcher, e, req, ctx);
     } else {
       const { info, record } = term;
       // An earlier try of this very claim created or resumed the term, and its answer was lost.
       if (record?.run === run && !info.parked) {
-        const grantedTtlMs = await keepAlive(gateway, info.leaseId, req.ttlMs, ctx, true);
+        const grantedTtlMs = await keepAlive(dispatcher, info.leaseId, req.ttlMs, ctx, true);
         return { held: true, leader: info, grantedTtlMs, hold: term.recordRevision };
       }
       if (!record || info.holder !== req.holder || !info.parked) return { held: false, leader: info };
-      next = await resume(gateway, e, req, term, ctx);
+      next = await resume(dispatcher, e, req, term, ctx);
     }
     if ("held" in next) return next;
     responses = next.responses;
@@ -71,11 +71,16 @@ export async function claim(
 }
 
 /** The election looked empty: grant the lease and create the term, pipelined. Losers revoke their lease. */
-async function take(gateway: Gateway, e: Election, req: ClaimRequest, ctx: CallContext): Promise<Round> {
+async function take(
+  dispatcher: Dispatcher,
+  e: Election,
+  req: ClaimRequest,
+  ctx: CallContext,
+): Promise<Round> {
   const leaseId = req.claimId.toString();
   const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run: leaseId };
   if (req.value !== undefined) record.value = req.value;
-  const [grant, put] = (await gateway.postInOrder(
+  const [grant, put] = (await dispatcher.postInOrder(
     [
       { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
       {
@@ -96,7 +101,7 @@ async function take(gateway: Gateway, e: Election, req: ClaimRequest, ctx: CallC
     ctx,
     IDEMPOTENT,
   )) as [Answer, Answer];
-  const grantedTtlMs = await grantedTtl(gateway, grant, leaseId, req.ttlMs, ctx);
+  const grantedTtlMs = await grantedTtl(dispatcher, grant, leaseId, req.ttlMs, ctx);
   const txn = parseOk(put, txnResponse, "claim txn");
   const responses = responsesOf(txn, "pp", "claim txn", "rr");
   if (txn.succeeded) {
@@ -107,13 +112,13 @@ async function take(gateway: Gateway, e: Election, req: ClaimRequest, ctx: CallC
   }
   // Lost the race: the fresh lease holds nothing, so it goes at once rather than at its TTL (a failed revoke
   // only leaves it to expire). Unless the winner is an earlier try of this same claim, recognised next round.
-  if (kvOf(responses[0])?.lease !== leaseId) await revoke(gateway, leaseId, ctx).catch(() => undefined);
+  if (kvOf(responses[0])?.lease !== leaseId) await revoke(dispatcher, leaseId, ctx).catch(() => undefined);
   return { responses };
 }
 
 /** Marks this holder's parked term busy (only while it is still parked) and renews its lease, pipelined. */
 async function resume(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   e: Election,
   req: ClaimRequest,
   term: Term,
@@ -125,7 +130,7 @@ async function resume(
     state: "busy",
     run: req.claimId.toString(),
   };
-  const [put, renewed] = (await gateway.postInOrder(
+  const [put, renewed] = (await dispatcher.postInOrder(
     [
       {
         path: "/v3/kv/txn",

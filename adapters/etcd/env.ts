@@ -1,7 +1,8 @@
 /**
  * etcd configuration from environment variables: `process.env` on Node, the `env` bindings object on Workers.
  *
- * - `LEASEHOLD_ETCD_ENDPOINTS` (else `ETCDCTL_ENDPOINTS`): comma-separated gateway URLs.
+ * - `LEASEHOLD_ETCD_ENDPOINTS` (else `ETCDCTL_ENDPOINTS`): comma-separated gateway URLs (`host:port` means
+ *   `http://host:port`, as for `etcd()`).
  * - `LEASEHOLD_ETCD_PREFIX`: key prefix (optional).
  * - `LEASEHOLD_ETCD_USERNAME` and `LEASEHOLD_ETCD_PASSWORD` (else etcdctl's `ETCDCTL_USER`, as `name:password` or
  *   as `name` with `ETCDCTL_PASSWORD`): etcd credentials (optional; both or neither).
@@ -34,10 +35,7 @@ export function etcdOptionsFromEnv(env: EnvSource, overrides: Partial<EtcdOption
         "must be set to comma-separated etcd URLs (ETCDCTL_ENDPOINTS is read as a fallback)",
       );
     }
-    endpoints = validateEndpoints(
-      raw.split(",").map((s) => (/^[a-z]+:\/\//i.test(s.trim()) ? s.trim() : `http://${s.trim()}`)),
-      variable,
-    );
+    endpoints = validateEndpoints(raw.split(","), variable);
   }
   const prefixVar = text(env, "LEASEHOLD_ETCD_PREFIX");
   let prefix = overrides.prefix;

@@ -13,7 +13,7 @@ import {
   type TxnRequest,
 } from "../../src/backend-kit.ts";
 import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
-import type { Gateway } from "./gateway.ts";
+import type { Dispatcher } from "./dispatcher.ts";
 import { candidateKey, type Election } from "./layout.ts";
 import { range, sendTxn } from "./requests.ts";
 import { termGuards } from "./term.ts";
@@ -64,7 +64,7 @@ function opResultFromWire(op: NormalizedOp, res: WireResponseOp): OpResult {
  * "condition-failed".
  */
 export async function guardedTxn(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   e: Election,
   req: TxnRequest,
   ctx: CallContext,
@@ -73,7 +73,7 @@ export async function guardedTxn(
   const key = candidateKey(e, term.leaseId);
   const what = "guarded txn";
   const txn = await sendTxn(
-    gateway,
+    dispatcher,
     {
       compare: [...termGuards(e, term.leaseId, term.token, term.hold), ...req.compares.map(compareToWire)],
       success: ops.map(opToWire),

@@ -11,8 +11,8 @@
 import { type Backend, fetchTransport, InvalidArgumentError } from "../../src/backend-kit.ts";
 import { redacting } from "../../src/errors.ts";
 import { etcdBackend } from "./backend.ts";
+import { Dispatcher } from "./dispatcher.ts";
 import { type EnvSource, etcdOptionsFromEnv } from "./env.ts";
-import { Gateway } from "./gateway.ts";
 import {
   type EtcdOptions,
   validateAuth,
@@ -43,15 +43,15 @@ export function etcd(options: EtcdOptions): Backend {
     throw new InvalidArgumentError("transport", "must be a Transport with request(req)");
   }
   const auth = validateAuth(options.auth);
-  const gateway = new Gateway({
+  const dispatcher = new Dispatcher({
     endpoints,
     transport,
     auth,
     maxAttempts: validateCount(options.maxAttempts, "maxAttempts", 1, 100),
     attemptTimeoutMs: validateCount(options.attemptTimeoutMs, "attemptTimeoutMs", 1, 600_000),
   });
-  const backend = etcdBackend(gateway, prefix);
-  return auth ? redacting(backend, () => gateway.secrets()) : backend;
+  const backend = etcdBackend(dispatcher, prefix);
+  return auth ? redacting(backend, () => dispatcher.secrets()) : backend;
 }
 
 /**

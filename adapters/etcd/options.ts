@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Transport } from "../../src/backend-kit.ts";
 export interface EtcdOptions {
   /**
    * Base URLs of etcd's v3 JSON gateway (the client URLs), e.g. `["http://127.0.0.1:2379"]`: http or https, no
-   * path, query or credentials.
+   * path, query or credentials; a bare `host:port` means `http://host:port`, as for etcdctl.
    */
   endpoints: readonly string[];
   /** Prefix of lease keys. Default `"leasehold/"`. 1 to 128 characters, no NUL. */
@@ -39,37 +39,50 @@ export interface EtcdAuth {
 
 export const DEFAULT_PREFIX = "leasehold/";
 
-/** @throws {InvalidArgumentError} naming the option (`endpoints`, `endpoints[i]`, `prefix`) and the rule. */
+const EXAMPLE = '"http://127.0.0.1:2379"';
+
+/**
+ * `value` as it may appear in an error: whatever precedes its last "@" (after the scheme) is taken for
+ * credentials and masked, so that a password (even one with "/" or "@" in it) is never echoed.
+ */
+const shown = (value: string) => JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, "$1***@"));
+
+/**
+ * Why `endpoint` is not an etcd client URL, or its origin. A bare `host:port` (as etcdctl takes it) means
+ * `http://host:port`.
+ */
+function endpointOrigin(endpoint: unknown): { origin: string } | { rule: string } {
+  const value = String(endpoint).trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(value.includes("://") ? value : `http://${value}`);
+  } catch {}
+  // An origin has no "@": one means credentials, which the message masks.
+  if (value.includes("@"))
+    return { rule: `${shown(value)} has credentials in it: pass them as auth: { username, password }` };
+  if (
+    typeof endpoint !== "string" ||
+    !url ||
+    !/^https?:$/.test(url.protocol) ||
+    url.href !== `${url.origin}/`
+  )
+    return { rule: `${shown(value)} is not an etcd client URL: an http(s) origin like ${EXAMPLE}` };
+  return { origin: url.origin };
+}
+
+/**
+ * The origins of etcd client URLs, `http://host:port` for a bare `host:port`.
+ * @throws {InvalidArgumentError} naming the option (`endpoints`, `endpoints[i]`, or `field`), and the value
+ *   refused with any credentials masked.
+ */
 export function validateEndpoints(endpoints: unknown, field = "endpoints"): string[] {
   if (!Array.isArray(endpoints) || endpoints.length === 0) {
-    throw new InvalidArgumentError(
-      field,
-      'must be a non-empty array of URLs, e.g. ["http://127.0.0.1:2379"]',
-    );
+    throw new InvalidArgumentError(field, `must be a non-empty array of URLs, e.g. [${EXAMPLE}]`);
   }
   return endpoints.map((endpoint, i) => {
-    let url: URL | undefined;
-    try {
-      url = new URL(String(endpoint));
-    } catch {
-      url = undefined;
-    }
-    // The value is not quoted back: a malformed URL may carry a password.
-    if (
-      !url ||
-      !/^https?:$/.test(url.protocol) ||
-      url.username ||
-      url.password ||
-      url.pathname.length > 1 ||
-      url.search ||
-      url.hash
-    ) {
-      throw new InvalidArgumentError(
-        `${field}[${i}]`,
-        'must be an http(s) origin like "http://127.0.0.1:2379" (credentials go in auth)',
-      );
-    }
-    return url.origin;
+    const checked = endpointOrigin(endpoint);
+    if ("rule" in checked) throw new InvalidArgumentError(`${field}[${i}]`, checked.rule);
+    return checked.origin;
   });
 }
 

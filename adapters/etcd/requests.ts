@@ -10,7 +10,7 @@ import {
   type HolderRecord,
   LeaseLostError,
 } from "../../src/backend-kit.ts";
-import { type Answer, type Gateway, gatewayFailure } from "./gateway.ts";
+import { type Answer, type Dispatcher, gatewayFailure } from "./dispatcher.ts";
 import type { Election } from "./layout.ts";
 import {
   grantResponse,
@@ -36,14 +36,14 @@ export function parseOk<T>(res: Answer, schema: ZodMiniType<T>, what: string): T
 
 /** One `POST /v3/kv/txn`, parsed. Only the caller's guarded txn is not `idempotent` (see `SendOptions`). */
 export async function sendTxn(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   body: object,
   ctx: CallContext,
   what: string,
   idempotent = true,
   maxResponseBytes?: number,
 ) {
-  const res = await gateway.post("/v3/kv/txn", body, ctx, { idempotent, maxResponseBytes });
+  const res = await dispatcher.post("/v3/kv/txn", body, ctx, { idempotent, maxResponseBytes });
   return parseOk(res, txnResponse, what);
 }
 
@@ -90,19 +90,19 @@ export function keptAlive(res: Answer, leaseId: string, askedMs: number, retryab
 
 /** One `POST /v3/lease/keepalive`; returns the granted TTL in ms (see {@link keptAlive}). */
 export async function keepAlive(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   leaseId: string,
   askedMs: number,
   ctx: CallContext,
   retryable = false,
 ): Promise<number> {
-  const res = await gateway.post("/v3/lease/keepalive", { ID: leaseId }, ctx, IDEMPOTENT);
+  const res = await dispatcher.post("/v3/lease/keepalive", { ID: leaseId }, ctx, IDEMPOTENT);
   return keptAlive(res, leaseId, askedMs, retryable);
 }
 
 /** The grant's TTL in ms; "lease already exists" (gRPC 9) means an earlier try of this claim created it. */
 export function grantedTtl(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   res: Answer,
   leaseId: string,
   askedMs: number,
@@ -110,7 +110,7 @@ export function grantedTtl(
 ) {
   // gRPC FailedPrecondition is HTTP 412 from etcd 3.4's gateway and HTTP 400 from etcd 3.5's.
   if ((res.status === 412 || res.status === 400) && res.grpcCode === 9 /* FailedPrecondition */) {
-    return keepAlive(gateway, leaseId, askedMs, ctx);
+    return keepAlive(dispatcher, leaseId, askedMs, ctx);
   }
   const granted = parseOk(res, grantResponse, "lease grant");
   if (granted.ID !== leaseId) throw malformed("lease grant");
@@ -118,8 +118,8 @@ export function grantedTtl(
 }
 
 /** One `POST /v3/lease/revoke`, which deletes the lease's keys; a lease already gone is fine. */
-export async function revoke(gateway: Gateway, leaseId: string, ctx: CallContext): Promise<void> {
-  const res = await gateway.post("/v3/lease/revoke", { ID: leaseId }, ctx, IDEMPOTENT);
+export async function revoke(dispatcher: Dispatcher, leaseId: string, ctx: CallContext): Promise<void> {
+  const res = await dispatcher.post("/v3/lease/revoke", { ID: leaseId }, ctx, IDEMPOTENT);
   if (res.status === 404 && res.grpcCode === 5 /* NotFound */) return;
   if (res.status !== 200) throw gatewayFailure(res, "lease revoke");
 }
@@ -128,9 +128,13 @@ export async function revoke(gateway: Gateway, leaseId: string, ctx: CallContext
  * One `POST /v3/lease/timetolive`: an upper bound on the time the lease has left, in ms, or null when etcd no
  * longer has it.
  */
-export async function ttlLeft(gateway: Gateway, leaseId: string, ctx: CallContext): Promise<number | null> {
+export async function ttlLeft(
+  dispatcher: Dispatcher,
+  leaseId: string,
+  ctx: CallContext,
+): Promise<number | null> {
   const what = "lease timetolive";
-  const res = await gateway.post("/v3/lease/timetolive", { ID: leaseId }, ctx, IDEMPOTENT);
+  const res = await dispatcher.post("/v3/lease/timetolive", { ID: leaseId }, ctx, IDEMPOTENT);
   const answer = parseOk(res, grantResponse, what);
   if (answer.ID !== leaseId) throw malformed(what);
   // TTL is -1 for a lease etcd no longer has; protojson omits 0 (the last second).

@@ -1,9 +1,9 @@
 /**
- * The resend policy of the etcd gateway, kept apart from dispatch (gateway.ts): given what one attempt
+ * The resend policy of the etcd dispatcher, kept apart from dispatch (dispatcher.ts): given what one attempt
  * produced, whether to accept it, send it again with a fresh token, or send it to the next endpoint; and how
  * long to back off before that. Every resend decision of the etcd backend is made here.
  */
-import { isLeaseError } from "../../src/backend-kit.ts";
+import { connectionRefused, isLeaseError, isRetryableStatus } from "../../src/backend-kit.ts";
 import { type Answer, tokenRejected } from "./gateway-error.ts";
 
 /** What one attempt produced for one request: etcd's answer, or the transport's (or the token's) failure. */
@@ -31,12 +31,15 @@ const failed = (o: Outcome): o is { error: unknown } => "error" in o;
 /** The one decision after every attempt; `outcomes` has one entry per request of the attempt, in order. */
 export function resend(outcomes: readonly Outcome[], attempt: Attempt): Verdict {
   if (attempt.freshToken && outcomes.some((o) => !failed(o) && tokenRejected(o))) return "token";
-  // A failure the transport calls retryable, or 5xx, 429, or a gRPC code that means "this member cannot serve
-  // now": Unavailable (14: no leader, leader changed) or ResourceExhausted (8).
+  // A failure the transport calls retryable, or a retryable 5xx (not 501, 505, … which every server of this
+  // kind repeats), 429, or a gRPC code that means "this member cannot serve now": Unavailable (14: no leader,
+  // leader changed) or ResourceExhausted (8).
   const endpointDown = outcomes.some((o) =>
     failed(o)
       ? isLeaseError(o.error) && o.error.retryable
-      : o.status >= 500 || o.status === 429 || (o.status >= 400 && (o.grpcCode === 14 || o.grpcCode === 8)),
+      : isRetryableStatus(o.status) ||
+        o.status === 429 ||
+        (o.status >= 400 && (o.grpcCode === 14 || o.grpcCode === 8)),
   );
   if (!endpointDown) return "ok";
   if (!attempt.retry) return "fail";
@@ -44,14 +47,6 @@ export function resend(outcomes: readonly Outcome[], attempt: Attempt): Verdict 
   // Requests whose connection was refused never reached etcd: sending them elsewhere cannot apply them twice.
   return outcomes.every((o) => failed(o) && connectionRefused(o.error)) ? "next" : "fail";
 }
-
-/** Whether `error` or one of its first causes is a refused connection. */
-const connectionRefused = (error: unknown, depth = 0): boolean =>
-  typeof error === "object" &&
-  error !== null &&
-  depth < 5 &&
-  ((error as { code?: unknown }).code === "ECONNREFUSED" ||
-    connectionRefused((error as { cause?: unknown }).cause, depth + 1));
 
 /** Exponential backoff before the `attempt`-th try (attempt >= 1): 25–50 ms, then doubling up to 400–800 ms. */
 export function backoffMs(attempt: number, random: () => number): number {

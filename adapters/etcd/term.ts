@@ -9,7 +9,7 @@ import {
   type HolderRecord,
   type LeaderInfo,
 } from "../../src/backend-kit.ts";
-import type { Gateway } from "./gateway.ts";
+import type { Dispatcher } from "./dispatcher.ts";
 import { candidateKey, type Election, proclaimed } from "./layout.ts";
 import { equal, readOps, sendTxn } from "./requests.ts";
 import { kvOf, malformed, positive, responsesOf, type WireResponseOp } from "./wire.ts";
@@ -25,11 +25,11 @@ export interface Term {
 
 /** The read-only txn of {@link readOps}; returns its two range responses. */
 export async function readElection(
-  gateway: Gateway,
+  dispatcher: Dispatcher,
   e: Election,
   ctx: CallContext,
 ): Promise<WireResponseOp[]> {
-  return responsesOf(await sendTxn(gateway, { success: readOps(e) }, ctx, "range"), "rr", "range");
+  return responsesOf(await sendTxn(dispatcher, { success: readOps(e) }, ctx, "range"), "rr", "range");
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   toTransportError,
 } from "../../src/backend-kit.ts";
 import { Authenticator } from "./auth.ts";
-import { Gateway, gatewayFailure } from "./gateway.ts";
+import { Dispatcher, gatewayFailure } from "./dispatcher.ts";
 import { readAnswer, tokenRejected } from "./gateway-error.ts";
 import type { Election } from "./layout.ts";
 import { type EtcdOptions, validateAuth, validateEndpoints } from "./options.ts";
@@ -49,7 +49,7 @@ export type WatchEvent = NonNullable<WatchResult["events"]>[number];
 /** Opens watch streams and makes the election reads, at the endpoints of one cluster, with its credentials. */
 export class WatchStreams {
   readonly #endpoints: readonly string[];
-  readonly #gateway: Gateway;
+  readonly #dispatcher: Dispatcher;
   readonly #auth: Authenticator | undefined;
   readonly #transport: Transport;
   readonly #fetch: typeof fetch;
@@ -61,7 +61,7 @@ export class WatchStreams {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     const auth = validateAuth(options.auth);
     this.#auth = auth ? new Authenticator(auth) : undefined;
-    this.#gateway = new Gateway({ endpoints: this.#endpoints, transport: this.#transport, auth });
+    this.#dispatcher = new Dispatcher({ endpoints: this.#endpoints, transport: this.#transport, auth });
   }
 
   /** Every candidate of `e` and its term record, at one revision: ONE read-only txn. */
@@ -70,7 +70,7 @@ export class WatchStreams {
     const body = {
       success: [{ request_range: { key: e.from, range_end: e.to } }, { request_range: { key: e.record } }],
     };
-    const res = await this.#gateway.post("/v3/kv/txn", body, ctx, { idempotent: true });
+    const res = await this.#dispatcher.post("/v3/kv/txn", body, ctx, { idempotent: true });
     if (res.status !== 200) throw gatewayFailure(res, "watch read");
     const txn = parseWire(txnResponse, res.body, "watch read");
     const revision = int(txn.header.revision);

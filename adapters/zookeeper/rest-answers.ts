@@ -2,7 +2,13 @@
  * What answers of a ZooKeeper REST gateway say: the outcomes of creates and versioned writes, and the one place
  * where answers a call does not expect become typed errors.
  */
-import { AuthError, type HttpResponse, HttpStatusError, type LeaseError } from "../../src/backend-kit.ts";
+import {
+  AuthError,
+  foreignAnswer,
+  type HttpResponse,
+  HttpStatusError,
+  type LeaseError,
+} from "../../src/backend-kit.ts";
 import { errorEntity } from "./wire.ts";
 
 /**
@@ -15,11 +21,10 @@ export type Conflict = "bad-version" | "no-node" | "no-session";
 export function messageOf(res: HttpResponse): string {
   try {
     const parsed = errorEntity.safeParse(JSON.parse(res.body));
-    if (parsed.success) return parsed.data.message ?? "";
-  } catch {
-    // Not JSON (octet errors, servlet error pages): use the raw text.
-  }
-  return res.body.slice(0, 200);
+    if (typeof parsed.data?.message === "string") return parsed.data.message;
+  } catch {}
+  // Not the gateway's error JSON (octet errors, servlet error pages, another server): summarised, never quoted.
+  return foreignAnswer(res, "a ZooKeeper REST gateway's JSON", "is the endpoint the gateway's base URL?");
 }
 
 /** Maps an answer the call does not expect to a typed error: 401 with a challenge and 403 are auth failures. */

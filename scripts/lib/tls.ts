@@ -19,6 +19,9 @@ export interface TestPki {
   clientKeyFile: string;
   /** A CA unrelated to the certificates above. */
   otherCaFile: string;
+  /** A server certificate for 127.0.0.1 signed by its own key (no CA), and that key. */
+  selfSignedCertFile: string;
+  selfSignedKeyFile: string;
   /** PEM text of the files above. */
   ca: string;
   clientCert: string;
@@ -51,6 +54,29 @@ async function selfSignedCa(dir: string, name: string): Promise<void> {
     "basicConstraints=critical,CA:TRUE",
     "-addext",
     "keyUsage=critical,keyCertSign,cRLSign",
+  );
+}
+
+async function selfSignedServer(dir: string): Promise<void> {
+  await openssl(
+    dir,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-keyout",
+    "self-signed.key",
+    "-out",
+    "self-signed.pem",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+    "-addext",
+    "extendedKeyUsage=serverAuth",
   );
 }
 
@@ -93,6 +119,7 @@ export async function makeTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), "leasehold-pki-"));
   await selfSignedCa(dir, "ca");
   await selfSignedCa(dir, "other-ca");
+  await selfSignedServer(dir);
   await signed(
     dir,
     "server",
@@ -108,6 +135,8 @@ export async function makeTestPki(): Promise<TestPki> {
     clientCertFile: file("client.pem"),
     clientKeyFile: file("client.key"),
     otherCaFile: file("other-ca.pem"),
+    selfSignedCertFile: file("self-signed.pem"),
+    selfSignedKeyFile: file("self-signed.key"),
     ca: await readFile(file("ca.pem"), "utf8"),
     clientCert: await readFile(file("client.pem"), "utf8"),
     clientKey: await readFile(file("client.key"), "utf8"),

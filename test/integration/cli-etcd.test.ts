@@ -257,7 +257,10 @@ it("names the flag or variable in errors, with sysexits codes", async () => {
     [64, 'leasehold: --ttl: must be a duration like 500ms, 15s or 2m (got "soon")'],
     [64, "leasehold: --keep: needs --holder: only a run with the same holder resumes the parked term"],
     [64, 'leasehold: run: unexpected argument "true": put the command after --'],
-    [64, expect.stringMatching(/^leasehold: --endpoints: must be an http\(s\) origin/)],
+    [
+      64,
+      'leasehold: --endpoints: "ftp://127.0.0.1:1" is not an etcd client URL: an http(s) origin like "http://127.0.0.1:2379"',
+    ],
     [78, expect.stringMatching(/^leasehold: LEASEHOLD_ETCD_ENDPOINTS: must be set/)],
     [69, expect.stringMatching(/^leasehold: claim of jobs\/e: .*\(TRANSPORT\)$/)],
     [64, 'leasehold: --wait: takes its duration after "=", e.g. --wait=15s'],

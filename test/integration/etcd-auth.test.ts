@@ -164,6 +164,23 @@ describe.each(versions)("etcd $version with auth", ({ binary }) => {
     expect(leaks(error, [wrong, PASSWORD])).toEqual([]);
   });
 
+  it("without credentials, says how to give them: the auth option or the environment variables", async () => {
+    for (const backend of [
+      etcd({ endpoints: [server.endpoint], prefix: "auth-test/leases/", transport: undiciTransport() }),
+      etcdFromEnv({ LEASEHOLD_ETCD_ENDPOINTS: server.endpoint, LEASEHOLD_ETCD_PREFIX: "auth-test/leases/" }),
+    ]) {
+      const a = createLease({ backend, name: "jobs/report", holder: "a", ttlMs: 5000 });
+      const error = await capture(a.claim());
+      expect(error).toBeInstanceOf(AuthError);
+      expect(error).toMatchObject({ retryable: false });
+      expect((error as Error).message).toBe(
+        "etcd range: etcdserver: user name is empty: etcd requires authentication; pass auth: { username, password } to etcd(), or set LEASEHOLD_ETCD_USERNAME and LEASEHOLD_ETCD_PASSWORD",
+      );
+      expect(a.state().isLeader).toBe(false);
+      await backend.close?.();
+    }
+  });
+
   it("reports a missing permission as AuthError and never as leadership", async () => {
     const s = setup(PASSWORD, "elsewhere/");
     const a = createLease({ backend: s.backend, name: "jobs/report", holder: "a", ttlMs: 5000 });

@@ -90,6 +90,39 @@ describe.each(versions)("etcd $version over TLS", ({ binary }) => {
     }
   });
 
+  it("says the certificate is not trusted, and how to pass the CA", async () => {
+    for (const transport of [undiciTransport(), fetchTransport()]) {
+      const error = await lease(transport, "jobs/unverified")
+        .claim()
+        .then(
+          () => expect.unreachable(),
+          (e: unknown) => e as Error,
+        );
+      expect(error.message).toBe(
+        `POST ${server.endpoint}/v3/kv/txn failed: the server's certificate is not trusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE): pass its CA as tls: { ca } to the Node transport of leasehold/node`,
+      );
+    }
+  });
+
+  it("asks whether the endpoint is https:// when http:// is used for the https etcd", async () => {
+    const endpoint = server.endpoint.replace(/^https:/, "http:");
+    for (const transport of [undiciTransport(), fetchTransport()]) {
+      transports.push(transport);
+      const backend = etcd({ endpoints: [endpoint], prefix: "tls-test/", transport });
+      const error = await createLease({ backend, name: "jobs/plain", holder: "a", ttlMs: 4000 })
+        .claim()
+        .then(
+          () => expect.unreachable(),
+          (e: unknown) => e as Error,
+        );
+      // etcd's listener closes a plain-HTTP connection to its TLS port without an answer.
+      expect(error).toBeInstanceOf(TransportError);
+      expect(error.message).toBe(
+        `POST ${endpoint}/v3/kv/txn failed: the server closed the connection (UND_ERR_SOCKET): is it an https:// endpoint?`,
+      );
+    }
+  });
+
   it("is refused without a client certificate when etcd requires one", async () => {
     const a = lease(undiciTransport({ tls: { ca: pki.ca } }), "jobs/no-client-cert");
     const error = await a.claim().catch((e: unknown) => e);

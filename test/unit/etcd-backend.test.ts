@@ -437,7 +437,7 @@ describe("etcd options", () => {
       [[], "endpoints"],
       ["http://x:2379", "endpoints"],
       [["ftp://x"], "endpoints[0]"],
-      [["http://127.0.0.1:2379", "nope"], "endpoints[1]"],
+      [["http://127.0.0.1:2379", "http://no pe"], "endpoints[1]"],
       [["http://user:pw@x:2379"], "endpoints[0]"],
       [["http://x:2379/v3"], "endpoints[0]"],
     ];

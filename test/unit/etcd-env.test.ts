@@ -4,8 +4,8 @@
  */
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { etcdFromEnv, etcdOptionsFromEnv } from "../../adapters/etcd/index.ts";
-import { InvalidArgumentError } from "../../src/index.ts";
+import { etcd, etcdFromEnv, etcdOptionsFromEnv } from "../../adapters/etcd/index.ts";
+import { createLease, InvalidArgumentError } from "../../src/index.ts";
 
 const SECRET = "s3cr3t:with:colons";
 
@@ -120,5 +120,69 @@ describe("etcdOptionsFromEnv", () => {
       endpoints: ["http://other:2379"],
       auth: { username: "code", password: SECRET },
     });
+  });
+});
+
+describe("one endpoint rule for etcd() and etcdFromEnv()", () => {
+  it("reads a bare host:port as http://host:port in both", () => {
+    expect(etcdOptionsFromEnv({ LEASEHOLD_ETCD_ENDPOINTS: "etcd-1:2379" }).endpoints).toEqual([
+      "http://etcd-1:2379",
+    ]);
+    // etcd() normalises the same way: the requests go to http://etcd-1:2379.
+    const urls: string[] = [];
+    const transport = {
+      request: async (req: { url: string }) => {
+        urls.push(req.url);
+        throw new Error("stop");
+      },
+    };
+    const lease = createLease({
+      backend: etcd({ endpoints: ["etcd-1:2379", "127.0.0.1:2379"], transport, maxAttempts: 2 }),
+      name: "jobs/x",
+      holder: "a",
+      ttlMs: 3000,
+    });
+    return lease.leader().then(
+      () => expect.unreachable(),
+      () => expect(urls).toEqual(["http://etcd-1:2379/v3/kv/txn"]),
+    );
+  });
+
+  it("echoes the value it refused, and how to fix it", () => {
+    const rule = 'is not an etcd client URL: an http(s) origin like "http://127.0.0.1:2379"';
+    const cases: [string, string][] = [
+      ["ftp://b:2", `endpoints[0]: "ftp://b:2" ${rule}`],
+      ["http://x:2379/v3", `endpoints[0]: "http://x:2379/v3" ${rule}`],
+      ["http://x:2379?a=1", `endpoints[0]: "http://x:2379?a=1" ${rule}`],
+      ["http://no pe:1", `endpoints[0]: "http://no pe:1" ${rule}`],
+    ];
+    for (const [value, message] of cases) {
+      expect(() => etcd({ endpoints: [value] })).toThrow(message);
+      expect(() => etcdFromEnv({ LEASEHOLD_ETCD_ENDPOINTS: value })).toThrow(
+        message.replace("endpoints[0]", "LEASEHOLD_ETCD_ENDPOINTS[0]"),
+      );
+    }
+    expect(() => etcd({ endpoints: [42 as never] })).toThrow(`endpoints[0]: "42" ${rule}`);
+    expect(etcdOptionsFromEnv({ LEASEHOLD_ETCD_ENDPOINTS: "HTTP://Etcd-1:2379/" }).endpoints).toEqual([
+      "http://etcd-1:2379",
+    ]);
+  });
+
+  it("masks credentials in the value it echoes, whatever the password holds", () => {
+    for (const [value, shown] of [
+      [`http://svc:${SECRET}@etcd:2379`, '"http://***@etcd:2379"'],
+      [`https://svc:p/a@ss${SECRET}@etcd:2379`, '"https://***@etcd:2379"'],
+      [`svc:${SECRET}@etcd:2379`, '"***@etcd:2379"'],
+    ] as const) {
+      for (const fn of [
+        () => etcd({ endpoints: [value] }),
+        () => etcdFromEnv({ LEASEHOLD_ETCD_ENDPOINTS: `http://a:1,${value}` }),
+      ]) {
+        const error = thrown(fn);
+        expect(error.rule).toBe(`${shown} has credentials in it: pass them as auth: { username, password }`);
+        expect(dump(error)).not.toContain(SECRET);
+        expect(dump(error)).not.toContain("p/a@ss");
+      }
+    }
   });
 });

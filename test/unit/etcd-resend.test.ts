@@ -1,5 +1,5 @@
 /**
- * The etcd gateway's resend policy on its own: one verdict per attempt, from the answers read once (status,
+ * The etcd dispatcher's resend policy on its own: one verdict per attempt, from the answers read once (status,
  * gRPC code, message) and the transport's failures.
  */
 import { describe, expect, it } from "vitest";
@@ -38,16 +38,26 @@ describe("readAnswer", () => {
     expect(JSON.parse(a.body)).toMatchObject({ code: 14 });
   });
 
-  it("leaves a 200 unparsed, and quotes at most 200 characters of a body that is not etcd's", () => {
+  it("leaves a 200 unparsed, and summarises a body that is not etcd's without quoting it", () => {
     expect(answer(200, "not json")).toEqual({
       status: 200,
       grpcCode: undefined,
       message: "",
       body: "not json",
     });
-    const html = answer(502, `<html>${"x".repeat(500)}</html>`);
+    const html = readAnswer({
+      status: 502,
+      headers: { "content-type": "text/html; charset=utf-8" },
+      body: `<html>${"x".repeat(500)}é</html>`,
+    });
     expect(html.grpcCode).toBeUndefined();
-    expect(html.message).toHaveLength(200);
+    expect(html.message).toBe(
+      "answered HTTP 502 with text/html (515 bytes), not etcd's JSON gateway: is the endpoint etcd's client URL?",
+    );
+    // JSON of another API: an "error" field without etcd's gRPC code is not etcd's.
+    expect(answer(404, { error: "no route", message: "see /docs" }).message).toBe(
+      "answered HTTP 404 with no content type (42 bytes), not etcd's JSON gateway: is the endpoint etcd's client URL?",
+    );
   });
 });
 

@@ -22,23 +22,34 @@ describe("validateName", () => {
     );
   });
 
-  it("points at the offending character, with its code point and place", () => {
+  it("points at the offending character by its index in the name, with its code point", () => {
     fc.assert(
-      fc.property(segment, fc.constantFrom(" ", "\0", "?", "#", "€"), (s, bad) => {
+      fc.property(segment, fc.constantFrom(" ", "\0", "?", "#", "€", "😀"), (s, bad) => {
         const name = `jobs/${s}${bad}x`;
         const code = (bad.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, "0");
         expect(() => validateName(name)).toThrow(
-          `name: ${JSON.stringify(name)}: segment 2 has ${JSON.stringify(bad)} (U+${code}) at character ${s.length + 1}; only letters, digits and . _ ~ : @ + = , - are allowed`,
+          `name: ${JSON.stringify(name)} has ${JSON.stringify(bad)} (U+${code}) at index ${5 + s.length}; allowed: letters, digits and . _ ~ : @ + = , - in segments separated by "/"`,
         );
+        expect(name.slice(5 + s.length).startsWith(bad)).toBe(true);
       }),
     );
   });
 
-  it("says which segment is empty or a dot segment", () => {
-    expect(() => validateName("jobs//x")).toThrow(
-      'name: "jobs//x": segment 2 is empty (no leading, trailing or doubled "/"); a name is made of letters, digits and . _ ~ : @ + = , -',
+  it("quotes the name of the issue's example and the index of its space", () => {
+    expect(() => validateName("jobs/nightly report")).toThrow(
+      'name: "jobs/nightly report" has " " (U+0020) at index 12; allowed: letters, digits and . _ ~ : @ + = , - in segments separated by "/"',
     );
-    expect(() => validateName("jobs/..")).toThrow('name: "jobs/..": segment 2 is "..", which is not allowed');
+    expect(() => validateName("jobs/報告/a b")).toThrow(/ at index 9; /);
+  });
+
+  it("says where a segment is empty or a dot segment", () => {
+    expect(() => validateName("jobs//x")).toThrow(
+      'name: "jobs//x" has an empty segment at index 5 (a leading, trailing or doubled "/"); allowed: letters, digits and . _ ~ : @ + = , - in segments separated by "/"',
+    );
+    expect(() => validateName("jobs/..")).toThrow(
+      'name: "jobs/.." has the segment ".." at index 5, which is not allowed; allowed: letters, digits and . _ ~ : @ + = , - in segments separated by "/"',
+    );
+    expect(() => validateName("/jobs")).toThrow(/ has an empty segment at index 0 /);
   });
 
   it("accepts letters of any script", () => {

@@ -244,7 +244,7 @@ describe("the etcd watch, on crafted answers", () => {
     const it = drive(fake.backend);
     const mode = it.next();
     const watch = await watchOpened(fake, 1);
-    // token-1 went to the read's own gateway; the stream's first token was refused and replaced.
+    // token-1 went to the read's own dispatcher; the stream's first token was refused and replaced.
     expect(watch.authorization).toBe("token-3");
     watch.write(created(5));
     expect((await mode).value).toMatchObject({ type: "mode", mode: "watch" });

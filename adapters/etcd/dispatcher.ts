@@ -1,7 +1,7 @@
 /**
- * Dispatch to etcd's JSON gateway: a request is built once, sent to the preferred endpoint with the auth
- * token, and its answer read once into an {@link Answer}; the resend policy (resend.ts) then decides whether
- * it stands. Single requests take a direct path; pipelined sequences go through the same loop and policy.
+ * The client-side dispatcher of requests to etcd's JSON gateway (the server): a request is built once, sent
+ * to the preferred endpoint with the auth token, and its answer read once into an {@link Answer}; the resend
+ * policy (resend.ts) then decides whether it stands. Single requests take a direct path; pipelined sequences go through the same loop and policy.
  * Non-200 answers are returned as they are; the backend maps them with {@link gatewayFailure}.
  */
 import {
@@ -12,13 +12,13 @@ import {
   type Transport,
 } from "../../src/backend-kit.ts";
 import { Authenticator } from "./auth.ts";
-import { type Answer, readAnswer } from "./gateway-error.ts";
+import { type Answer, allFailed, attemptFailure, readAnswer } from "./gateway-error.ts";
 import type { EtcdAuth } from "./options.ts";
 import { backoffMs, type Outcome, resend, type Verdict } from "./resend.ts";
 
 export { type Answer, gatewayFailure } from "./gateway-error.ts";
 
-export interface GatewayOptions {
+export interface DispatcherOptions {
   endpoints: readonly string[];
   transport: Transport;
   auth?: EtcdAuth | undefined;
@@ -43,7 +43,7 @@ export interface SendOptions {
   maxResponseBytes?: number | undefined;
 }
 
-interface GatewayRequest {
+interface DispatchRequest {
   path: string;
   body: unknown;
 }
@@ -65,7 +65,7 @@ const answerOf = (outcome: Outcome): Answer => {
   return outcome;
 };
 
-export class Gateway {
+export class Dispatcher {
   readonly #endpoints: readonly string[];
   readonly #transport: Transport;
   readonly #auth: Authenticator | undefined;
@@ -80,7 +80,7 @@ export class Gateway {
    */
   #preferred = 0;
 
-  constructor(options: GatewayOptions) {
+  constructor(options: DispatcherOptions) {
     this.#endpoints = options.endpoints;
     this.#transport = options.transport;
     this.#auth = options.auth ? new Authenticator(options.auth) : undefined;
@@ -118,7 +118,7 @@ export class Gateway {
    * @throws {LeaseError} the first request of the sequence that got no answer.
    */
   async postInOrder(
-    requests: readonly GatewayRequest[],
+    requests: readonly DispatchRequest[],
     ctx: CallContext,
     options: SendOptions,
   ): Promise<Answer[]> {
@@ -150,7 +150,7 @@ export class Gateway {
     return this.#transport.close?.() ?? Promise.resolve();
   }
 
-  /** What errors must never show: the password and every token etcd issued to this gateway. */
+  /** What errors must never show: the password and every token etcd issued to this dispatcher. */
   secrets(): readonly string[] {
     return this.#auth?.secrets() ?? [];
   }
@@ -161,6 +161,8 @@ export class Gateway {
     const auth = this.#auth;
     const start = this.#preferred;
     let outcomes: Outcome[] = [];
+    /** Each endpoint tried and its last failure, for the error of a call that none served. */
+    const failures = new Map<string, string>();
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
       // The backoff sleep rejects once the call's signal fires: then the last outcome stands.
       const slept =
@@ -201,9 +203,10 @@ export class Gateway {
         return outcomes;
       }
       if (index === this.#preferred) this.#preferred = (index + 1) % endpoints.length;
+      failures.set(endpoint, attemptFailure(outcomes));
       if (verdict === "fail") break;
     }
-    return outcomes;
+    return failures.size > 1 ? allFailed(outcomes, failures, endpoints.length) : outcomes;
   }
 
   /** The signal of one attempt: the call's own, cut shorter when another endpoint may still be tried. */

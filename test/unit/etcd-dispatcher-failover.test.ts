@@ -1,11 +1,11 @@
 /**
- * Failover and authentication in the etcd gateway, against scripted endpoints: which requests are sent again,
+ * Failover and authentication in the etcd dispatcher, against scripted endpoints: which requests are sent again,
  * where, after which backoff, with which token; and that credentials never leak into errors.
  */
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { etcdBackend } from "../../adapters/etcd/backend.ts";
-import { Gateway, type GatewayOptions } from "../../adapters/etcd/gateway.ts";
+import { Dispatcher, type DispatcherOptions } from "../../adapters/etcd/dispatcher.ts";
 import { etcd } from "../../adapters/etcd/index.ts";
 import { backoffMs } from "../../adapters/etcd/resend.ts";
 import {
@@ -99,11 +99,17 @@ function instantClock(): Clock & { slept: number[] } {
   };
 }
 
-function backend(script: Script, options: Partial<GatewayOptions> = {}) {
+function backend(script: Script, options: Partial<DispatcherOptions> = {}) {
   const { sent, transport } = scripted(script);
   const clock = instantClock();
-  const gateway = new Gateway({ endpoints: [A, B, C], transport, clock, random: () => 0.5, ...options });
-  return { sent, clock, backend: etcdBackend(gateway, "lh/") };
+  const dispatcher = new Dispatcher({
+    endpoints: [A, B, C],
+    transport,
+    clock,
+    random: () => 0.5,
+    ...options,
+  });
+  return { sent, clock, backend: etcdBackend(dispatcher, "lh/") };
 }
 
 const ctx = (timeoutMs = 1000) => ({ signal: AbortSignal.timeout(timeoutMs), timeoutMs });
@@ -132,7 +138,7 @@ describe("backoffMs", () => {
   });
 });
 
-describe("etcd gateway failover", () => {
+describe("etcd dispatcher failover", () => {
   it("renews through the next endpoint when the first refuses connections, and stays there", async () => {
     const { sent, clock, backend: b } = backend((s) => (s.endpoint === A ? refused() : keepAliveOk));
     await expect(b.renew(term, ctx())).resolves.toEqual({ grantedTtlMs: 3000 });
@@ -286,7 +292,7 @@ describe("etcd gateway failover", () => {
   });
 });
 
-describe("etcd gateway authentication", () => {
+describe("etcd dispatcher authentication", () => {
   const auth = { username: "svc", password: PASSWORD };
   const authenticated = (n: number) => ok({ header: {}, token: `${TOKEN}-${n}` });
 
