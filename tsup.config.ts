@@ -10,7 +10,7 @@ export default defineConfig({
     cloudflare: "adapters/cloudflare/index.ts",
     node: "adapters/node/index.ts",
     zookeeper: "adapters/zookeeper/index.ts",
-    "zk-gateway": "adapters/zookeeper/gateway/cli.ts",
+    "zookeeper-extension": "adapters/zookeeper/extension.ts",
     cli: "adapters/cli/main.ts",
   },
   format: ["esm"],

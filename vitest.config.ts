@@ -1,6 +1,9 @@
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // The gateway package imports the library as `leasehold/...`: its source, not a build (package.json exports).
+  ssr: { resolve: { conditions: ["leasehold-source", ...defaultServerConditions] } },
   test: {
     coverage: {
       provider: "v8",

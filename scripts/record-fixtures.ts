@@ -7,8 +7,8 @@
  */
 import { writeFile } from "node:fs/promises";
 import { etcd } from "../adapters/etcd/index.ts";
-import { createZkGateway } from "../adapters/zookeeper/gateway/server.ts";
 import { zookeeper } from "../adapters/zookeeper/index.ts";
+import { createZkGateway } from "../packages/zk-gateway/src/server.ts";
 import { startEtcd } from "../scripts/lib/etcd-server.ts";
 import { startZooKeeper } from "../scripts/lib/zookeeper-server.ts";
 import {

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 if [ ! -f node_modules/.package-lock.json ] \
   || [ package.json -nt node_modules/.package-lock.json ] \
-  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  || [ package-lock.json -nt node_modules/.package-lock.json ] \
+  || [ packages/zk-gateway/package.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
   npm install --no-audit --no-fund
 fi

@@ -4,7 +4,7 @@
  * test run, and stops them afterwards. Tests read the addresses with `inject(...)`.
  */
 import type { TestProject } from "vitest/node";
-import { createZkGateway } from "../adapters/zookeeper/gateway/server.ts";
+import { createZkGateway } from "../packages/zk-gateway/src/server.ts";
 import { startZooKeeper } from "../scripts/lib/zookeeper-server.ts";
 
 declare module "vitest" {

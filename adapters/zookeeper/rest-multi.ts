@@ -3,8 +3,9 @@
  * the request body, and what the answer says the multi did.
  */
 import { encodeBase64, type HttpResponse, MalformedResponseError } from "../../src/backend-kit.ts";
+import { type MultiRequest, multiFailure, multiResults } from "./extension.ts";
 import { gatewayFailure, unknownSession } from "./rest-answers.ts";
-import { multiFailure, multiResults, parseWire, type SetStat } from "./wire.ts";
+import { parseWire, type SetStat } from "./wire.ts";
 
 /** One op of the extension's multi; versions are ZooKeeper's (-1 = any). */
 export type WireMultiOp =
@@ -27,7 +28,7 @@ export type MultiOutcome =
 
 /** The JSON body of `POST /leasehold/v1/multi`: data in base64 (`data64`), none for a create of `data: null`. */
 export function multiBody(ops: readonly WireMultiOp[]): string {
-  return JSON.stringify({
+  const request: MultiRequest = {
     ops: ops.map((op) => {
       switch (op.op) {
         case "create":
@@ -43,7 +44,8 @@ export function multiBody(ops: readonly WireMultiOp[]): string {
           return op;
       }
     }),
-  });
+  };
+  return JSON.stringify(request);
 }
 
 /**
@@ -55,7 +57,8 @@ export function multiBody(ops: readonly WireMultiOp[]): string {
 export function multiOutcome(res: HttpResponse, ops: readonly WireMultiOp[]): MultiOutcome | null {
   if (res.status === 200) {
     const { results } = parseWire(multiResults, res.body, "multi");
-    const guard = results[0]?.stat;
+    const first = results[0];
+    const guard = first?.op === "set" ? first.stat : undefined;
     // One result per op, each of its op; the first (the guard's set) with the stat it left.
     if (
       results.length !== ops.length ||

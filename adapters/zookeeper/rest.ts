@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   type Transport,
 } from "../../src/backend-kit.ts";
+import { EXTENSION_PATH, extensionInfo, MULTI, MULTI_PATH } from "./extension.ts";
 import type { ZooKeeperAuth } from "./options.ts";
 import { splitPath, znodeUrl } from "./paths.ts";
 import {
@@ -23,7 +24,7 @@ import {
 } from "./rest-answers.ts";
 import { JSON_TYPE, NO_BODY, OCTET_TYPE, RestHttp } from "./rest-http.ts";
 import { type MultiOutcome, multiBody, multiOutcome, type WireMultiOp } from "./rest-multi.ts";
-import { checkStat, extensionInfo, parseWire, type StatEntity, sessionEntity, statEntity } from "./wire.ts";
+import { checkStat, parseWire, type StatEntity, sessionEntity, statEntity } from "./wire.ts";
 
 export type { Conflict, CreateOutcome } from "./rest-answers.ts";
 export type { MultiOutcome, WireMultiOp } from "./rest-multi.ts";
@@ -270,9 +271,9 @@ export class RestClient {
    * @throws {LeaseError} on transport failures and 5xx: the answer is unknown.
    */
   async hasMultiExtension(ctx: CallContext): Promise<boolean> {
-    const res = await this.#http.call("GET", `${this.#http.base}/leasehold/v1`, ctx);
+    const res = await this.#http.call("GET", `${this.#http.base}${EXTENSION_PATH}`, ctx);
     if (res.status === 200) {
-      return parseWire(extensionInfo, res.body, "extension probe").extensions.includes("multi");
+      return parseWire(extensionInfo, res.body, "extension probe").extensions.includes(MULTI);
     }
     if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403) return false;
     throw gatewayFailure(res, "extension probe");
@@ -283,7 +284,7 @@ export class RestClient {
    * when the gateway has no such endpoint (a 404 that is not a multi failure).
    */
   async multi(ops: readonly WireMultiOp[], session: string, ctx: CallContext): Promise<MultiOutcome | null> {
-    const url = `${this.#http.base}/leasehold/v1/multi?session=${encodeURIComponent(session)}`;
+    const url = `${this.#http.base}${MULTI_PATH}?session=${encodeURIComponent(session)}`;
     const res = await this.#http.call("POST", url, ctx, { type: JSON_TYPE, data: multiBody(ops) });
     return multiOutcome(res, ops);
   }

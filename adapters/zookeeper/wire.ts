@@ -1,60 +1,31 @@
 /**
- * Wire shapes of a ZooKeeper REST gateway (SPEC v2 as Apache's Java gateway writes it, and the
- * leasehold-zk-gateway multi extension), parsed with zod/mini. The long stat fields arrive as bigints from
+ * SPEC v2 wire shapes of a ZooKeeper REST gateway, as Apache's Java gateway writes them, parsed with
+ * zod/mini (the `/leasehold/v1` extension's are in extension.ts). The long stat fields arrive as bigints from
  * {@link parseExactJson}. Unknown fields are ignored; absent optional fields are what the Java gateway leaves
  * out (Java nulls).
  */
 import * as z from "zod/mini";
 import { decodeBase64, type KeyValue, MalformedResponseError } from "../../src/backend-kit.ts";
 import { parseExactJson } from "./exact-json.ts";
+import { BASE64, type ZnodeStat, znodeStat } from "./extension.ts";
 
-const long = z.bigint();
-const int = z.number().check(z.int());
 const text = z.optional(z.nullable(z.string()));
 
-/** A REST session ID as it may appear in a URL path segment (Apache's and ours are UUIDs). */
+/** A REST session ID as it may appear in a URL path segment (Apache's are UUIDs, leasehold-zk-gateway's sealed tokens). */
 export const SESSION_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
 /** STAT: `GET /znodes/v1/<path>` (JSON), and `PUT` (without data). */
-export const statEntity = z.object({
-  path: z.string(),
-  uri: text,
-  data64: text,
-  dataUtf8: text,
-  czxid: long,
-  mzxid: long,
-  ctime: long,
-  mtime: long,
-  version: int,
-  cversion: int,
-  aversion: int,
-  ephemeralOwner: long,
-  dataLength: int,
-  numChildren: int,
-  pzxid: long,
-});
+export const statEntity = z.extend(znodeStat, { path: z.string(), uri: text, data64: text, dataUtf8: text });
 export type StatEntity = z.infer<typeof statEntity>;
+
+/** What the guard's result in a multi must show of the leader znode: the fields of its stat that are used. */
+export type SetStat = Pick<ZnodeStat, "czxid" | "mzxid" | "version" | "ephemeralOwner">;
 
 /** SESSION: `POST /sessions/v1/?op=create&expire=<s>`. */
 export const sessionEntity = z.object({ id: z.string().check(z.regex(SESSION_ID)), uri: text });
 
 /** ZError: the body of most error answers. */
 export const errorEntity = z.object({ request: text, message: text });
-
-/** `GET /leasehold/v1`: the extensions leasehold-zk-gateway serves. */
-export const extensionInfo = z.object({ extensions: z.array(z.string()) });
-
-/** The stat of a `set` in a multi: what the guard's result must show of the leader znode. */
-export const setStat = z.object({ czxid: long, mzxid: long, version: int, ephemeralOwner: long });
-export type SetStat = z.infer<typeof setStat>;
-
-/** `POST /leasehold/v1/multi`, 200: one result per op; `set` results carry the znode's new stat. */
-export const multiResults = z.object({
-  results: z.array(z.object({ op: z.string(), stat: z.optional(setStat) })),
-});
-
-/** `POST /leasehold/v1/multi`, ZooKeeper refused op `index` with `code` (e.g. "BADVERSION"). */
-export const multiFailure = z.object({ index: int, code: z.string(), message: text });
 
 /**
  * Parses JSON text against `schema`.
@@ -69,9 +40,6 @@ export function parseWire<T>(schema: z.ZodMiniType<T>, body: string, what: strin
   }
   return parsed.data;
 }
-
-/** Canonical base64 (RFC 4648 with padding, and zero pad bits: one text per byte string). */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
 
 /**
  * Checks a znode's stat as answered for `path`: the znode asked for, zxids of an existing znode (positive),

@@ -1,5 +1,5 @@
 /**
- * leasehold-zk-gateway as its own process (adapters/zookeeper/gateway/cli.ts run by this Node), on a fixed
+ * leasehold-zk-gateway as its own process (packages/zk-gateway/src/cli.ts run by this Node), on a fixed
  * port and with a fixed session key (LEASEHOLD_ZK_GATEWAY_SESSION_KEYS), so that it can be killed with SIGKILL
  * and started again behind the same URL, as the same gateway to its REST sessions.
  */
@@ -17,7 +17,14 @@ export interface GatewayProcess {
   kill(): Promise<void>;
 }
 
-const CLI = fileURLToPath(new URL("../../adapters/zookeeper/gateway/cli.ts", import.meta.url));
+/**
+ * Node arguments that run the bin from source, unbuilt: the `leasehold-source` export condition resolves its
+ * `leasehold/...` imports to the library's source too.
+ */
+export const GATEWAY_BIN: readonly string[] = [
+  "--conditions=leasehold-source",
+  fileURLToPath(new URL("../../packages/zk-gateway/src/cli.ts", import.meta.url)),
+];
 
 export async function createGatewayProcess(zookeeper: string, port?: number): Promise<GatewayProcess> {
   const listen = port ?? (await freePort());
@@ -28,7 +35,7 @@ export async function createGatewayProcess(zookeeper: string, port?: number): Pr
     async start() {
       const proc = spawn(
         process.execPath,
-        [CLI, "--zookeeper", zookeeper, "--listen", `127.0.0.1:${listen}`, "--zk-timeout", "2000"],
+        [...GATEWAY_BIN, "--zookeeper", zookeeper, "--listen", `127.0.0.1:${listen}`, "--zk-timeout", "2000"],
         { stdio: ["ignore", "pipe", "pipe"], env },
       );
       child = proc;

@@ -24,6 +24,8 @@ const REPORT_STAND_IN =
 /** The ```ts blocks of README.md and docs/*.md, as files of the user's project (`<page>-<i>.ts`). */
 const nodeBlocks: string[] = [];
 const edgeBlocks: string[] = [];
+/** The tarball's files, as `npm pack --json` lists them. */
+let packed: string[];
 
 /** Every ```ts block of a Markdown page. */
 const tsBlocks = (markdown: string): string[] =>
@@ -50,8 +52,10 @@ async function devVersion(pkg: string): Promise<string> {
 beforeAll(async () => {
   app = await mkdtemp(join(tmpdir(), "leasehold-new-user-"));
   await run(process.execPath, [join(root, "node_modules/tsup/dist/cli-default.js")], { cwd: root });
-  const { stdout } = await npm(["pack", "--pack-destination", app], root);
-  const tarball = join(app, stdout.trim().split("\n").at(-1) as string);
+  const { stdout } = await npm(["pack", "--json", "--pack-destination", app], root);
+  const [pack] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
+  packed = pack.files.map((f) => f.path);
+  const tarball = join(app, pack.filename);
   const deps = ["hono", "undici", "typescript", "@types/node", "@cloudflare/workers-types"];
   const versions = Object.fromEntries(await Promise.all(deps.map(async (d) => [d, await devVersion(d)])));
   await writeFile(
@@ -108,9 +112,17 @@ afterAll(async () => {
 describe("a new user's project", () => {
   it("installs the tarball, with zod and the docs the README links to", async () => {
     const manifest = JSON.parse(await readFile(join(app, "node_modules/leasehold/package.json"), "utf8"));
-    expect(Object.keys(manifest.dependencies ?? {})).toContain("zod");
+    expect(Object.keys(manifest.dependencies ?? {})).toEqual(["zod"]);
     const docs = await readFile(join(app, "node_modules/leasehold/docs/design.md"), "utf8");
     expect(docs.length).toBeGreaterThan(0);
+  });
+
+  it("holds the library alone: no gateway server (package @leasehold/zk-gateway), no ZooKeeper client", async () => {
+    expect(packed).toContain("dist/zookeeper.js");
+    expect(packed.filter((path) => /gateway|^packages\//.test(path))).toEqual([]);
+    const installed = await readdir(join(app, "node_modules"));
+    expect(installed).not.toContain("node-zookeeper-client");
+    expect(installed).not.toContain("@leasehold");
   });
 
   it("type-checks every ts block of README.md and docs/*.md (Node, or Workers for edge code)", async () => {

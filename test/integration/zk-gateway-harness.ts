@@ -3,7 +3,7 @@
  * raw SPEC v2 session and znode requests they exchange.
  */
 import { expect } from "vitest";
-import { createZkGateway, type ZkGateway } from "../../adapters/zookeeper/gateway/server.ts";
+import { createZkGateway, type ZkGateway } from "../../packages/zk-gateway/src/server.ts";
 
 export const OCTET = { "content-type": "application/octet-stream" };
 

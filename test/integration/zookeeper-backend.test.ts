@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { undiciTransport } from "../../adapters/node/index.ts";
-import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
+import { ZkSession } from "../../packages/zk-gateway/src/zk.ts";
 import {
   type Backend,
   bytesToText,

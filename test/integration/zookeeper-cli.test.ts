@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
+import { ZkSession } from "../../packages/zk-gateway/src/zk.ts";
 import { createLease } from "../../src/index.ts";
 
 const MAIN = fileURLToPath(new URL("../../adapters/cli/main.ts", import.meta.url));

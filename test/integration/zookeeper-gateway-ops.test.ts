@@ -10,9 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createZkGateway, type ZkGatewayOptions } from "../../adapters/zookeeper/gateway/server.ts";
-import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
+import { createZkGateway, type ZkGatewayOptions } from "../../packages/zk-gateway/src/server.ts";
+import { ZkSession } from "../../packages/zk-gateway/src/zk.ts";
+import { GATEWAY_BIN } from "../../scripts/lib/gateway-process.ts";
 import { fourLetterWord, startZooKeeper, type ZooKeeperServer } from "../../scripts/lib/zookeeper-server.ts";
 import { AuthError, createLease, HttpStatusError } from "../../src/index.ts";
 
@@ -205,7 +206,7 @@ describe("graceful shutdown", () => {
     const child = spawn(
       process.execPath,
       [
-        "adapters/zookeeper/gateway/cli.ts",
+        ...GATEWAY_BIN,
         "--zookeeper",
         server.connectString,
         "--listen",
@@ -245,7 +246,7 @@ describe("graceful shutdown", () => {
 
   it("the bin prints usage with --help and refuses bad options with exit code 2", async () => {
     const run = async (args: string[]) => {
-      const child = spawn(process.execPath, ["adapters/zookeeper/gateway/cli.ts", ...args], {
+      const child = spawn(process.execPath, [...GATEWAY_BIN, ...args], {
         stdio: ["ignore", "pipe", "pipe"],
       });
       let out = "";

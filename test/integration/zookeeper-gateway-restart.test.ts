@@ -11,10 +11,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { parseSessionKeys, SessionSealer } from "../../adapters/zookeeper/gateway/session-token.ts";
-import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
 import { SESSION_ID } from "../../adapters/zookeeper/wire.ts";
+import { parseSessionKeys, SessionSealer } from "../../packages/zk-gateway/src/session-token.ts";
+import { ZkSession } from "../../packages/zk-gateway/src/zk.ts";
+import { GATEWAY_BIN } from "../../scripts/lib/gateway-process.ts";
 import { createLease } from "../../src/index.ts";
 import {
   createEphemeral,
@@ -54,7 +55,7 @@ function gatewayProcess(args: string[], env: Record<string, string> = {}) {
       const next = spawn(
         process.execPath,
         [
-          "adapters/zookeeper/gateway/cli.ts",
+          ...GATEWAY_BIN,
           ...["--zookeeper", connectString, "--listen", `127.0.0.1:${port}`, "--zk-timeout", "3000"],
           ...args,
         ],
@@ -187,7 +188,7 @@ describe("a gateway killed with SIGKILL and started again", () => {
     const secret = randomBytes(20).toString("hex");
     const child = spawn(
       process.execPath,
-      ["adapters/zookeeper/gateway/cli.ts", "--zookeeper", connectString, "--listen", "127.0.0.1:0"],
+      [...GATEWAY_BIN, "--zookeeper", connectString, "--listen", "127.0.0.1:0"],
       {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, LEASEHOLD_ZK_GATEWAY_SESSION_KEYS: secret },

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseExactJson } from "../../adapters/zookeeper/exact-json.ts";
-import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
+import { ZkSession } from "../../packages/zk-gateway/src/zk.ts";
 
 const base = inject("zkGatewayUrl");
 const plainBase = inject("zkPlainGatewayUrl");

@@ -6,8 +6,8 @@
  * busy term blocking its holder until its session expires, and releaseParked against a concurrent resume.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ZkSession } from "../../adapters/zookeeper/gateway/zk.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
+import { ZkSession } from "../../packages/zk-gateway/src/zk.ts";
 import {
   type Backend,
   type ClaimOutcome,

@@ -4,9 +4,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { negotiate } from "../../adapters/zookeeper/gateway/http.ts";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
 import { ancestors, keyPath, leaderPath, splitPath, znodeUrl } from "../../adapters/zookeeper/paths.ts";
+import { negotiate } from "../../packages/zk-gateway/src/http.ts";
 import { InvalidArgumentError, validateName } from "../../src/backend-kit.ts";
 
 describe("zookeeper() options", () => {

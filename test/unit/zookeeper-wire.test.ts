@@ -5,10 +5,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseExactJson } from "../../adapters/zookeeper/exact-json.ts";
-import { jsonObject, statEntity } from "../../adapters/zookeeper/gateway/render.ts";
-import type { ZStat } from "../../adapters/zookeeper/gateway/zk.ts";
 import { decodeLeaderRecord, encodeLeaderRecord } from "../../adapters/zookeeper/record.ts";
 import { parseWire, statEntity as statSchema, toKeyValue } from "../../adapters/zookeeper/wire.ts";
+import { jsonObject, statEntity } from "../../packages/zk-gateway/src/render.ts";
+import type { ZStat } from "../../packages/zk-gateway/src/zk.ts";
 import { decodeHolderRecord, MalformedResponseError } from "../../src/backend-kit.ts";
 
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });

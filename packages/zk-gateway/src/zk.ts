@@ -2,27 +2,16 @@
  * Promise wrappers around one node-zookeeper-client connection (one ZooKeeper session), with a deadline on
  * every call. ZooKeeper's 64-bit stat fields arrive as 8-byte big-endian buffers and are kept as bigints.
  */
+import type { MultiResult, ZnodeStat } from "leasehold/zookeeper/extension";
 import { type Client, CreateMode, createClient, type Stat } from "node-zookeeper-client";
 import { codeName, KeeperError, toKeeperError, ZkDetachedError, ZkTimeoutError } from "./zk-errors.ts";
-import { addOp, MultiError, type MultiOp, type MultiResult } from "./zk-multi.ts";
+import { addOp, MultiError, type MultiOp } from "./zk-multi.ts";
 
 export { KeeperError, ZkDetachedError, ZkTimeoutError } from "./zk-errors.ts";
-export { MultiError, type MultiOp, type MultiResult } from "./zk-multi.ts";
+export { MultiError, type MultiOp } from "./zk-multi.ts";
 
-/** A znode's stat with exact 64-bit fields. */
-export interface ZStat {
-  czxid: bigint;
-  mzxid: bigint;
-  ctime: bigint;
-  mtime: bigint;
-  version: number;
-  cversion: number;
-  aversion: number;
-  ephemeralOwner: bigint;
-  dataLength: number;
-  numChildren: number;
-  pzxid: bigint;
-}
+/** A znode's stat with exact 64-bit fields, as the extension's answers carry it. */
+export type ZStat = ZnodeStat;
 
 const long = (buffer: Buffer): bigint => buffer.readBigInt64BE(0);
 

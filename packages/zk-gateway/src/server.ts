@@ -3,8 +3,10 @@
  * `/znodes/v1`, `/sessions/v1`, and the `/leasehold/v1` extension. Started by the `leasehold-zk-gateway` bin
  * (cli.ts) or programmatically with {@link createZkGateway}.
  */
+
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { EXTENSION_PATH } from "leasehold/zookeeper/extension";
 import { authorized, CHALLENGE, type Credentials } from "./basic-auth.ts";
 import { type Exchange, exchangeOf, toHttpError } from "./exchange.ts";
 import { HttpError, JAVASCRIPT_TYPE, JSON_TYPE, negotiate, OCTET_TYPE, send } from "./http.ts";
@@ -123,8 +125,8 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
       return handleSession(ex, decoded.slice("/sessions/v1/".length), sessions);
     // SPEC v2 writes the create call without the trailing slash; the Java gateway needs it. Both work here.
     if (decoded === "/sessions/v1" && ex.req.method === "POST") return handleSession(ex, "", sessions);
-    if (extensions && (decoded === "/leasehold/v1" || decoded.startsWith("/leasehold/v1/"))) {
-      return handleExtension(ex, decoded.slice("/leasehold/v1".length), deps);
+    if (extensions && (decoded === EXTENSION_PATH || decoded.startsWith(`${EXTENSION_PATH}/`))) {
+      return handleExtension(ex, decoded, deps);
     }
     throw new HttpError(404);
   }

@@ -1,6 +1,8 @@
-/** The ops and results of a ZooKeeper multi, and their translation to node-zookeeper-client transactions. */
+/**
+ * The ops of a ZooKeeper multi and their translation to node-zookeeper-client transactions; the results are
+ * the extension's `MultiResult` (`leasehold/zookeeper/extension`).
+ */
 import { CreateMode, type Transaction } from "node-zookeeper-client";
-import type { ZStat } from "./zk.ts";
 import type { KeeperError } from "./zk-errors.ts";
 
 /** One op of a ZooKeeper multi. Versions are ZooKeeper's (-1 = any). `data: null` stores no data. */
@@ -9,12 +11,6 @@ export type MultiOp =
   | { op: "create"; path: string; data: Buffer | null; ephemeral: boolean }
   | { op: "set"; path: string; data: Buffer | null; version: number }
   | { op: "delete"; path: string; version: number };
-
-export type MultiResult =
-  | { op: "check" }
-  | { op: "create"; path: string }
-  | { op: "set"; stat: ZStat }
-  | { op: "delete" };
 
 /** A multi ZooKeeper refused as a whole; `index` is the op that failed. */
 export class MultiError extends Error {
