@@ -114,8 +114,8 @@ export class ZooKeeperBackend implements Backend {
   }
 
   async renew(term: TermRef, ctx: CallContext): Promise<{ grantedTtlMs: number }> {
-    const ref = await this.#znodes.sessionOf(term, ctx);
-    if (!ref || !(await this.#rest.heartbeat(ref.session, ctx))) {
+    const ref = await this.#znodes.restSessionOf(term, ctx);
+    if (!ref || !(await this.#rest.heartbeat(ref.restSessionId, ctx))) {
       this.#znodes.forget(term.leaseId);
       throw new LeaseLostError(`lease ${term.name}: ZooKeeper session ${term.leaseId} is gone`);
     }
@@ -124,9 +124,9 @@ export class ZooKeeperBackend implements Backend {
   }
 
   async release(term: TermRef, ctx: CallContext): Promise<void> {
-    const ref = await this.#znodes.sessionOf(term, ctx);
+    const ref = await this.#znodes.restSessionOf(term, ctx);
     if (!ref) return;
-    await this.#rest.deleteSession(ref.session, ctx);
+    await this.#rest.deleteSession(ref.restSessionId, ctx);
     this.#znodes.forget(term.leaseId);
   }
 
@@ -142,7 +142,7 @@ export class ZooKeeperBackend implements Backend {
       if (!read || !LeaderZnodes.holds(term, read)) return;
       const { run: _, ...record } = read.record;
       const parked = encodeLeaderRecord({ ...record, state: "parked" });
-      const set = await this.#rest.setVersioned(path, parked, read.node.version, record.session, ctx);
+      const set = await this.#rest.setVersioned(path, parked, read.node.version, record.restSessionId, ctx);
       if (set !== "bad-version") return;
     }
     throw new HttpStatusError(409, `lease ${term.name}: the leader znode kept changing during park`, {
@@ -160,10 +160,10 @@ export class ZooKeeperBackend implements Backend {
     for (let round = 1; round <= WRITE_ROUNDS; round++) {
       const read = await this.#znodes.read(name, ctx);
       if (!read || read.record.holder !== holder || read.record.state !== "parked") return;
-      const { session } = read.record;
-      const deleted = await this.#rest.deleteVersioned(path, read.node.version, session, ctx);
+      const { restSessionId } = read.record;
+      const deleted = await this.#rest.deleteVersioned(path, read.node.version, restSessionId, ctx);
       if (deleted === "bad-version") continue;
-      if (deleted === "deleted") await this.#rest.deleteSession(session, ctx);
+      if (deleted === "deleted") await this.#rest.deleteSession(restSessionId, ctx);
       this.#znodes.forget(read.info.leaseId);
       return;
     }
@@ -180,11 +180,11 @@ export class ZooKeeperBackend implements Backend {
     const { term } = req;
     const guard: Guard = {
       path: this.#znodes.path(term.name),
-      sessionOf: (node) => {
+      restSessionOf: (node) => {
         // Another term's znode says nothing about this one, even one leasehold did not write.
         if (node.czxid !== term.token || node.ephemeralOwner.toString() !== term.leaseId) return null;
         const read = this.#znodes.decode(term.name, node);
-        return LeaderZnodes.holds(term, read) ? read.record.session : null;
+        return LeaderZnodes.holds(term, read) ? read.record.restSessionId : null;
       },
     };
     if (!this.capabilities.atomicGuard) return nonAtomicTxn(this.#rest, guard, req.ops, req.compares, ctx);

@@ -78,14 +78,14 @@ async function onHeld(
   if (record.holder !== req.holder) return { held: false, leader: info };
   if (record.state === "busy") {
     if (record.run !== hold) return { held: false, leader: info };
-    if (!(await deps.rest.heartbeat(record.session, ctx))) return null;
+    if (!(await deps.rest.heartbeat(record.restSessionId, ctx))) return null;
     return { held: true, leader: info, grantedTtlMs: Math.min(record.ttlMs, req.ttlMs), hold };
   }
   const { set, alive } = await deps.rest.setThenHeartbeat(
     deps.znodes.path(req.name),
     encodeLeaderRecord({ ...record, state: "busy", run: hold }),
     node.version,
-    record.session,
+    record.restSessionId,
     ctx,
   );
   if (set === "no-session") {
@@ -122,17 +122,17 @@ async function take(
   ctx: CallContext,
 ): Promise<ClaimOutcome | { node: StatEntity | null }> {
   const { rest } = deps;
-  const session = await rest.createSession(req.ttlMs / 1000, ctx);
+  const restSessionId = await rest.createSession(req.ttlMs / 1000, ctx);
   const hold = req.claimId.toString();
   const data = encodeLeaderRecord({
     holder: req.holder,
     ttlMs: req.ttlMs,
     ...(req.value === undefined ? {} : { value: req.value }),
-    session,
+    restSessionId,
     state: "busy",
     run: hold,
   });
-  const options = { ephemeral: true, session };
+  const options = { ephemeral: true, restSessionId };
   let kept = false;
   try {
     let { outcome, node } = await rest.createThenGet(path, data, options, ctx);
@@ -150,7 +150,7 @@ async function take(
     // "exists" with our own session: a repeated create (a transport that retried it) found the first one.
     if (node && (outcome === "created" || outcome === "exists")) {
       const read = deps.znodes.decode(req.name, node);
-      if (read.record.session === session && read.record.run === hold) {
+      if (read.record.restSessionId === restSessionId && read.record.run === hold) {
         kept = true;
         return { held: true, leader: read.info, grantedTtlMs: req.ttlMs, hold };
       }
@@ -159,7 +159,7 @@ async function take(
   } finally {
     // An unused (or doubtful) session is closed at once rather than left to expire; if that fails too, it
     // expires after the TTL, and a retry of this claim recognises the znode it may own by its hold ID.
-    if (!kept) await rest.deleteSession(session, ctx).catch(() => undefined);
+    if (!kept) await rest.deleteSession(restSessionId, ctx).catch(() => undefined);
   }
 }
 

@@ -21,7 +21,7 @@ import { dataOf, type StatEntity } from "./wire.ts";
 const SESSION_MEMORY = 4096;
 
 export interface SessionRef {
-  session: string;
+  restSessionId: string;
   ttlMs: number;
 }
 
@@ -61,13 +61,14 @@ export class LeaderZnodes {
     const where = `ZooKeeper znode ${this.path(name)}`;
     if (node.ephemeralOwner === 0n) throw new MalformedResponseError(`${where} is not ephemeral`);
     const record = decodeLeaderRecord(dataOf(node, where), where);
-    const leaseId = node.ephemeralOwner.toString();
-    this.remember(leaseId, { session: record.session, ttlMs: record.ttlMs });
+    // The lease ID is the ZooKeeper session ID that owns the znode, in decimal.
+    const zkSessionId = node.ephemeralOwner.toString();
+    this.remember(zkSessionId, { restSessionId: record.restSessionId, ttlMs: record.ttlMs });
     const info: LeaderInfo = {
       holder: record.holder,
       token: node.czxid,
       ttlMs: record.ttlMs,
-      leaseId,
+      leaseId: zkSessionId,
       ...(record.value === undefined ? {} : { value: record.value }),
       parked: record.state === "parked",
     };
@@ -98,7 +99,7 @@ export class LeaderZnodes {
   }
 
   /** The REST session of a term; null when its leader znode is gone (the term ended). */
-  async sessionOf(term: TermRef, ctx: CallContext): Promise<SessionRef | null> {
+  async restSessionOf(term: TermRef, ctx: CallContext): Promise<SessionRef | null> {
     const known = this.#sessions.get(term.leaseId);
     if (known) return known;
     const read = await this.read(term.name, ctx);

@@ -19,8 +19,11 @@ import { SESSION_ID } from "./wire.ts";
 export type TermState = "busy" | "parked";
 
 export interface LeaderRecord extends HolderRecord {
-  /** The REST session (gateway UUID) whose ZooKeeper session owns the leader znode. */
-  session: string;
+  /**
+   * The REST session ID (the gateway server's, sealed) whose ZooKeeper session owns the leader znode; the
+   * record's `session` field.
+   */
+  restSessionId: string;
   state: TermState;
   /** The hold ID of the invocation holding the term busy; absent while parked. */
   run?: string;
@@ -33,13 +36,13 @@ const RUN = /^[1-9][0-9]{0,18}$/;
 const sessionField = z.object({ session: z.string().check(z.regex(SESSION_ID)) });
 
 export function encodeLeaderRecord(record: LeaderRecord): Uint8Array {
-  const { holder, ttlMs, value, session, state, run } = record;
+  const { holder, ttlMs, value, restSessionId, state, run } = record;
   return encoder.encode(
     JSON.stringify({
       holder,
       ttlMs,
       ...(value === undefined ? {} : { value }),
-      session,
+      session: restSessionId,
       state,
       ...(run === undefined ? {} : { run }),
     }),
@@ -69,7 +72,7 @@ export function decodeLeaderRecord(bytes: Uint8Array, where: string): LeaderReco
     holder,
     ttlMs,
     ...(value === undefined ? {} : { value }),
-    session: parsed.data.session,
+    restSessionId: parsed.data.session,
     state,
     ...(run === undefined ? {} : { run }),
   };

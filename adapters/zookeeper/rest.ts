@@ -82,13 +82,13 @@ export class RestClient {
   #createRequest(
     path: string,
     data: Uint8Array | null,
-    options: { ephemeral: boolean; session?: string },
+    options: { ephemeral: boolean; restSessionId?: string },
     ctx: CallContext,
   ): HttpRequest {
     const [parent, name] = splitPath(path);
     const query = new URLSearchParams({ op: "create", name });
     if (options.ephemeral) query.set("ephemeral", "true");
-    if (options.session !== undefined) query.set("session", options.session);
+    if (options.restSessionId !== undefined) query.set("session", options.restSessionId);
     if (data === null) query.set("null", "true");
     return this.#http.request("POST", `${znodeUrl(this.#http.base, parent)}?${query}`, ctx, {
       type: OCTET_TYPE,
@@ -100,7 +100,7 @@ export class RestClient {
   async create(
     path: string,
     data: Uint8Array | null,
-    options: { ephemeral: boolean; session?: string },
+    options: { ephemeral: boolean; restSessionId?: string },
     ctx: CallContext,
   ): Promise<CreateOutcome> {
     return createOutcome(await this.#http.send(this.#createRequest(path, data, options, ctx)), path);
@@ -113,7 +113,7 @@ export class RestClient {
   async createThenGet(
     path: string,
     data: Uint8Array,
-    options: { ephemeral: boolean; session: string },
+    options: { ephemeral: boolean; restSessionId: string },
     ctx: CallContext,
   ): Promise<{ outcome: CreateOutcome; node: StatEntity | null }> {
     const [created, read] = this.#http.inOrder([
@@ -138,13 +138,13 @@ export class RestClient {
     throw gatewayFailure(res, `set ${path}`);
   }
 
-  #versionedUrl(path: string, version: number, session: string): string {
-    const query = new URLSearchParams({ version: String(version), session });
+  #versionedUrl(path: string, version: number, restSessionId: string): string {
+    const query = new URLSearchParams({ version: String(version), session: restSessionId });
     return `${znodeUrl(this.#http.base, path)}?${query}`;
   }
 
-  #setRequest(path: string, data: Uint8Array, version: number, session: string, ctx: CallContext) {
-    return this.#http.request("PUT", this.#versionedUrl(path, version, session), ctx, {
+  #setRequest(path: string, data: Uint8Array, version: number, restSessionId: string, ctx: CallContext) {
+    return this.#http.request("PUT", this.#versionedUrl(path, version, restSessionId), ctx, {
       type: OCTET_TYPE,
       data,
     });
@@ -165,10 +165,13 @@ export class RestClient {
     path: string,
     data: Uint8Array,
     version: number,
-    session: string,
+    restSessionId: string,
     ctx: CallContext,
   ): Promise<StatEntity | Conflict> {
-    return this.#setOutcome(await this.#http.send(this.#setRequest(path, data, version, session, ctx)), path);
+    return this.#setOutcome(
+      await this.#http.send(this.#setRequest(path, data, version, restSessionId, ctx)),
+      path,
+    );
   }
 
   /**
@@ -180,11 +183,11 @@ export class RestClient {
     path: string,
     data: Uint8Array,
     version: number,
-    session: string,
+    restSessionId: string,
     ctx: CallContext,
   ): Promise<{ set: StatEntity | Conflict; alive: boolean | null }> {
-    const setReq = this.#setRequest(path, data, version, session, ctx);
-    const beatReq = this.#heartbeatRequest(session, ctx);
+    const setReq = this.#setRequest(path, data, version, restSessionId, ctx);
+    const beatReq = this.#heartbeatRequest(restSessionId, ctx);
     if (!this.#http.transport.pipeline) {
       const set = this.#setOutcome(await this.#http.send(setReq), path);
       if (typeof set === "string") return { set, alive: null };
@@ -206,10 +209,10 @@ export class RestClient {
   async deleteVersioned(
     path: string,
     version: number,
-    session: string,
+    restSessionId: string,
     ctx: CallContext,
   ): Promise<"deleted" | Conflict> {
-    const res = await this.#http.call("DELETE", this.#versionedUrl(path, version, session), ctx);
+    const res = await this.#http.call("DELETE", this.#versionedUrl(path, version, restSessionId), ctx);
     if (res.status === 204 || res.status === 200) return "deleted";
     return conflictOf(res) ?? throwFailure(res, `delete ${path}`);
   }
@@ -223,7 +226,7 @@ export class RestClient {
   }
 
   /**
-   * `POST /sessions/v1/?op=create&expire=<s>`: a new REST session's ID.
+   * `POST /sessions/v1/?op=create&expire=<s>`: a new REST session's ID (`restSessionId`).
    * @throws {InvalidArgumentError} for `ttlMs` when the gateway refuses the expire (400).
    */
   async createSession(expireS: number, ctx: CallContext): Promise<string> {
@@ -243,8 +246,8 @@ export class RestClient {
     throw gatewayFailure(res, "session create");
   }
 
-  #heartbeatRequest(session: string, ctx: CallContext): HttpRequest {
-    return this.#http.request("PUT", `${this.#http.base}/sessions/v1/${session}`, ctx, NO_BODY);
+  #heartbeatRequest(restSessionId: string, ctx: CallContext): HttpRequest {
+    return this.#http.request("PUT", `${this.#http.base}/sessions/v1/${restSessionId}`, ctx, NO_BODY);
   }
 
   #heartbeatOutcome(res: HttpResponse): boolean {
@@ -254,13 +257,13 @@ export class RestClient {
   }
 
   /** `PUT /sessions/v1/<id>`: true when the gateway renewed it, false when it no longer has it (404). */
-  async heartbeat(session: string, ctx: CallContext): Promise<boolean> {
-    return this.#heartbeatOutcome(await this.#http.send(this.#heartbeatRequest(session, ctx)));
+  async heartbeat(restSessionId: string, ctx: CallContext): Promise<boolean> {
+    return this.#heartbeatOutcome(await this.#http.send(this.#heartbeatRequest(restSessionId, ctx)));
   }
 
   /** `DELETE /sessions/v1/<id>`: closes the session; its ephemeral znodes go with it. */
-  async deleteSession(session: string, ctx: CallContext): Promise<void> {
-    const res = await this.#http.call("DELETE", `${this.#http.base}/sessions/v1/${session}`, ctx);
+  async deleteSession(restSessionId: string, ctx: CallContext): Promise<void> {
+    const res = await this.#http.call("DELETE", `${this.#http.base}/sessions/v1/${restSessionId}`, ctx);
     if (res.status === 204 || res.status === 200 || res.status === 404) return;
     throw gatewayFailure(res, "session delete");
   }
@@ -283,8 +286,12 @@ export class RestClient {
    * `POST /leasehold/v1/multi?session=<id>`: ONE ZooKeeper multi on the session's ZooKeeper session. Null
    * when the gateway has no such endpoint (a 404 that is not a multi failure).
    */
-  async multi(ops: readonly WireMultiOp[], session: string, ctx: CallContext): Promise<MultiOutcome | null> {
-    const url = `${this.#http.base}${MULTI_PATH}?session=${encodeURIComponent(session)}`;
+  async multi(
+    ops: readonly WireMultiOp[],
+    restSessionId: string,
+    ctx: CallContext,
+  ): Promise<MultiOutcome | null> {
+    const url = `${this.#http.base}${MULTI_PATH}?session=${encodeURIComponent(restSessionId)}`;
     const res = await this.#http.call("POST", url, ctx, { type: JSON_TYPE, data: multiBody(ops) });
     return multiOutcome(res, ops);
   }

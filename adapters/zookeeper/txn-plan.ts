@@ -31,8 +31,8 @@ export interface PlanInput {
   readonly ops: readonly NormalizedOp[];
   readonly compares: readonly NormalizedCompare[];
   readonly reads: TxnReads;
-  /** The leader znode's path, and the term's REST session when the leader znode as read is the term's, else null. */
-  readonly guard: { readonly path: string; readonly session: string | null };
+  /** The leader znode's path, and the term's REST session ID when the leader znode as read is the term's, else null. */
+  readonly guard: { readonly path: string; readonly restSessionId: string | null };
 }
 
 /** What a multi op stands for: the guard on the leader znode, a re-check of a read key, or (part of) `ops[op]`. */
@@ -73,7 +73,7 @@ export type Decided = { step: "outcome"; outcome: TxnOutcome };
 
 export interface MultiPlan {
   step: "multi";
-  session: string;
+  restSessionId: string;
   leader: LeaderStat;
   multi: readonly MultiStep[];
   results: readonly PlannedResult[];
@@ -122,7 +122,7 @@ export function plan(input: PlanInput, mode: "multi" | "sequence"): TxnPlan {
   const { ops, compares, reads, guard } = input;
   const comparePaths = compares.map((c, i) => keyPath(c.key, `compares[${i}].key`));
   const opPaths = ops.map((op, i) => keyPath(op.key, `ops[${i}].key`));
-  if (!reads.leader || guard.session === null) {
+  if (!reads.leader || guard.restSessionId === null) {
     return { step: "outcome", outcome: { applied: false, reason: "not-leader" } };
   }
   const matched = compares.every((c, i) => {
@@ -135,7 +135,7 @@ export function plan(input: PlanInput, mode: "multi" | "sequence"): TxnPlan {
   const { czxid, mzxid, version, ephemeralOwner } = reads.leader;
   return {
     step: "multi",
-    session: guard.session,
+    restSessionId: guard.restSessionId,
     leader: { czxid, mzxid, version, ephemeralOwner },
     ...multi(reads, guard.path, comparePaths, ops, opPaths),
   };

@@ -39,8 +39,8 @@ import { type StatEntity, toKeyValue } from "./wire.ts";
 export interface Guard {
   /** The leader znode. */
   path: string;
-  /** The REST session of the term, when the leader znode as read is still the term's; else null. */
-  sessionOf(node: StatEntity): string | null;
+  /** The REST session ID of the term, when the leader znode as read is still the term's; else null. */
+  restSessionOf(node: StatEntity): string | null;
 }
 
 /** The REST calls the executor makes. */
@@ -54,7 +54,7 @@ async function readAll(
   ops: readonly NormalizedOp[],
   compares: readonly NormalizedCompare[],
   ctx: CallContext,
-): Promise<{ reads: TxnReads; session: string | null }> {
+): Promise<{ reads: TxnReads; restSessionId: string | null }> {
   const { keys, parents } = toRead(ops, compares);
   const [leader, nodes, exist] = await Promise.all([
     rest.getNode(guard.path, ctx),
@@ -66,7 +66,7 @@ async function readAll(
     nodes: new Map(keys.map((p, i) => [p, nodes[i] ?? null])),
     parents: new Map(parents.map((p, i) => [p, exist[i] === true])),
   };
-  return { reads, session: leader ? guard.sessionOf(leader) : null };
+  return { reads, restSessionId: leader ? guard.restSessionOf(leader) : null };
 }
 
 function refusedError(step: MultiStep | undefined, code: string, status: number): LeaseError {
@@ -94,12 +94,12 @@ export async function atomicTxn(
   ctx: CallContext,
 ): Promise<TxnOutcome | null> {
   for (let attempt = 1; ; attempt++) {
-    const { reads, session } = await readAll(rest, guard, ops, compares, ctx);
-    const planned = plan({ ops, compares, reads, guard: { path: guard.path, session } }, "multi");
+    const { reads, restSessionId } = await readAll(rest, guard, ops, compares, ctx);
+    const planned = plan({ ops, compares, reads, guard: { path: guard.path, restSessionId } }, "multi");
     if (planned.step === "outcome") return planned.outcome;
     const outcome = await rest.multi(
       planned.multi.map((s) => s.wire),
-      planned.session,
+      planned.restSessionId,
       ctx,
     );
     if (outcome === null) return null;
@@ -138,8 +138,8 @@ export async function nonAtomicTxn(
   compares: readonly NormalizedCompare[],
   ctx: CallContext,
 ): Promise<TxnOutcome> {
-  const { reads, session } = await readAll(rest, guard, ops, compares, ctx);
-  const planned = plan({ ops, compares, reads, guard: { path: guard.path, session } }, "sequence");
+  const { reads, restSessionId } = await readAll(rest, guard, ops, compares, ctx);
+  const planned = plan({ ops, compares, reads, guard: { path: guard.path, restSessionId } }, "sequence");
   if (planned.step === "outcome") return planned.outcome;
   const results: OpResult[] = [];
   for (const [i, step] of planned.sequence.entries()) {

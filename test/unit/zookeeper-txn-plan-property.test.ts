@@ -75,7 +75,7 @@ describe("plan (property)", () => {
               nodes: new Map(keys.map((p) => [p, snapshot(p)])),
               parents: new Map(parents.map((p) => [p, initial.has(p)])),
             },
-            guard: { path: LEADER_PATH, session: "s1" },
+            guard: { path: LEADER_PATH, restSessionId: "s1" },
           };
           const planned = plan(input, "multi");
           if (planned.step !== "multi") throw new Error(`expected a multi, got ${JSON.stringify(planned)}`);

@@ -36,7 +36,7 @@ const input = (over: Partial<PlanInput>): PlanInput => ({
   ops: [],
   compares: [],
   reads: reads({}),
-  guard: { path: LEADER_PATH, session: "s1" },
+  guard: { path: LEADER_PATH, restSessionId: "s1" },
   ...over,
 });
 
@@ -50,7 +50,7 @@ describe("plan: what the read decides", () => {
     ["no leader znode", input({ reads: { ...reads({}), leader: null } }), "not-leader"],
     [
       "the leader znode is not the term's",
-      input({ guard: { path: LEADER_PATH, session: null } }),
+      input({ guard: { path: LEADER_PATH, restSessionId: null } }),
       "not-leader",
     ],
     [
@@ -225,7 +225,7 @@ describe("plan: the multi", () => {
   it.each(cases)("%s", (_, planInput, multi, results) => {
     expect(plan(planInput, "multi")).toEqual({
       step: "multi",
-      session: "s1",
+      restSessionId: "s1",
       leader: { czxid: TOKEN, mzxid: TOKEN + 3n, version: 4, ephemeralOwner: OWNER },
       multi,
       results,

@@ -25,7 +25,7 @@ import {
 } from "./zookeeper-txn-fixtures.ts";
 
 const ctx = { signal: new AbortController().signal };
-const guard: Guard = { path: LEADER_PATH, sessionOf: (node) => (node.czxid === TOKEN ? "s1" : null) };
+const guard: Guard = { path: LEADER_PATH, restSessionOf: (node) => (node.czxid === TOKEN ? "s1" : null) };
 const COMMIT = TOKEN + 50n;
 const committed: MultiOutcome = {
   committed: true,
@@ -36,7 +36,7 @@ const committed: MultiOutcome = {
 /** A REST client that answers reads from `nodes` and multis from `multis`, in turn, and records every call. */
 function scripted(nodes: Record<string, StatEntity | null>, multis: (MultiOutcome | null)[] = []) {
   const calls: string[] = [];
-  const sent: { ops: readonly WireMultiOp[]; session: string }[] = [];
+  const sent: { ops: readonly WireMultiOp[]; restSessionId: string }[] = [];
   const rest: TxnRest & { calls: string[]; sent: typeof sent; failOn?: string } = {
     calls,
     sent,
@@ -48,8 +48,8 @@ function scripted(nodes: Record<string, StatEntity | null>, multis: (MultiOutcom
       calls.push(`exists ${path}`);
       return nodes[path] !== undefined && nodes[path] !== null;
     },
-    async multi(ops, session) {
-      sent.push({ ops, session });
+    async multi(ops, restSessionId) {
+      sent.push({ ops, restSessionId });
       const next = multis.shift();
       if (next === undefined) throw new Error("no more scripted multis");
       return next;
@@ -78,7 +78,7 @@ describe("atomicTxn", () => {
     const rest = scripted({ "/k": existing }, [committed]);
     const outcome = await atomicTxn(rest, guard, [put("k", "new"), get("k")], [], ctx);
     expect(rest.sent).toHaveLength(1);
-    expect(rest.sent[0]?.session).toBe("s1");
+    expect(rest.sent[0]?.restSessionId).toBe("s1");
     expect(rest.sent[0]?.ops.map((op) => `${op.op} ${op.path}`)).toEqual([`set ${LEADER_PATH}`, "set /k"]);
     expect(outcome).toEqual({
       applied: true,

@@ -89,7 +89,7 @@ describe("leader record", () => {
       holder: "h",
       ttlMs: 5000,
       value: "v",
-      session: "0f8f-ab",
+      restSessionId: "0f8f-ab",
       state: "busy",
       run,
     });
@@ -106,15 +106,15 @@ describe("leader record", () => {
       holder: "h",
       ttlMs: 5000,
       value: "v",
-      session: "0f8f-ab",
+      restSessionId: "0f8f-ab",
       state: "busy",
       run,
     });
-    const parked = encodeLeaderRecord({ holder: "h", ttlMs: 5000, session: "s", state: "parked" });
+    const parked = encodeLeaderRecord({ holder: "h", ttlMs: 5000, restSessionId: "s", state: "parked" });
     expect(decodeLeaderRecord(parked, "t")).toEqual({
       holder: "h",
       ttlMs: 5000,
-      session: "s",
+      restSessionId: "s",
       state: "parked",
     });
   });

@@ -94,14 +94,14 @@ export async function handleExtension(ex: Exchange, path: string, deps: MultiDep
   if (!parsed.success) {
     throw new HttpError(400, `the body is not a multi request: ${z.prettifyError(parsed.error)}`);
   }
-  const session = param(ex, "session", "");
+  const restSessionId = param(ex, "session", "");
   const ops = toOps(parsed.data);
   let results: MultiResult[];
   try {
     results =
-      session === ""
+      restSessionId === ""
         ? await (await deps.shared.get()).multi(ops)
-        : await deps.sessions.use(session, (zk) => zk.multi(ops));
+        : await deps.sessions.use(restSessionId, (zk) => zk.multi(ops));
   } catch (error) {
     if (!(error instanceof MultiError)) throw error;
     const answer = keeperAnswer(error.cause);

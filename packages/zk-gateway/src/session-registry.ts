@@ -88,9 +88,9 @@ export class SessionRegistry {
         `expire ${expireS} s exceeds the ZooKeeper session timeout the server grants (${zk.negotiatedTimeoutMs} ms)`,
       );
     }
-    const id = this.#sealer.seal({ zk: zk.credentials, expireS });
-    this.#hold(id, zk, expireS * 1000);
-    return id;
+    const restSessionId = this.#sealer.seal({ zk: zk.credentials, expireS });
+    this.#hold(restSessionId, zk, expireS * 1000);
+    return restSessionId;
   }
 
   /** @throws {HttpError} 503 shutting down, full, or ZooKeeper did not connect in time. */
@@ -116,32 +116,32 @@ export class SessionRegistry {
     }
   }
 
-  #hold(id: string, zk: ZkSession, expireMs: number): Entry {
-    const entry: Entry = { zk, expireMs, timer: this.#timer(id, expireMs), closed: false };
-    this.#sessions.set(id, entry);
-    zk.onDetached(() => this.#forget(id, entry));
+  #hold(restSessionId: string, zk: ZkSession, expireMs: number): Entry {
+    const entry: Entry = { zk, expireMs, timer: this.#timer(restSessionId, expireMs), closed: false };
+    this.#sessions.set(restSessionId, entry);
+    zk.onDetached(() => this.#forget(restSessionId, entry));
     return entry;
   }
 
-  #timer(id: string, ms: number): NodeJS.Timeout {
-    const timer = setTimeout(() => void this.#expire(id), ms);
+  #timer(restSessionId: string, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => void this.#expire(restSessionId), ms);
     if (!this.#closing) timer.unref();
     return timer;
   }
 
-  async #expire(id: string): Promise<void> {
-    const entry = this.#sessions.get(id);
+  async #expire(restSessionId: string): Promise<void> {
+    const entry = this.#sessions.get(restSessionId);
     if (!entry) return;
     // ZooKeeper lets any connection close a session, even one that no longer holds it (another instance
     // re-attached it through another server): close only what this connection still holds.
     await entry.zk.confirm().catch(() => undefined);
-    if (this.#sessions.get(id) === entry) await this.#close(id, entry);
+    if (this.#sessions.get(restSessionId) === entry) await this.#close(restSessionId, entry);
   }
 
   /** Drops a session whose connection is gone, without closing it: it lives on in ZooKeeper. */
-  #forget(id: string, entry: Entry): void {
-    if (this.#sessions.get(id) !== entry) return;
-    this.#sessions.delete(id);
+  #forget(restSessionId: string, entry: Entry): void {
+    if (this.#sessions.get(restSessionId) !== entry) return;
+    this.#sessions.delete(restSessionId);
     clearTimeout(entry.timer);
     this.#notifyIfEmpty();
   }
@@ -155,25 +155,25 @@ export class SessionRegistry {
    * longer has the session.
    * @throws {HttpError} 503 when it cannot be attached now.
    */
-  async #entry(id: string): Promise<Entry | null> {
-    const held = this.#sessions.get(id);
+  async #entry(restSessionId: string): Promise<Entry | null> {
+    const held = this.#sessions.get(restSessionId);
     if (held) return held;
-    let attaching = this.#attaching.get(id);
+    let attaching = this.#attaching.get(restSessionId);
     if (!attaching) {
-      attaching = this.#attach(id).finally(() => this.#attaching.delete(id));
-      this.#attaching.set(id, attaching);
+      attaching = this.#attach(restSessionId).finally(() => this.#attaching.delete(restSessionId));
+      this.#attaching.set(restSessionId, attaching);
     }
     return attaching;
   }
 
-  async #attach(id: string): Promise<Entry | null> {
-    const held = this.#sessions.get(id);
+  async #attach(restSessionId: string): Promise<Entry | null> {
+    const held = this.#sessions.get(restSessionId);
     if (held) return held;
-    const ticket = this.#sealer.open(id);
+    const ticket = this.#sealer.open(restSessionId);
     if (!ticket) return null;
     try {
       const zk = await this.#connect(ticket.expireS, ticket.zk);
-      return this.#hold(id, zk, ticket.expireS * 1000);
+      return this.#hold(restSessionId, zk, ticket.expireS * 1000);
     } catch (error) {
       if (isSessionExpired(error)) return null;
       throw error;
@@ -185,16 +185,16 @@ export class SessionRegistry {
    * because the connection had just been taken over runs once more on a new one.
    * @throws {HttpError} 401 unknown, forged or expired session; 503 it cannot be attached now.
    */
-  async use<T>(id: string, call: (zk: ZkSession) => Promise<T>): Promise<T> {
+  async use<T>(restSessionId: string, call: (zk: ZkSession) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt += 1) {
-      const entry = await this.#entry(id);
+      const entry = await this.#entry(restSessionId);
       if (!entry) throw new HttpError(401);
       try {
         return await call(entry.zk);
       } catch (error) {
         if (error instanceof ZkDetachedError && attempt === 0) continue;
         if (isSessionExpired(error)) {
-          await this.#close(id, entry);
+          await this.#close(restSessionId, entry);
           throw new HttpError(401);
         }
         throw error;
@@ -208,26 +208,26 @@ export class SessionRegistry {
    * then detached) attaches again once.
    * @throws {HttpError} 404 unknown, forged or expired session; 503 ZooKeeper did not confirm it in time.
    */
-  async heartbeat(id: string): Promise<void> {
+  async heartbeat(restSessionId: string): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
-      const entry = await this.#entry(id);
-      if (!entry) throw new HttpError(404, `${id} not found`);
+      const entry = await this.#entry(restSessionId);
+      if (!entry) throw new HttpError(404, `${restSessionId} not found`);
       try {
         await entry.zk.confirm();
       } catch (error) {
         if (entry.zk.detached && attempt === 0) continue;
         if (isSessionExpired(error)) {
-          await this.#close(id, entry);
-          throw new HttpError(404, `${id} not found`);
+          await this.#close(restSessionId, entry);
+          throw new HttpError(404, `${restSessionId} not found`);
         }
         const detail = error instanceof ZkTimeoutError || error instanceof KeeperError ? error.message : "";
-        throw new HttpError(503, `ZooKeeper did not confirm session ${id}: ${detail}`);
+        throw new HttpError(503, `ZooKeeper did not confirm session ${restSessionId}: ${detail}`);
       }
-      if (entry.closed) throw new HttpError(404, `${id} not found`);
+      if (entry.closed) throw new HttpError(404, `${restSessionId} not found`);
       // Given up to another connection after ZooKeeper confirmed it: that holder counts the expire now.
-      if (this.#sessions.get(id) !== entry) return;
+      if (this.#sessions.get(restSessionId) !== entry) return;
       clearTimeout(entry.timer);
-      entry.timer = this.#timer(id, entry.expireMs);
+      entry.timer = this.#timer(restSessionId, entry.expireMs);
       return;
     }
   }
@@ -237,15 +237,15 @@ export class SessionRegistry {
    * this resolves). Unknown, forged and expired IDs are ignored.
    * @throws {HttpError} 503 when it cannot be attached now.
    */
-  async close(id: string): Promise<void> {
-    const entry = this.#sessions.get(id) ?? (await this.#entry(id));
-    if (entry) await this.#close(id, entry);
+  async close(restSessionId: string): Promise<void> {
+    const entry = this.#sessions.get(restSessionId) ?? (await this.#entry(restSessionId));
+    if (entry) await this.#close(restSessionId, entry);
   }
 
-  async #close(id: string, entry: Entry): Promise<void> {
-    if (this.#sessions.get(id) !== entry) return;
+  async #close(restSessionId: string, entry: Entry): Promise<void> {
+    if (this.#sessions.get(restSessionId) !== entry) return;
     entry.closed = true;
-    this.#sessions.delete(id);
+    this.#sessions.delete(restSessionId);
     clearTimeout(entry.timer);
     await entry.zk.close();
     this.#notifyIfEmpty();
@@ -254,7 +254,7 @@ export class SessionRegistry {
   /** Refuses new sessions and closes every held one now. */
   async closeAll(): Promise<void> {
     this.#closing = true;
-    await Promise.all([...this.#sessions].map(([id, entry]) => this.#close(id, entry)));
+    await Promise.all([...this.#sessions].map(([restSessionId, entry]) => this.#close(restSessionId, entry)));
   }
 
   /**

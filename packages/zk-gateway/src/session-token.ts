@@ -76,9 +76,9 @@ export class SessionSealer {
   }
 
   /** The ticket inside a REST session ID, or null when no key of this gateway sealed it as it is. */
-  open(id: string): SessionTicket | null {
-    if (!TOKEN.test(id)) return null;
-    const raw = Buffer.from(id, "base64url");
+  open(restSessionId: string): SessionTicket | null {
+    if (!TOKEN.test(restSessionId)) return null;
+    const raw = Buffer.from(restSessionId, "base64url");
     if (raw.length !== SEALED_BYTES || raw[0] !== VERSION) return null;
     const nonce = raw.subarray(1, 1 + NONCE_BYTES);
     const sealed = raw.subarray(1 + NONCE_BYTES, SEALED_BYTES - TAG_BYTES);

@@ -12,16 +12,20 @@ const ALLOW = "DELETE,POST,OPTIONS,PUT";
 const TYPES = [JSON_TYPE, JAVASCRIPT_TYPE] as const;
 const INT32 = /^[+-]?\d{1,10}$/;
 
-/** Handles one request; `id` is what follows `/sessions/v1/` ("" for the collection). */
-export async function handleSession(ex: Exchange, id: string, sessions: SessionRegistry): Promise<void> {
+/** Handles one request; `restSessionId` is what follows `/sessions/v1/` ("" for the collection). */
+export async function handleSession(
+  ex: Exchange,
+  restSessionId: string,
+  sessions: SessionRegistry,
+): Promise<void> {
   const method = ex.req.method ?? "GET";
   switch (method) {
     case "POST":
       return create(ex, sessions);
     case "PUT":
-      return heartbeat(ex, id, sessions);
+      return heartbeat(ex, restSessionId, sessions);
     case "DELETE":
-      await sessions.close(id);
+      await sessions.close(restSessionId);
       send(ex.req, ex.res, 204, {});
       return;
     case "OPTIONS":
@@ -45,9 +49,9 @@ async function create(ex: Exchange, sessions: SessionRegistry): Promise<void> {
   const expire = param(ex, "expire", "5");
   const expireS = INT32.test(expire) ? Number(expire) : Number.NaN;
   if (!Number.isSafeInteger(expireS)) throw new HttpError(400);
-  const id = await sessions.create(expireS);
-  const uri = `${ex.url.origin}/sessions/v1/${id}`;
-  const body = sessionEntity(id, uri);
+  const restSessionId = await sessions.create(expireS);
+  const uri = `${ex.url.origin}/sessions/v1/${restSessionId}`;
+  const body = sessionEntity(restSessionId, uri);
   if (type === JAVASCRIPT_TYPE) {
     send(ex.req, ex.res, 201, { location: uri, "content-type": JAVASCRIPT_TYPE }, `callback(${body})`);
   } else {
@@ -55,11 +59,11 @@ async function create(ex: Exchange, sessions: SessionRegistry): Promise<void> {
   }
 }
 
-async function heartbeat(ex: Exchange, id: string, sessions: SessionRegistry): Promise<void> {
+async function heartbeat(ex: Exchange, restSessionId: string, sessions: SessionRegistry): Promise<void> {
   if (!contentTypeIs(ex.req, OCTET_TYPE)) throw new HttpError(415);
   const type = jsonType(ex);
   // The body is ignored; drain it so that the connection stays usable.
   ex.req.resume();
-  await sessions.heartbeat(id);
+  await sessions.heartbeat(restSessionId);
   send(ex.req, ex.res, 200, { "content-type": type });
 }

@@ -42,9 +42,9 @@ function chooseType(ex: Exchange): string {
 
 /** Runs `call` on the `?session=` REST session's ZooKeeper session (401 when unknown), or the gateway's own. */
 async function onSession<T>(ex: Exchange, deps: ZnodeDeps, call: (zk: ZkSession) => Promise<T>): Promise<T> {
-  const session = param(ex, "session", "");
-  if (session === "") return call(await deps.shared.get());
-  return deps.sessions.use(session, call);
+  const restSessionId = param(ex, "session", "");
+  if (restSessionId === "") return call(await deps.shared.get());
+  return deps.sessions.use(restSessionId, call);
 }
 
 /** Sends an entity as JSON, or as JSONP (`callback(...)`, default name "callback") for application/javascript. */
