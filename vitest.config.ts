@@ -1,9 +1,23 @@
-import { defaultServerConditions } from "vite";
+import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 
+/**
+ * The gateway package imports the library as `leasehold/...`: here its source, not a build. Aliases made from
+ * the exports' `leasehold-source` conditions (package.json), because vitest loads `leasehold` (a workspace link
+ * in node_modules) with Node's own resolver otherwise, in global setup files too.
+ */
+const exports: Record<string, Record<string, string>> = JSON.parse(
+  readFileSync("package.json", "utf8"),
+).exports;
+const alias = Object.entries(exports).flatMap(([subpath, conditions]) => {
+  const source = conditions["leasehold-source"];
+  return source
+    ? [{ find: `leasehold${subpath.slice(1)}`, replacement: new URL(source, import.meta.url).pathname }]
+    : [];
+});
+
 export default defineConfig({
-  // The gateway package imports the library as `leasehold/...`: its source, not a build (package.json exports).
-  ssr: { resolve: { conditions: ["leasehold-source", ...defaultServerConditions] } },
+  resolve: { alias },
   test: {
     coverage: {
       provider: "v8",

@@ -11,6 +11,7 @@
  * - releaseParked: `GET`; if the holder's term is parked, a versioned `DELETE` of the znode on its session
  *   (a concurrent resume moved the version: refused), then `DELETE /sessions/v1/<id>` (3 round trips).
  * - leader: `GET` the leader znode.
+ * - observe: `GET /leasehold/v1/watch` long polls of the leader znode (observe.ts); none without extensions.
  * - doIfLeader: see txn.ts (atomic with leasehold-zk-gateway's multi extension; non-atomic only with
  *   `extensions: "none"`). The guard holds only while the znode has the term's czxid and owner and is busy
  *   under the term's hold ID.
@@ -18,13 +19,16 @@
 import {
   type Backend,
   type BackendCapabilities,
+  type BackendObserveOptions,
   type CallContext,
   type ClaimOutcome,
   type ClaimRequest,
   type CompareTarget,
+  deadlineSignal,
   HttpStatusError,
   type LeaderInfo,
   LeaseLostError,
+  type ObservedTerm,
   type TermRef,
   type Transport,
   type TxnOutcome,
@@ -33,7 +37,9 @@ import {
   UnsupportedError,
 } from "../../src/backend-kit.ts";
 import { claimLease } from "./claim.ts";
+import { MULTI, WATCH } from "./extension.ts";
 import { LeaderZnodes } from "./leader-znode.ts";
+import { watchLeader } from "./observe.ts";
 import type { ZooKeeperExtensions } from "./options.ts";
 import { encodeLeaderRecord } from "./record.ts";
 import type { RestClient } from "./rest.ts";
@@ -61,8 +67,8 @@ export class ZooKeeperBackend implements Backend {
   readonly #znodes: LeaderZnodes;
   readonly reservedPrefix: Uint8Array;
   readonly #transport: Transport;
-  /** Whether the gateway serves the multi extension: undefined until detected ("auto"). */
-  #multi: boolean | undefined;
+  /** The `/leasehold/v1` extensions the gateway serves: undefined until detected ("auto"). */
+  #extensions: readonly string[] | undefined;
   #probe: Promise<void> | null = null;
   /**
    * Fixed at construction, never changed: `atomicGuard` is false only with `extensions: "none"`. With `"auto"`
@@ -78,24 +84,26 @@ export class ZooKeeperBackend implements Backend {
     // Keys map to "/" + key, so the lease znodes are the keys under "<root without its leading '/'>/".
     this.reservedPrefix = toBytes(`${root.slice(1)}/`);
     this.#transport = transport;
-    this.#multi = mode === "leasehold-v1" ? true : mode === "none" ? false : undefined;
+    this.#extensions = mode === "leasehold-v1" ? [MULTI, WATCH] : mode === "none" ? [] : undefined;
     this.capabilities = Object.freeze({
       atomicGuard: mode !== "none",
       ...ZOOKEEPER_TTL,
       compareTargets: COMPARE_TARGETS,
     });
+    if (mode !== "none") this.observe = (name, options) => this.#observe(name, options);
   }
 
   /**
-   * Detects the extension once ("auto" only), alongside the first claim or before the first transaction; a
-   * failed probe leaves it unknown, to be tried again. Only `txn`'s choice of way depends on it.
+   * Detects the extensions once ("auto" only), alongside the first claim or before the first transaction or
+   * watch; a failed probe leaves them unknown, to be tried again. Only `txn`'s choice of way and whether
+   * `observe` watches depend on them.
    */
   #detect(ctx: CallContext): Promise<void> {
-    if (this.#multi !== undefined) return Promise.resolve();
+    if (this.#extensions !== undefined) return Promise.resolve();
     this.#probe ??= this.#rest
-      .hasMultiExtension(ctx)
+      .extensions(ctx)
       .then((found) => {
-        this.#multi = found;
+        this.#extensions = found;
       })
       .catch(() => undefined)
       .finally(() => {
@@ -190,12 +198,36 @@ export class ZooKeeperBackend implements Backend {
     if (!this.capabilities.atomicGuard) return nonAtomicTxn(this.#rest, guard, req.ops, req.compares, ctx);
     await this.#detect(ctx);
     // A failed probe: asked again, and its error thrown, so that nothing is sent while the way is unknown.
-    this.#multi ??= await this.#rest.hasMultiExtension(ctx);
-    const outcome = this.#multi ? await atomicTxn(this.#rest, guard, req.ops, req.compares, ctx) : null;
+    this.#extensions ??= await this.#rest.extensions(ctx);
+    const outcome = this.#extensions.includes(MULTI)
+      ? await atomicTxn(this.#rest, guard, req.ops, req.compares, ctx)
+      : null;
     if (outcome) return outcome;
     throw new UnsupportedError(
       'the ZooKeeper gateway has no /leasehold/v1 multi extension: use leasehold-zk-gateway, or extensions: "none" with allowNonAtomicGuard: true',
     );
+  }
+
+  /** Follows the leader znode of `name`; absent with `extensions: "none"` (then `observe()` polls). */
+  readonly observe?: (name: string, options: BackendObserveOptions) => AsyncIterable<ObservedTerm>;
+
+  /**
+   * Follows the leader znode with leasehold-zk-gateway's `/leasehold/v1/watch` long poll (observe.ts); with
+   * `"auto"` it detects the extensions first.
+   * @throws {UnsupportedError} the gateway serves no watch (Apache's, or an older leasehold-zk-gateway).
+   * @throws {LeaseError} the watch cannot be kept without missing a change; `observe()` then polls.
+   */
+  async *#observe(name: string, options: BackendObserveOptions): AsyncGenerator<ObservedTerm> {
+    const ctx = {
+      signal: deadlineSignal(options.requestTimeoutMs, options.signal),
+      timeoutMs: options.requestTimeoutMs,
+    };
+    await this.#detect(ctx);
+    this.#extensions ??= await this.#rest.extensions(ctx);
+    if (!this.#extensions.includes(WATCH)) {
+      throw new UnsupportedError("the ZooKeeper gateway has no /leasehold/v1 watch: polling instead");
+    }
+    yield* watchLeader(this.#rest, this.#znodes, name, options);
   }
 
   close(): Promise<void> {

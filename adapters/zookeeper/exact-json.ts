@@ -7,7 +7,7 @@
  */
 import { MalformedResponseError } from "../../src/backend-kit.ts";
 
-/** The stat fields that are Java longs. */
+/** The stat fields that are Java longs, and the zxid of a watched state (extension.ts). */
 const LONG_FIELDS: ReadonlySet<string> = new Set([
   "czxid",
   "mzxid",
@@ -15,6 +15,7 @@ const LONG_FIELDS: ReadonlySet<string> = new Set([
   "mtime",
   "ephemeralOwner",
   "pzxid",
+  "zxid",
 ]);
 
 /** The stat fields that are Java ints. */

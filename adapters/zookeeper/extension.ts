@@ -10,6 +10,13 @@
  *   not have it), or the server's own. 200 → {@link MultiResults}, one result per op; when ZooKeeper refuses
  *   an op, the status SPEC v2 gives that error (404 NONODE, 409 NODEEXISTS/NOTEMPTY, 412 BADVERSION, ...)
  *   and a {@link MultiFailure} naming the op.
+ * - `GET /leasehold/v1/watch?path=<znode>[&after=<cursor>][&waitMs=<ms>]` → 200 {@link WatchAnswer}: a long
+ *   poll of one znode, backed by a ZooKeeper watch the server keeps on it. Without `after`: the znode now, at
+ *   once. With `after` (the `cursor` of the previous answer): every state the server read since, in order, as
+ *   soon as there is one, or none after `waitMs` (default {@link DEFAULT_WATCH_WAIT_MS}, at most
+ *   {@link MAX_WATCH_WAIT_MS}). 410 when the server cannot tell what changed since `after` (its watch of the
+ *   znode restarted, another instance answered, the states since fell out of its log, or it saw a change it
+ *   could not follow): start again without `after`.
  *
  * The 64-bit stat fields are bare JSON numbers, exact to 64 bits: a client reads them from their source text
  * as bigints (the backend's exact-json.ts), so the answer schemas take bigints.
@@ -22,6 +29,14 @@ export const EXTENSION_PATH = "/leasehold/v1";
 export const MULTI_PATH = `${EXTENSION_PATH}/multi`;
 /** The name of the multi in {@link ExtensionInfo}. */
 export const MULTI = "multi";
+/** Where a znode is watched. */
+export const WATCH_PATH = `${EXTENSION_PATH}/watch`;
+/** The name of the watch in {@link ExtensionInfo}. */
+export const WATCH = "watch";
+/** How long a watch request waits for a change when it does not say, in ms. */
+export const DEFAULT_WATCH_WAIT_MS = 30_000;
+/** The longest wait a watch request may ask for, in ms; more is refused (400). */
+export const MAX_WATCH_WAIT_MS = 60_000;
 /** Most ops in one multi; a larger request is refused (400). */
 export const MAX_MULTI_OPS = 512;
 
@@ -92,3 +107,24 @@ export type MultiResults = z.infer<typeof multiResults>;
  */
 export const multiFailure = z.object({ request: text, message: text, index: int, code: z.string() });
 export type MultiFailure = z.infer<typeof multiFailure>;
+
+/** A watch cursor: the server's watch of the znode (an opaque epoch) and the last state sent, `<epoch>.<seq>`. */
+export const WATCH_CURSOR = /^[A-Za-z0-9_-]{1,64}\.(0|[1-9][0-9]{0,18})$/;
+
+/**
+ * One state of the watched znode, as the server read it: `node` null when it does not exist, else its stat
+ * and data (`data64`, absent when it stores none). `zxid` orders the states: the znode's mzxid, or for a
+ * missing znode the pzxid of its parent read then (0 when the parent is missing too).
+ */
+export const watchedState = z.object({
+  zxid: long,
+  node: z.nullable(z.extend(znodeStat, { data64 })),
+});
+export type WatchedState = z.infer<typeof watchedState>;
+
+/** `GET /leasehold/v1/watch`, 200: the states since `after` (or the one now), and the cursor to ask after. */
+export const watchAnswer = z.object({
+  cursor: z.string().check(z.regex(WATCH_CURSOR)),
+  changes: z.array(watchedState),
+});
+export type WatchAnswer = z.infer<typeof watchAnswer>;

@@ -1,7 +1,8 @@
 /**
  * The SPEC v2 calls the backend makes: znodes (`/znodes/v1`) and REST sessions (`/sessions/v1`), each answer
  * mapped to an outcome or a typed error (rest-answers.ts). Only what Apache's Java gateway does is relied on
- * (see docs/zookeeper.md), plus the optional `/leasehold/v1` extension of leasehold-zk-gateway (rest-multi.ts).
+ * (see docs/zookeeper.md), plus the optional `/leasehold/v1` extension of leasehold-zk-gateway (rest-multi.ts,
+ * rest-watch.ts).
  */
 import {
   type CallContext,
@@ -10,7 +11,7 @@ import {
   InvalidArgumentError,
   type Transport,
 } from "../../src/backend-kit.ts";
-import { EXTENSION_PATH, extensionInfo, MULTI, MULTI_PATH } from "./extension.ts";
+import { EXTENSION_PATH, extensionInfo, MULTI_PATH, type WatchAnswer } from "./extension.ts";
 import type { ZooKeeperAuth } from "./options.ts";
 import { splitPath, znodeUrl } from "./paths.ts";
 import {
@@ -24,6 +25,7 @@ import {
 } from "./rest-answers.ts";
 import { JSON_TYPE, NO_BODY, OCTET_TYPE, RestHttp } from "./rest-http.ts";
 import { type MultiOutcome, multiBody, multiOutcome, type WireMultiOp } from "./rest-multi.ts";
+import { watchOutcome, watchUrl } from "./rest-watch.ts";
 import { checkStat, parseWire, type StatEntity, sessionEntity, statEntity } from "./wire.ts";
 
 export type { Conflict, CreateOutcome } from "./rest-answers.ts";
@@ -269,17 +271,21 @@ export class RestClient {
   }
 
   /**
-   * `GET /leasehold/v1`: true when the gateway serves the multi extension, false when it answers 4xx
+   * `GET /leasehold/v1`: the extensions the gateway serves (`"multi"`, `"watch"`), none when it answers 4xx
    * (Apache's gateway: 404).
    * @throws {LeaseError} on transport failures and 5xx: the answer is unknown.
    */
-  async hasMultiExtension(ctx: CallContext): Promise<boolean> {
+  async extensions(ctx: CallContext): Promise<readonly string[]> {
     const res = await this.#http.call("GET", `${this.#http.base}${EXTENSION_PATH}`, ctx);
-    if (res.status === 200) {
-      return parseWire(extensionInfo, res.body, "extension probe").extensions.includes(MULTI);
-    }
-    if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403) return false;
+    if (res.status === 200) return parseWire(extensionInfo, res.body, "extension probe").extensions;
+    if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403) return [];
     throw gatewayFailure(res, "extension probe");
+  }
+
+  /** `GET /leasehold/v1/watch`: the states of the znode since `after` (rest-watch.ts), waiting up to `waitMs`. */
+  async watch(path: string, after: string | null, waitMs: number, ctx: CallContext): Promise<WatchAnswer> {
+    const res = await this.#http.call("GET", watchUrl(this.#http.base, path, after, waitMs), ctx);
+    return watchOutcome(res, path);
   }
 
   /**

@@ -2,7 +2,7 @@
  * The server's side of the `/leasehold/v1` extension, outside SPEC v2 (its wire contract, requests and
  * answers, is `leasehold/zookeeper/extension`): `GET /leasehold/v1` names the extensions, and
  * `POST /leasehold/v1/multi[?session=<id>]` runs ONE ZooKeeper multi on that REST session's ZooKeeper
- * session, or on the server's own without `?session=`. Versions are ZooKeeper's (absent = -1, any); absent
+ * session, or on the server's own without `?session=`; `GET /leasehold/v1/watch` goes to watch-route.ts. Versions are ZooKeeper's (absent = -1, any); absent
  * `data64` stores no data.
  */
 import {
@@ -14,6 +14,8 @@ import {
   type MultiRequest,
   type MultiResult,
   multiRequest,
+  WATCH,
+  WATCH_PATH,
 } from "leasehold/zookeeper/extension";
 import * as z from "zod/mini";
 import { type Exchange, keeperAnswer, param } from "./exchange.ts";
@@ -21,11 +23,14 @@ import { contentTypeIs, HttpError, JSON_TYPE, readBody, send } from "./http.ts";
 import { jsonObject, statJson } from "./render.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { SharedSession } from "./shared-session.ts";
+import { handleWatch } from "./watch-route.ts";
 import { MultiError, type MultiOp } from "./zk.ts";
+import type { ZnodeWatches } from "./znode-watch.ts";
 
 export interface MultiDeps {
   sessions: SessionRegistry;
   shared: SharedSession;
+  watches: ZnodeWatches;
   maxBodyBytes: number;
 }
 
@@ -76,10 +81,11 @@ export async function handleExtension(ex: Exchange, path: string, deps: MultiDep
   const method = ex.req.method ?? "GET";
   if (path === EXTENSION_PATH || path === `${EXTENSION_PATH}/`) {
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, undefined, { allow: "GET,HEAD" });
-    const info: ExtensionInfo = { extensions: [MULTI] };
+    const info: ExtensionInfo = { extensions: [MULTI, WATCH] };
     send(ex.req, ex.res, 200, { "content-type": JSON_TYPE }, JSON.stringify(info));
     return;
   }
+  if (path === WATCH_PATH) return handleWatch(ex, deps.watches);
   if (path !== MULTI_PATH) throw new HttpError(404);
   if (method !== "POST") throw new HttpError(405, undefined, { allow: "POST" });
   if (!contentTypeIs(ex.req, JSON_TYPE)) throw new HttpError(415);

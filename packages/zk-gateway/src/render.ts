@@ -45,9 +45,9 @@ function statFields(stat: ZStat): [string, Field][] {
   ];
 }
 
-/** The stat fields alone, for the multi extension's set results. */
-export function statJson(stat: ZStat): string {
-  return jsonObject(statFields(stat));
+/** The stat fields, for the extension's answers (a multi's set results, a watch's states), then `extra`. */
+export function statJson(stat: ZStat, extra: readonly (readonly [string, Field])[] = []): string {
+  return jsonObject([...statFields(stat), ...extra]);
 }
 
 /**

@@ -16,6 +16,7 @@ import { SessionRegistry } from "./session-registry.ts";
 import { MAX_EXPIRE_S, SessionSealer } from "./session-token.ts";
 import { handleSession } from "./sessions-route.ts";
 import { SharedSession } from "./shared-session.ts";
+import { ZnodeWatches } from "./znode-watch.ts";
 import { handleZnode } from "./znodes-route.ts";
 
 export interface ZkGatewayOptions {
@@ -108,7 +109,8 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
     positiveInt(options.sessionTimeoutMs, 30_000, "sessionTimeoutMs"),
     zkTimeoutMs,
   );
-  const deps = { sessions, shared, maxBodyBytes };
+  const watches = new ZnodeWatches(shared);
+  const deps = { sessions, shared, watches, maxBodyBytes };
   let url = "";
   let closing: Promise<void> | null = null;
 
@@ -211,6 +213,8 @@ export function createZkGateway(options: ZkGatewayOptions): ZkGateway {
       const now = options.sessions === "close";
       if (now) void sessions.closeAll();
       closing ??= (async () => {
+        // Long polls answer at once (no change), so that they do not hold the drain back.
+        watches.close();
         const drained = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());

@@ -200,6 +200,35 @@ export class ZkSession {
     );
   }
 
+  /**
+   * The znode now (null when it does not exist) and `changed`, which resolves at its next change after this
+   * read: ZooKeeper's one-shot watch (set by `exists`: on the data and deletion of an existing znode, on the
+   * creation of a missing one). It never resolves when the session ends first.
+   */
+  async watch(
+    path: string,
+  ): Promise<{ node: { data: Buffer | null; stat: ZStat } | null; changed: Promise<void> }> {
+    let fire = () => {};
+    const changed = new Promise<void>((resolve) => {
+      fire = resolve;
+    });
+    const stat = await this.#call<ZStat | null>("exists", path, (done) =>
+      this.#client.exists(
+        path,
+        () => fire(),
+        (error, found) => done(error, error || !found ? null : toZStat(found)),
+      ),
+    );
+    if (!stat) return { node: null, changed };
+    try {
+      return { node: await this.getData(path), changed };
+    } catch (error) {
+      // Deleted between the two reads: the watch has fired, and the caller reads again.
+      if (error instanceof KeeperError && error.code === "NONODE") return { node: null, changed };
+      throw error;
+    }
+  }
+
   getChildren(path: string): Promise<string[]> {
     return this.#call("getChildren", path, (done) =>
       this.#client.getChildren(path, (error, children) => done(error, children)),
