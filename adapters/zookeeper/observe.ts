@@ -23,8 +23,9 @@ import { checkStat } from "./wire.ts";
 /** Polls that fail in a row (transport failures, timeouts) before the watch is given up. */
 const MAX_RETRIES = 3;
 
+/** Follows the leader znode of `name` (see the module doc). */
 export async function* watchLeader(
-  rest: RestClient,
+  rest: Pick<RestClient, "watch" | "secrets">,
   znodes: LeaderZnodes,
   name: string,
   { signal, requestTimeoutMs, checkIntervalMs }: BackendObserveOptions,
