@@ -380,7 +380,7 @@ describe("leasehold/v1 multi extension", () => {
 
   it("is advertised at GET /leasehold/v1, and absent from a gateway started without extensions", async () => {
     const res = await fetch(`${base}/leasehold/v1`);
-    expect(await res.json()).toEqual({ extensions: ["multi"] });
+    expect(await res.json()).toEqual({ extensions: ["multi", "watch"] });
     expect((await fetch(`${plainBase}/leasehold/v1`)).status).toBe(404);
     expect((await fetch(`${plainBase}/leasehold/v1/multi`, { method: "POST" })).status).toBe(404);
   });

@@ -11,8 +11,8 @@ import { parseSessionKeys } from "./session-token.ts";
 
 const USAGE = `Usage: leasehold-zk-gateway [options]
 
-A ZooKeeper REST gateway (SPEC v2, as Apache ZooKeeper's contrib gateway speaks it) with an atomic multi
-extension at /leasehold/v1.
+A ZooKeeper REST gateway (SPEC v2, as Apache ZooKeeper's contrib gateway speaks it) with an extension at
+/leasehold/v1: an atomic multi and a long-poll watch.
 
 On SIGTERM or SIGINT it stops accepting requests and closes each session when its expire runs out (its
 holder may count on it until then), then exits; a second signal closes every session at once.

@@ -43,7 +43,7 @@ export interface ZkGatewayOptions {
   sessionKeys?: readonly Uint8Array[] | undefined;
   /** HTTP basic auth credentials (password by user); when given, every request must carry one. */
   credentials?: Credentials;
-  /** Serve the `/leasehold/v1` extension (atomic multi). Default true; false behaves like Apache's gateway. */
+  /** Serve the `/leasehold/v1` extension (atomic multi, long-poll watch). Default true; false behaves like Apache's gateway. */
   extensions?: boolean;
   /** Receives one line per request (method, path, status, ms). Default: no request logging. */
   log?: (line: string) => void;
