@@ -3,7 +3,10 @@
  * real etcd (auth enabled) and with leasehold-zk-gateway (basic auth) on a real ZooKeeper. Each step runs on a
  * fresh backend, with fixed claim IDs, so that replaying its answers in order reproduces it exactly.
  *
- *   node scripts/record-fixtures.ts      # writes test/fixtures/etcd-exchanges.json, zookeeper-exchanges.json
+ *   node --conditions=leasehold-source scripts/record-fixtures.ts
+ *
+ * writes test/fixtures/etcd-exchanges.json and zookeeper-exchanges.json (the condition runs the gateway
+ * server's `leasehold/...` imports from source).
  */
 import { writeFile } from "node:fs/promises";
 import { etcd } from "../adapters/etcd/index.ts";
