@@ -1,6 +1,6 @@
 /**
  * `run`'s claim: once, or with `--wait` again until the lease is won or the wait runs out. While waiting, the
- * lease is followed with `observe()` (etcd's watch; polling on ZooKeeper, or when the watch cannot be kept), and
+ * lease is followed with `observe()` (a watch: etcd's, leasehold-zk-gateway's; polling without one), and
  * a change that frees the lease, or parks this holder's own term, is claimed at once. A claim is also sent at
  * least every {@link backstopMs} (±20 % jitter, so waiting hosts spread out), so that a change the observation
  * did not report (a gap while it falls back to polling) never strands the waiter. A claim that finds the lease

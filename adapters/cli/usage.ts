@@ -30,7 +30,7 @@ Options:
   --holder <id>        this participant's label (default: <hostname>-<pid>)
   --ttl <duration>     lease TTL (default 15s; at least 2s)
   --wait[=<duration>]  if the lease is held, wait for it (without a duration: no limit); else try once.
-                       It follows the lease (etcd: its watch; ZooKeeper: polling) and claims once it is free
+                       It follows the lease (a watch; polling without one) and claims once it is free
   --grace <duration>   time between SIGTERM and SIGKILL (default 10s)
   --release            release the term when CMD exits (the default)
   --keep               park the term instead, for the next run with the same --holder to resume
@@ -70,8 +70,8 @@ Examples:
 export const OBSERVE_USAGE = `Usage: leasehold observe NAME [options]
 
 Prints one line for the state of the lease NAME now, then one per change of its holder, term or state (busy,
-parked), until SIGINT or SIGTERM (exit 0). On etcd it follows etcd's watch, so every change is printed; on
-ZooKeeper, or while the watch cannot be kept, it polls (one read-only request per interval) and a line says so
+parked), until SIGINT or SIGTERM (exit 0). It follows etcd's watch, or on ZooKeeper leasehold-zk-gateway's; through
+a gateway without one, or while the watch cannot be kept, it polls (one read-only request per interval) and a line says so
 ("polling: ..."), as another does when the watch is back ("watching: ..."). A failed read prints an "unknown"
 line; the next good reading prints the term again.
 

@@ -1,5 +1,5 @@
 /**
- * What wakes `run --wait` between two claims: `observe()` of the lease (etcd's watch, or polling), which wakes it
+ * What wakes `run --wait` between two claims: `observe()` of the lease (a watch, or polling), which wakes it
  * on a change that makes a claim worth trying: the lease free, or this holder's own term parked. A change that
  * comes while a claim is in flight is kept, so that the next wait ends at once: that claim may have read the
  * store before the change.

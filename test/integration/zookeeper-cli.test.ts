@@ -2,7 +2,7 @@
  * The `leasehold` bin on a real ZooKeeper 3.8 through leasehold-zk-gateway (`--zookeeper URL`): the term in the
  * child's environment (the leader znode's czxid as the token; no etcd variables), try-once 75 and --wait, and a
  * term lost under the child (its REST session deleted at the gateway) stopping the child with exit 70, and observe
- * polling (ZooKeeper has no watch) while another process claims and releases.
+ * following the gateway's watch while another process claims and releases.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -94,7 +94,10 @@ it("exits 75 naming the holder while another holder has the lease; --wait runs o
     () => /waiting for jobs\/zk-held \(for up to [\d.]+s\): held by zk-other/.test(waiter.err()),
     "the waiter",
   );
-  await until(() => waiter.err().includes("polling jobs/zk-held: zookeeper has no watch"), "its polling");
+  await until(
+    () => waiter.err().includes("watching jobs/zk-held: following the zookeeper watch"),
+    "its watch",
+  );
   expect(waiter.out()).toBe("");
   await other.release();
   expect(await waiter.exited).toBe(0);
@@ -127,7 +130,7 @@ it("stops the child and exits 70 when the term is lost (its REST session deleted
   expect(c.err()).toMatch(/term of jobs\/zk-lost lost: .*; the child exited with code 0/);
 });
 
-it("observe polls ZooKeeper (it has no watch), says so, and prints another process's claim and release", async () => {
+it("observe follows the gateway's watch, says so, and prints another process's claim and release", async () => {
   const observer = cli(["observe", "jobs/zk-observed", "--json", "--interval", "100ms"]);
   await until(() => observer.out().includes('"leader":null'), "the first reading");
   const holder = cli([
@@ -154,14 +157,17 @@ it("observe polls ZooKeeper (it has no watch), says so, and prints another proce
     .split("\n")
     .map((line) => JSON.parse(line) as Record<string, unknown>);
   expect(lines).toMatchObject([
-    { event: "mode", mode: "poll", reason: "zookeeper has no watch; polling every 100 ms" },
-    { event: "leader", mode: "poll", revision: null, leader: null },
+    { event: "mode", mode: "watch", reason: "following the zookeeper watch" },
+    { event: "leader", mode: "watch", leader: null },
     {
       event: "leader",
-      mode: "poll",
+      mode: "watch",
+      revision: holder.out().trim(),
       leader: { holder: "zk-proc", token: holder.out().trim(), parked: false },
     },
-    { event: "leader", mode: "poll", leader: null },
+    { event: "leader", mode: "watch", leader: null },
   ]);
   expect(lines).toHaveLength(4);
+  const revisions = lines.slice(1).map((line) => BigInt(line.revision as string));
+  expect(revisions.every((r, i) => i === 0 || r > (revisions[i - 1] as bigint))).toBe(true);
 });
