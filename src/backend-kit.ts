@@ -22,7 +22,7 @@ export { isRetryableStatus, redacting, redactSecrets } from "./errors.ts";
 export { connectionRefused, foreignAnswer, reasonOnly } from "./failure-reason.ts";
 export { deadlineSignal, MAX_RESPONSE_BYTES, tooLarge, toTransportError } from "./http.ts";
 export * from "./index.ts";
-export { checkLeader } from "./lease.ts";
+export { checkLeader } from "./leader-check.ts";
 export { MAX_HOLDER_LENGTH, MAX_NAME_LENGTH, validateHolder, validateName } from "./names.ts";
 export { decodeHolderRecord, encodeHolderRecord, type HolderRecord } from "./record.ts";
 export {

@@ -26,6 +26,11 @@ export interface BackendCapabilities {
    * and leads in turn, woken by a watch; otherwise it polls with `claim()`. Absent means false.
    */
   campaign?: boolean;
+  /**
+   * How long past its TTL the store may keep a lease that is not renewed, in ms (etcd: 500, its expiry check
+   * interval). Default 0. Part of `LeaseState.ttlLeftMs`, an upper bound.
+   */
+  expirySlackMs?: number;
 }
 
 /**

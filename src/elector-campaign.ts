@@ -4,9 +4,11 @@
  * for the deletion of its predecessor in between, and renewing the candidate's lease with every step.
  */
 import type { Backend, CallContext, Candidate, ClaimOutcome, ClaimRequest, LeaderInfo } from "./backend.ts";
+import { type CampaignPorts, campaignHook } from "./campaign-hook.ts";
 import type { Clock } from "./clock.ts";
 import { isLeaseError, LeaseLostError } from "./errors.ts";
-import { type CampaignPorts, campaignHook, checkLeader, type Lease, type LeaseState } from "./lease.ts";
+import { checkLeader } from "./leader-check.ts";
+import type { Lease, LeaseState } from "./lease.ts";
 
 /** A random ID in [2^62, 2^63), as the lease handle draws claim IDs. */
 function randomClaimId(): bigint {

@@ -106,8 +106,12 @@ export interface Elector {
   stop(options?: { release?: boolean }): Promise<void>;
 }
 
-/** The local view of an observer: the observed term, never leader. */
+/**
+ * The local view of an observer: the observed term, never leader; its time left bounded, as of the reading, by
+ * the holder's TTL and the store's expiry slack.
+ */
 function observedState(lease: Lease, leader: LeaderInfo | null): LeaseState {
+  const ttlMs = leader?.ttlMs ?? null;
   return {
     name: lease.name,
     isLeader: false,
@@ -117,7 +121,8 @@ function observedState(lease: Lease, leader: LeaderInfo | null): LeaseState {
     leaseId: leader?.leaseId ?? null,
     leaseIdHex: leader ? BigInt.asUintN(64, BigInt(leader.leaseId)).toString(16) : null,
     validUntil: null,
-    ttlMs: leader?.ttlMs ?? null,
+    ttlMs,
+    ttlLeftMs: ttlMs === null ? null : ttlMs + (lease.backend.capabilities.expirySlackMs ?? 0),
     ...(leader?.value === undefined ? {} : { value: leader.value }),
   };
 }

@@ -37,7 +37,13 @@ export {
   type HttpResponse,
   type Transport,
 } from "./http.ts";
-export { type CallOptions, createLease, type Lease, type LeaseState } from "./lease.ts";
+export {
+  type CallOptions,
+  type ClaimOptions,
+  createLease,
+  type Lease,
+  type LeaseState,
+} from "./lease.ts";
 export {
   type LeaderChange,
   type ObserveError,

@@ -14,8 +14,9 @@
 import type { Backend, LeaderInfo } from "./backend.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidArgumentError, isLeaseError, type LeaseError } from "./errors.ts";
-import { deadlineSignal } from "./http.ts";
-import { checkLeader, type Lease } from "./lease.ts";
+import { withDeadline } from "./http.ts";
+import { checkLeader } from "./leader-check.ts";
+import type { Lease } from "./lease.ts";
 import { validateName } from "./names.ts";
 
 /** How the changes are learnt: `watch`, from a store watch; `poll`, by reading `leader()` every interval. */
@@ -211,8 +212,10 @@ async function* poll(
   const until = backend.observe ? s.clock.now() + s.retryMs : Number.POSITIVE_INFINITY;
   while (!signal.aborted) {
     try {
-      const ctx = { signal: deadlineSignal(s.timeoutMs, signal), timeoutMs: s.timeoutMs };
-      const change = changed(await backend.leader(name, ctx), null);
+      const leader = await withDeadline(s.timeoutMs, signal, (deadline) =>
+        backend.leader(name, { signal: deadline, timeoutMs: s.timeoutMs }),
+      );
+      const change = changed(leader, null);
       if (change) yield change;
     } catch (error) {
       if (signal.aborted) return;

@@ -27,13 +27,17 @@ import { keepAlive, putRecord, revoke, sendTxn, ttlLeft } from "./requests.ts";
 import { readElection, termFrom, termGuards } from "./term.ts";
 import { responsesOf } from "./wire.ts";
 
-/** etcd's minimum lease TTL is 2 s; its maximum (MaxLeaseTTL) is 9 000 000 000 s. */
+/**
+ * etcd's minimum lease TTL is 2 s; its maximum (MaxLeaseTTL) is 9 000 000 000 s. It expires a lease up to
+ * 500 ms after its TTL.
+ */
 export const ETCD_CAPABILITIES: BackendCapabilities = {
   atomicGuard: true,
   minTtlMs: 2000,
   maxTtlMs: 9_000_000_000_000,
   ttlGranularityMs: 1000,
   compareTargets: ["value", "version", "createRevision", "modRevision"],
+  expirySlackMs: 500,
 };
 
 /** The etcd Backend on `dispatcher`, its elections under `prefix`. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   deadlineSignal,
   fetchTransport,
@@ -6,7 +6,7 @@ import {
   MalformedResponseError,
   TransportError,
 } from "../../src/backend-kit.ts";
-import { MAX_RESPONSE_BYTES } from "../../src/http.ts";
+import { MAX_RESPONSE_BYTES, withDeadline } from "../../src/http.ts";
 
 const req = (signal: AbortSignal) => ({
   method: "POST" as const,
@@ -109,5 +109,70 @@ describe("fetchTransport: redirects and answer size", () => {
     });
     const res = await transport.request(req(AbortSignal.timeout(1000)));
     expect(res.body).toBe(text);
+  });
+});
+
+describe("withDeadline", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const hanging = fetchTransport({
+    fetch: (_url, init) =>
+      new Promise((_, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal?.reason))),
+  });
+
+  it("aborts with a TimeoutError at the deadline, which the transport reports as LeaseTimeoutError", async () => {
+    vi.useFakeTimers();
+    let seen: AbortSignal | undefined;
+    const call = withDeadline(250, undefined, (signal) => {
+      seen = signal;
+      return hanging.request(req(signal));
+    });
+    const failed = expect(call).rejects.toBeInstanceOf(LeaseTimeoutError);
+    vi.advanceTimersByTime(249);
+    expect(seen?.aborted).toBe(false);
+    vi.advanceTimersByTime(1);
+    await failed;
+    expect(seen?.reason).toMatchObject({ name: "TimeoutError" });
+  });
+
+  it("aborts with the caller's reason when the caller's signal fires first, or has already fired", async () => {
+    const caller = new AbortController();
+    const pending = withDeadline(10_000, caller.signal, (signal) => hanging.request(req(signal)));
+    caller.abort(new Error("shutting down"));
+    await expect(pending).rejects.toMatchObject({ code: "TRANSPORT", retryable: false });
+    let reason: unknown;
+    await withDeadline(10_000, caller.signal, async (signal) => {
+      reason = signal.reason;
+    });
+    expect(reason).toEqual(new Error("shutting down"));
+  });
+
+  it("leaves no timer and no listener on the caller's signal once the call settles, either way", async () => {
+    vi.useFakeTimers();
+    const caller = new AbortController();
+    const added: unknown[] = [];
+    const removed: unknown[] = [];
+    const target = caller.signal;
+    const add = target.addEventListener.bind(target);
+    const remove = target.removeEventListener.bind(target);
+    vi.spyOn(target, "addEventListener").mockImplementation((type, fn, o) => {
+      added.push(fn);
+      add(type, fn, o);
+    });
+    vi.spyOn(target, "removeEventListener").mockImplementation((type, fn, o) => {
+      removed.push(fn);
+      remove(type, fn, o);
+    });
+    expect(await withDeadline(5000, caller.signal, async () => "done")).toBe("done");
+    await expect(
+      withDeadline(5000, caller.signal, async () => {
+        throw new Error("failed");
+      }),
+    ).rejects.toThrow("failed");
+    expect(vi.getTimerCount()).toBe(0);
+    expect(added).toHaveLength(2);
+    expect(removed).toEqual(added);
   });
 });

@@ -1,0 +1,26 @@
+/**
+ * The key of a lease handle's entry for a queued campaign (src/elector-campaign.ts, used by `startElector`): the
+ * campaign runs inside the handle's call queue with these ports, and the handle holds the term it won. Not part
+ * of the `Lease` interface: a wrapped lease without it campaigns by claiming.
+ */
+import type { CallContext, ClaimOutcome, ClaimRequest, LeaderInfo } from "./backend.ts";
+import type { CallOptions } from "./lease.ts";
+
+export const campaignHook = Symbol("campaign");
+
+export interface CampaignPorts {
+  /** The claim request of this handle under `claimId`. */
+  request(claimId: bigint): ClaimRequest;
+  /** One `claim()` of the handle (its pending claim ID kept across a retried answer); holds what it wins. */
+  claimOnce(ctx: CallContext): Promise<ClaimOutcome>;
+  /**
+   * A request's context with the handle's full `requestTimeoutMs` deadline, on a standalone signal
+   * (`deadlineSignal`): the port hands out a context rather than running one call in it.
+   */
+  ctx(options?: CallOptions): CallContext;
+  /** The election's leader while queued, for `state()`; the caller has checked it (`checkLeader`). */
+  seen(leader: LeaderInfo | null): void;
+}
+
+/** What a campaign won, its leader checked (`checkLeader`), and when its lease's renewal was sent (local ms). */
+export type Won = { outcome: Extract<ClaimOutcome, { held: true }>; sentAt: number };
