@@ -23,19 +23,42 @@ export interface Election {
   to: string;
 }
 
+/**
+ * Elections already encoded, by prefix and name (two lookups of strings the caller keeps, whose hashes are
+ * cached, rather than one of a fresh concatenation): a process works on a few leases, each on every call.
+ */
+const elections = new Map<string, Map<string, Election>>();
+/** The last candidate key encoded per election: a term's calls use the same lease ID until it ends. */
+const candidates = new WeakMap<Election, { leaseId: string; key: string }>();
+
 export function election(prefix: string, name: string): Election {
-  const e = prefix + name;
-  return {
-    name: e,
-    record: encodeBase64(toBytes(e)),
-    from: encodeBase64(toBytes(`${e}/`)),
-    to: encodeBase64(toBytes(`${e}0`)),
-  };
+  let names = elections.get(prefix);
+  if (!names) {
+    names = new Map();
+    elections.set(prefix, names);
+  }
+  let found = names.get(name);
+  if (!found) {
+    const e = prefix + name;
+    found = {
+      name: e,
+      record: encodeBase64(toBytes(e)),
+      from: encodeBase64(toBytes(`${e}/`)),
+      to: encodeBase64(toBytes(`${e}0`)),
+    };
+    if (names.size >= 1024) names.clear();
+    names.set(name, found);
+  }
+  return found;
 }
 
 /** The candidate key of lease `leaseId` (decimal) in `e`, base64-encoded. */
 export function candidateKey(e: Election, leaseId: string): string {
-  return encodeBase64(toBytes(`${e.name}/${BigInt(leaseId).toString(16)}`));
+  const last = candidates.get(e);
+  if (last?.leaseId === leaseId) return last.key;
+  const key = encodeBase64(toBytes(`${e.name}/${BigInt(leaseId).toString(16)}`));
+  candidates.set(e, { leaseId, key });
+  return key;
 }
 
 /** What leasehold proclaims in its candidate key: the published value, else the holder. */
