@@ -3,13 +3,7 @@
  * the handler on the typed context.
  */
 import type { MiddlewareHandler } from "hono";
-import {
-  createLease,
-  deadlineSignal,
-  isLeaseError,
-  type Lease,
-  type LeaseState,
-} from "../../src/backend-kit.ts";
+import { createLease, isLeaseError, type Lease, type LeaseState } from "../../src/backend-kit.ts";
 import {
   type LeaseRouteOptions,
   type ResolvedRouteOptions,
@@ -31,9 +25,11 @@ export type LeaseEnv = { Variables: LeaseVariables };
 
 type Outcome = { ok: true; handle: Lease; state: LeaseState } | { ok: false; response: Response };
 
+/** `ttlLeft`: whether a claim that finds the lease held also reads the store's figure of its time left. */
 async function claimForRequest<B extends object>(
   opts: ResolvedRouteOptions<B>,
   c: RouteContext<B>,
+  ttlLeft: boolean,
 ): Promise<Outcome> {
   try {
     const handle = createLease({
@@ -42,7 +38,7 @@ async function claimForRequest<B extends object>(
       name: opts.name(c),
       holder: opts.holder(c),
     });
-    return { ok: true, handle, state: await handle.claim() };
+    return { ok: true, handle, state: await handle.claim({ ttlLeft }) };
   } catch (error) {
     if (!isLeaseError(error)) throw error;
     opts.onError?.(error, c);
@@ -72,19 +68,6 @@ async function handOff<B extends object>(opts: ResolvedRouteOptions<B>, c: Route
   else await sent;
 }
 
-/**
- * The store's upper bound on the time the current term's lease has left, in ms (`Backend.ttlLeft`: one more
- * request on etcd), or null when the backend cannot tell or the read fails: Retry-After then uses the TTL.
- */
-async function ttlLeft(handle: Lease, state: LeaseState): Promise<number | null> {
-  const read = handle.backend.ttlLeft;
-  if (!read || state.leaseId === null) return null;
-  const ms = Math.min(2000, handle.ttlMs / 3);
-  return read
-    .call(handle.backend, state.leaseId, { signal: deadlineSignal(ms), timeoutMs: ms })
-    .catch(() => null);
-}
-
 function routeMiddleware<B extends object>(
   options: LeaseRouteOptions<B>,
   guard: boolean,
@@ -93,11 +76,10 @@ function routeMiddleware<B extends object>(
   return async (c, next) => {
     // The app's bindings are B: the caller says so by the type argument.
     const route = c as unknown as RouteContext<B>;
-    const outcome = await claimForRequest(opts, route);
+    const outcome = await claimForRequest(opts, route, guard);
     if (!outcome.ok) return outcome.response;
     const { handle, state } = outcome;
-    if (guard && !state.isLeader)
-      return notLeaderResponse(c, state, handle.ttlMs, await ttlLeft(handle, state));
+    if (guard && !state.isLeader) return notLeaderResponse(c, state, handle.ttlMs);
     c.set("lease", state);
     c.set("leaseHandle", handle);
     await next();
@@ -128,10 +110,10 @@ export function leaseMiddleware<B extends object = Record<string, unknown>>(
 
 /**
  * Like {@link leaseMiddleware}, but lets the request through only when it leads. Otherwise it answers 503 with
- * `Retry-After` (whole seconds until the holder's lease can expire: its TTL rounded up, since its last
- * renewal is unknown; this route's TTL when the holder publishes none) and a JSON {@link NotLeaderBody}
- * naming the holder and its fencing token, with `busy: true` when the term is this holder's own, held by
- * another request.
+ * `Retry-After` (whole seconds, rounded up, of `LeaseState.ttlLeftMs`: the claim also reads the store's figure
+ * of the time the holder's lease has left, `claim({ ttlLeft: true })`, one more round trip on etcd, and the
+ * holder's TTL bounds it; this route's TTL when neither is known) and a JSON {@link NotLeaderBody} naming the
+ * holder and its fencing token, with `busy: true` when the term is this holder's own, held by another request.
  * @throws {InvalidArgumentError} at creation, naming the bad option.
  */
 export function requireLeader<B extends object = Record<string, unknown>>(

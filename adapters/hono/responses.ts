@@ -29,29 +29,17 @@ export interface LeaseErrorBody {
 }
 
 /**
- * Whole seconds until the current holder's lease can expire, rounded up, at least 1: the smaller of the store's
- * upper bound on its time left (`ttlLeftMs`, when the backend tells: etcd's lease timetolive) and its full TTL
- * (its last renewal is unknown), with `fallbackTtlMs` (ms) for the TTL when the holder publishes none (a Go
- * election candidate).
+ * Whole seconds until the current holder's lease can expire, rounded up, at least 1: `state.ttlLeftMs` (an upper
+ * bound from the holder's TTL, or the store's figure when the claim read it), else `fallbackTtlMs` (ms) when the
+ * holder publishes no TTL (a Go election candidate).
  */
-export function retryAfterSeconds(
-  state: LeaseState,
-  fallbackTtlMs: number,
-  ttlLeftMs: number | null = null,
-): number {
-  const ttl = state.ttlMs ?? fallbackTtlMs;
-  // The store's bound rounds up (etcd: whole seconds + slack), so just after a renewal the TTL is the tighter one.
-  return Math.max(1, Math.ceil(Math.min(ttlLeftMs ?? ttl, ttl) / 1000));
+export function retryAfterSeconds(state: LeaseState, fallbackTtlMs: number): number {
+  return Math.max(1, Math.ceil((state.ttlLeftMs ?? fallbackTtlMs) / 1000));
 }
 
 /** 503 with `Retry-After` and a {@link NotLeaderBody}. */
-export function notLeaderResponse(
-  c: Context,
-  state: LeaseState,
-  fallbackTtlMs: number,
-  ttlLeftMs: number | null = null,
-): Response {
-  const seconds = retryAfterSeconds(state, fallbackTtlMs, ttlLeftMs);
+export function notLeaderResponse(c: Context, state: LeaseState, fallbackTtlMs: number): Response {
+  const seconds = retryAfterSeconds(state, fallbackTtlMs);
   const body: NotLeaderBody = {
     error: "not-leader",
     lease: state.name,

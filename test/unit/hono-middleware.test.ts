@@ -141,7 +141,7 @@ describe("requireLeader", () => {
   });
 
   it("falls back to the route's TTL for Retry-After when the holder publishes none (a Go candidate)", async () => {
-    const inner = memoryBackend();
+    const { ttlLeft: _, ...inner } = memoryBackend();
     const backend: Backend = {
       ...inner,
       async claim() {
@@ -159,6 +159,25 @@ describe("requireLeader", () => {
     expect(res.headers.get("retry-after")).toBe("5");
     expect(await res.json()).toMatchObject({ holder: "go-service", busy: false, retryAfterSeconds: 5 });
     expect(handler).not.toHaveBeenCalled();
+  });
+
+  it("takes a Go candidate's time left from the store when it tells, and Retry-After 1 once its lease is gone", async () => {
+    let left: number | null = 2200;
+    const backend: Backend = {
+      ...memoryBackend(),
+      async claim() {
+        return {
+          held: false,
+          leader: { holder: "go-service", token: START, ttlMs: null, leaseId: "7", parked: false },
+        };
+      },
+      ttlLeft: async (leaseId) => (leaseId === "7" ? left : 0),
+    };
+    const app = new Hono();
+    app.get("/", requireLeader({ backend, name: "n", ttlMs: 9000, holder: "a" }), (c) => c.text("ok"));
+    expect((await app.request("/")).headers.get("retry-after")).toBe("3");
+    left = null;
+    expect((await app.request("/")).headers.get("retry-after")).toBe("1");
   });
 
   it("answers 503 with busy: true to a request whose own holder's term another request holds", async () => {
