@@ -20,7 +20,7 @@ export type {
 export { decodeBase64, encodeBase64 } from "./base64.ts";
 export { isRetryableStatus, redacting, redactSecrets } from "./errors.ts";
 export { connectionRefused, foreignAnswer, reasonOnly } from "./failure-reason.ts";
-export { deadlineSignal, MAX_RESPONSE_BYTES, tooLarge, toTransportError } from "./http.ts";
+export { deadlineSignal, MAX_RESPONSE_BYTES, tooLarge, toTransportError, withDeadline } from "./http.ts";
 export * from "./index.ts";
 export { checkLeader } from "./leader-check.ts";
 export { MAX_HOLDER_LENGTH, MAX_NAME_LENGTH, validateHolder, validateName } from "./names.ts";

@@ -28,6 +28,7 @@ const AUTHOR_ONLY = [
   "toTransportError",
   "validateHolder",
   "validateName",
+  "withDeadline",
 ];
 
 describe("public surface", () => {
