@@ -101,10 +101,17 @@ const INT64_FIELDS = new Set([
 ]);
 
 /**
- * True for a decimal int64 as protojson writes it: no sign on 0, no leading zeros, within range. Up to 18
- * characters it is in range by its length, without a BigInt.
+ * True for a decimal int64 as protojson writes it: no sign on 0, no leading zeros, within range. The digits
+ * compare as text against the bound of their sign, without a BigInt: INT64 leaves at most 19, and text order
+ * is number order for digit strings of one length.
  */
-const isInt64 = (v: string) => INT64.test(v) && (v.length < 19 || BigInt.asIntN(64, BigInt(v)) === BigInt(v));
+const isInt64 = (v: string) => {
+  const digits = v[0] === "-" ? v.slice(1) : v;
+  return (
+    INT64.test(v) &&
+    (digits.length < 19 || digits <= (digits === v ? "9223372036854775807" : "9223372036854775808"))
+  );
+};
 
 /**
  * Checks every int64 and bytes field of parsed JSON, whether or not leasehold reads it: one walk after
