@@ -82,10 +82,9 @@ export async function withDeadline<T>(
   call: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  const after = Math.max(1, Math.ceil(ms));
   const timer = setTimeout(
-    () => controller.abort(new DOMException(`the deadline of ${after} ms passed`, "TimeoutError")),
-    after,
+    () => controller.abort(new DOMException("deadline", "TimeoutError")),
+    Math.max(1, Math.ceil(ms)),
   );
   const onAbort = () => controller.abort(signal?.reason);
   if (signal?.aborted) onAbort();
