@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { alwaysLeader, fakeClock, memoryBackend } from "../../adapters/testing/index.ts";
 import {
   type Backend,
@@ -226,6 +226,43 @@ describe("deadlines", () => {
     await expect(a.renew()).rejects.toBeInstanceOf(LeaseTimeoutError);
     expect(signal?.aborted).toBe(true);
     expect(performance.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe("deadline timers", () => {
+  it("leaves no timer behind once a call settles; the caller's signal still aborts the call", async () => {
+    vi.useFakeTimers();
+    try {
+      const clock = fakeClock();
+      const inner = memoryBackend({ clock });
+      let hang = false;
+      const backend: Backend = {
+        ...inner,
+        leader: (name, ctx) =>
+          hang
+            ? new Promise((_, reject) =>
+                ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)),
+              )
+            : inner.leader(name, ctx),
+      };
+      const a = createLease({ backend, clock, name: "n", holder: "a", ttlMs: 3000 });
+      await a.claim();
+      await a.renew();
+      await a.leader();
+      await a.doIfLeader([{ type: "put", key: "k", value: "v" }]);
+      await a.park();
+      await a.release();
+      expect(vi.getTimerCount()).toBe(0);
+      hang = true;
+      const caller = new AbortController();
+      const pending = a.leader({ signal: caller.signal });
+      expect(vi.getTimerCount()).toBe(1);
+      caller.abort(new Error("shutting down"));
+      await expect(pending).rejects.toThrow("shutting down");
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
