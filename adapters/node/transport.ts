@@ -141,7 +141,7 @@ function send(
     };
     const onAbort = () => fail(signal.reason);
     if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort);
     const options: Dispatcher.DispatchOptions = { origin: to.origin, path: to.path, method: req.method };
     if (req.headers) options.headers = req.headers;
     if (req.body !== undefined) options.body = req.body;
