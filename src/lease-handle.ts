@@ -91,7 +91,7 @@ export class LeaseHandle implements Lease {
       );
     }
     const ttlMs = Math.min(this.ttlMs, grantedTtlMs);
-    // The store renewed the lease before its answer arrived, by at most the larger of the two.
+    // The store renewed the lease before its answer arrived, for the TTL asked or granted, whichever is larger.
     const expiresBy = this.#opts.clock.now() + Math.max(this.ttlMs, grantedTtlMs) + this.#slackMs;
     const validUntil = sentAt + ttlMs - this.#opts.driftMarginMs;
     this.#term = { ...info, hold, ttlMs, validUntil, expiresBy };
