@@ -23,6 +23,20 @@ export interface Term {
   recordRevision: string;
 }
 
+/**
+ * The last term record decoded, by its base64 text: every read of a term returns the same record until the term
+ * is parked, resumed or replaced, so the same text is not decoded and validated again. Shared: never mutated.
+ */
+let lastRecord: { text: string; record: HolderRecord } | undefined;
+
+function decodeRecord(text: string, where: string): HolderRecord {
+  if (lastRecord?.text !== text) {
+    const record = decodeHolderRecord(decodeBase64(text, where), `${where} term record`);
+    lastRecord = { text, record };
+  }
+  return lastRecord.record;
+}
+
 /** The read-only txn of {@link readOps}; returns its two range responses. */
 export async function readElection(
   dispatcher: Dispatcher,
@@ -59,7 +73,7 @@ export function termFrom(e: Election, responses: readonly WireResponseOp[]): Ter
       recordRevision: "0",
     };
   }
-  const record = decodeHolderRecord(decodeBase64(recordKv.value ?? "", where), `${where} term record`);
+  const record = decodeRecord(recordKv.value ?? "", where);
   const info: LeaderInfo = {
     holder: record.holder,
     token,
