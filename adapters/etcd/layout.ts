@@ -21,44 +21,30 @@ export interface Election {
   from: string;
   /** The end of that range: `E0` ("0" is the byte after "/"). */
   to: string;
+  /** The last candidate key encoded, with its lease ID: a term's calls use the same one until it ends. */
+  candidate?: [leaseId: string, key: string];
 }
 
-/**
- * Elections already encoded, by prefix and name (two lookups of strings the caller keeps, whose hashes are
- * cached, rather than one of a fresh concatenation): a process works on a few leases, each on every call.
- */
-const elections = new Map<string, Map<string, Election>>();
-/** The last candidate key encoded per election: a term's calls use the same lease ID until it ends. */
-const candidates = new WeakMap<Election, { leaseId: string; key: string }>();
+const b64 = (text: string) => encodeBase64(toBytes(text));
+
+/** Elections already encoded, by `<prefix><name>`: a process works on a few leases, each on every call. */
+const elections = new Map<string, Election>();
 
 export function election(prefix: string, name: string): Election {
-  let names = elections.get(prefix);
-  if (!names) {
-    names = new Map();
-    elections.set(prefix, names);
-  }
-  let found = names.get(name);
+  const e = prefix + name;
+  let found = elections.get(e);
   if (!found) {
-    const e = prefix + name;
-    found = {
-      name: e,
-      record: encodeBase64(toBytes(e)),
-      from: encodeBase64(toBytes(`${e}/`)),
-      to: encodeBase64(toBytes(`${e}0`)),
-    };
-    if (names.size >= 1024) names.clear();
-    names.set(name, found);
+    if (elections.size >= 1024) elections.clear();
+    found = { name: e, record: b64(e), from: b64(`${e}/`), to: b64(`${e}0`) };
+    elections.set(e, found);
   }
   return found;
 }
 
 /** The candidate key of lease `leaseId` (decimal) in `e`, base64-encoded. */
 export function candidateKey(e: Election, leaseId: string): string {
-  const last = candidates.get(e);
-  if (last?.leaseId === leaseId) return last.key;
-  const key = encodeBase64(toBytes(`${e.name}/${BigInt(leaseId).toString(16)}`));
-  candidates.set(e, { leaseId, key });
-  return key;
+  if (e.candidate?.[0] !== leaseId) e.candidate = [leaseId, b64(`${e.name}/${BigInt(leaseId).toString(16)}`)];
+  return e.candidate[1];
 }
 
 /** What leasehold proclaims in its candidate key: the published value, else the holder. */
