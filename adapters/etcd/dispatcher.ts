@@ -7,9 +7,9 @@
 import {
   type CallContext,
   type Clock,
-  deadlineSignal,
   systemClock,
   type Transport,
+  withDeadline,
 } from "../../src/backend-kit.ts";
 import { Authenticator } from "./auth.ts";
 import { type Answer, allFailed, attemptFailure, readAnswer } from "./gateway-error.ts";
@@ -174,30 +174,35 @@ export class Dispatcher {
       if (!slept) break;
       const index = (start + attempt) % endpoints.length;
       const endpoint = endpoints[index] as string;
-      const signal = this.#attemptSignal(ctx, options);
-      let token: string | undefined;
-      let verdict: Verdict = "token";
-      for (let fresh = true; verdict === "token"; fresh = false) {
-        if (token) auth?.invalidate(endpoint, token);
-        try {
-          token = auth
-            ? await auth.token(endpoint, signal, (req) => this.#transport.request(req))
-            : undefined;
-          outcomes = await exchange(
-            endpoint,
-            token ? { ...JSON_HEADERS, authorization: token } : JSON_HEADERS,
-            signal,
-          );
-        } catch (error) {
-          token = undefined;
-          outcomes = [failed(error)];
+      const tryEndpoint = async (signal: AbortSignal) => {
+        let token: string | undefined;
+        let verdict: Verdict = "token";
+        for (let fresh = true; verdict === "token"; fresh = false) {
+          if (token) auth?.invalidate(endpoint, token);
+          try {
+            token = auth
+              ? await auth.token(endpoint, signal, (req) => this.#transport.request(req))
+              : undefined;
+            outcomes = await exchange(
+              endpoint,
+              token ? { ...JSON_HEADERS, authorization: token } : JSON_HEADERS,
+              signal,
+            );
+          } catch (error) {
+            token = undefined;
+            outcomes = [failed(error)];
+          }
+          verdict = resend(outcomes, {
+            idempotent: options.idempotent,
+            freshToken: fresh && !!token,
+            retry: attempt + 1 < this.#maxAttempts && !ctx.signal.aborted,
+          });
         }
-        verdict = resend(outcomes, {
-          idempotent: options.idempotent,
-          freshToken: fresh && !!token,
-          retry: attempt + 1 < this.#maxAttempts && !ctx.signal.aborted,
-        });
-      }
+        return verdict;
+      };
+      const ms = this.#attemptMs(ctx, options);
+      const verdict =
+        ms === undefined ? await tryEndpoint(ctx.signal) : await withDeadline(ms, ctx.signal, tryEndpoint);
       if (verdict === "ok") {
         this.#preferred = index;
         return outcomes;
@@ -209,12 +214,15 @@ export class Dispatcher {
     return failures.size > 1 ? allFailed(outcomes, failures, endpoints.length) : outcomes;
   }
 
-  /** The signal of one attempt: the call's own, cut shorter when another endpoint may still be tried. */
-  #attemptSignal(ctx: CallContext, options: SendOptions): AbortSignal {
-    if (!options.idempotent || this.#maxAttempts === 1) return ctx.signal;
-    const ms =
+  /**
+   * The deadline of one attempt, in ms, when it is cut shorter than the call's own (undefined: the call's
+   * signal alone) because another endpoint may still be tried.
+   */
+  #attemptMs(ctx: CallContext, options: SendOptions): number | undefined {
+    if (!options.idempotent || this.#maxAttempts === 1) return undefined;
+    return (
       this.#attemptTimeoutMs ??
-      (this.#endpoints.length > 1 && ctx.timeoutMs !== undefined ? ctx.timeoutMs / 2 : undefined);
-    return ms === undefined ? ctx.signal : deadlineSignal(ms, ctx.signal);
+      (this.#endpoints.length > 1 && ctx.timeoutMs !== undefined ? ctx.timeoutMs / 2 : undefined)
+    );
   }
 }

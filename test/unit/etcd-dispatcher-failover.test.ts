@@ -3,7 +3,7 @@
  * where, after which backoff, with which token; and that credentials never leak into errors.
  */
 import { inspect } from "node:util";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { etcdBackend } from "../../adapters/etcd/backend.ts";
 import { Dispatcher, type DispatcherOptions } from "../../adapters/etcd/dispatcher.ts";
 import { etcd } from "../../adapters/etcd/index.ts";
@@ -267,6 +267,19 @@ describe("etcd dispatcher failover", () => {
     expect(elapsed).toBeGreaterThanOrEqual(190);
     expect(elapsed).toBeLessThan(400);
     expect(sent.map((s) => s.endpoint)).toEqual([A, B]);
+  });
+
+  it("leaves no attempt deadline behind: its timer is cleared once the attempt settles", async () => {
+    vi.useFakeTimers();
+    try {
+      const { sent, backend: b } = backend((s) => (s.endpoint === A ? refused() : keepAliveOk));
+      const call = { signal: new AbortController().signal, timeoutMs: 1000 };
+      await expect(b.renew(term, call)).resolves.toEqual({ grantedTtlMs: 3000 });
+      expect(sent.map((s) => s.endpoint)).toEqual([A, B]);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("stops at the call's deadline, also while backing off", async () => {
