@@ -13,11 +13,8 @@ export interface CampaignPorts {
   request(claimId: bigint): ClaimRequest;
   /** One `claim()` of the handle (its pending claim ID kept across a retried answer); holds what it wins. */
   claimOnce(ctx: CallContext): Promise<ClaimOutcome>;
-  /**
-   * A request's context with the handle's full `requestTimeoutMs` deadline, on a standalone signal
-   * (`deadlineSignal`): the port hands out a context rather than running one call in it.
-   */
-  ctx(options?: CallOptions): CallContext;
+  /** Runs one request under the handle's full `requestTimeoutMs` deadline (`withDeadline`), not cut. */
+  call<T>(options: CallOptions | undefined, fn: (ctx: CallContext) => Promise<T>): Promise<T>;
   /** The election's leader while queued, for `state()`; the caller has checked it (`checkLeader`). */
   seen(leader: LeaderInfo | null): void;
 }

@@ -49,8 +49,8 @@ export function campaign(lease: Lease, options: CampaignOptions): Promise<LeaseS
       ...options,
       backend,
       request: ports.request(randomClaimId()),
-      ctx: (bound) => ports.ctx(bound ? { signal: options.signal } : undefined),
-      tryClaim: () => ports.claimOnce(ports.ctx({ signal: options.signal })),
+      call: (bound, fn) => ports.call(bound ? { signal: options.signal } : undefined, fn),
+      tryClaim: () => ports.call({ signal: options.signal }, (ctx) => ports.claimOnce(ctx)),
       onLeader: (leader) => {
         if (leader) checkLeader(leader, backend.kind);
         ports.seen(leader);
@@ -64,8 +64,11 @@ export function campaign(lease: Lease, options: CampaignOptions): Promise<LeaseS
 interface CampaignRun extends CampaignOptions {
   backend: Backend;
   request: ClaimRequest;
-  /** A request's context: bound to `signal` unless `bound` is false (the withdrawal after an abort). */
-  ctx(bound: boolean): CallContext;
+  /**
+   * Runs one request under the handle's deadline, bound to `signal` unless `bound` is false (the withdrawal after
+   * an abort).
+   */
+  call<T>(bound: boolean, fn: (ctx: CallContext) => Promise<T>): Promise<T>;
   /** The lease handle's own claim (it keeps its claim ID across a retried answer). */
   tryClaim(): Promise<ClaimOutcome>;
   /** The election's leader after each step while queued. */
@@ -90,7 +93,7 @@ async function campaignTerm(run: CampaignRun): Promise<Won> {
     candidate = null;
     if (!c) return;
     const ref = { ...request, leaseId: c.leaseId, token: c.token, hold: "0" };
-    await backend.release(ref, run.ctx(false)).catch((error: unknown) => run.onError?.(error));
+    await run.call(false, (ctx) => backend.release(ref, ctx)).catch((error: unknown) => run.onError?.(error));
   };
   /** Waits for `ahead` to go, at most one renewal interval (a failed wait waits that interval). */
   const waitTurn = async (ahead: string) => {
@@ -120,10 +123,11 @@ async function campaignTerm(run: CampaignRun): Promise<Won> {
             return { outcome: claimed, sentAt };
           }
           run.onLeader(claimed.leader);
-          candidate ??= await queue.enqueue(request, run.ctx(true));
+          candidate ??= await run.call(true, (ctx) => queue.enqueue(request, ctx));
         }
         sentAt = clock.now();
-        const step = await queue.step(request, candidate, run.ctx(true));
+        const queued = candidate;
+        const step = await run.call(true, (ctx) => queue.step(request, queued, ctx));
         if (step.held) {
           candidate = null;
           return { outcome: step, sentAt };

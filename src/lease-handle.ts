@@ -6,7 +6,7 @@
 import type { Backend, CallContext, ClaimOutcome, ClaimRequest, LeaderInfo, TermRef } from "./backend.ts";
 import { type CampaignPorts, campaignHook, type Won } from "./campaign-hook.ts";
 import { isLeaseError, LeaseLostError, MalformedResponseError, UnsupportedError } from "./errors.ts";
-import { deadlineSignal, withDeadline } from "./http.ts";
+import { withDeadline } from "./http.ts";
 import { checkLeader } from "./leader-check.ts";
 import type { CallOptions, ClaimOptions, Lease, LeaseState } from "./lease.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -69,12 +69,6 @@ export class LeaseHandle implements Lease {
     const left = cut && this.#term ? this.#term.validUntil - this.#opts.clock.now() : 0;
     if (left > 0) ms = Math.min(ms, left);
     return withDeadline(ms, options?.signal, (signal) => call({ signal, timeoutMs: ms }));
-  }
-
-  /** A context for a queued campaign's requests (see {@link CampaignPorts}): the full deadline, not cut. */
-  #campaignCtx(options: CallOptions | undefined): CallContext {
-    const ms = this.#opts.requestTimeoutMs;
-    return { signal: deadlineSignal(ms, options?.signal), timeoutMs: ms };
   }
 
   #termRef(term: HeldTerm): TermRef {
@@ -167,7 +161,7 @@ export class LeaseHandle implements Lease {
       const { outcome, sentAt } = await run({
         request: (claimId) => this.#request(claimId),
         claimOnce: (ctx) => this.#claimOnce(ctx),
-        ctx: (options) => this.#campaignCtx(options),
+        call: (options, fn) => this.#call(options, false, fn),
         seen: (leader) => this.#see(leader),
       });
       this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
