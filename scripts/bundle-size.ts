@@ -13,7 +13,7 @@
  * `npm test`) fails when core+etcd is over {@link CORE_ETCD_BUDGET_BYTES}, when an edge bundle contains `node:*`
  * or undici, or when the figure README.md and docs/edge.md quote (between `<!-- bundle-size -->` markers) is
  * more than {@link DOC_TOLERANCE_BYTES} off the measurement. `--write` puts the measured figure into those docs.
- * test/unit/bundle-budget.test.ts checks the measurement and each of these checks.
+ * test/unit/scripts/bundle-size.test.ts checks the measurement and each of these checks.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
