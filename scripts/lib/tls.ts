@@ -34,7 +34,8 @@ async function openssl(cwd: string, ...args: string[]): Promise<void> {
   await run("openssl", args, { cwd });
 }
 
-async function selfSignedCa(dir: string, name: string): Promise<void> {
+/** A self-signed certificate `<file>.pem` (key `<file>.key`) for `subject`, with the given X.509 extensions. */
+async function selfSigned(dir: string, file: string, subject: string, extensions: string[]): Promise<void> {
   await openssl(
     dir,
     "req",
@@ -45,40 +46,16 @@ async function selfSignedCa(dir: string, name: string): Promise<void> {
     "-days",
     "2",
     "-subj",
-    `/CN=${name}`,
+    `/CN=${subject}`,
     "-keyout",
-    `${name}.key`,
+    `${file}.key`,
     "-out",
-    `${name}.pem`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
+    `${file}.pem`,
+    ...extensions.flatMap((extension) => ["-addext", extension]),
   );
 }
 
-async function selfSignedServer(dir: string): Promise<void> {
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    "self-signed.key",
-    "-out",
-    "self-signed.pem",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    "-addext",
-    "extendedKeyUsage=serverAuth",
-  );
-}
+const CA_EXTENSIONS = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"];
 
 async function signed(dir: string, name: string, extensions: string): Promise<void> {
   await writeFile(join(dir, `${name}.ext`), extensions);
@@ -117,9 +94,13 @@ async function signed(dir: string, name: string, extensions: string): Promise<vo
 
 export async function makeTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), "leasehold-pki-"));
-  await selfSignedCa(dir, "ca");
-  await selfSignedCa(dir, "other-ca");
-  await selfSignedServer(dir);
+  await selfSigned(dir, "ca", "ca", CA_EXTENSIONS);
+  await selfSigned(dir, "other-ca", "other-ca", CA_EXTENSIONS);
+  // A server certificate no CA signed: what a client that trusts only `ca` must refuse.
+  await selfSigned(dir, "self-signed", "127.0.0.1", [
+    "subjectAltName=IP:127.0.0.1",
+    "extendedKeyUsage=serverAuth",
+  ]);
   await signed(
     dir,
     "server",
