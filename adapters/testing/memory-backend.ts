@@ -16,26 +16,24 @@
  *   leader `leader()` reports, by its proclaimed value with `ttlMs` null, as etcd reports it.
  *
  * Terms are kept per name, not in keys: every name is independent (etcd's nesting of names at "/" does not
- * apply here).
+ * apply here). The leases and terms are memory-store.ts, the keys memory-kv.ts, the campaign queues
+ * memory-queue.ts, the watches memory-watch.ts.
  */
 import {
   type Backend,
   type BackendCapabilities,
   type ClaimOutcome,
-  type ClaimRequest,
   type Clock,
   type HolderRecord,
   InvalidArgumentError,
   type KeyValue,
-  type LeaderInfo,
-  LeaseLostError,
   systemClock,
   type TermRef,
   type TxnOutcome,
   toBytes,
 } from "../../src/backend-kit.ts";
-import { memoryKv } from "./memory-kv.ts";
-import { memoryQueue, type Queued } from "./memory-queue.ts";
+import { memoryQueue } from "./memory-queue.ts";
+import { memoryStore, type Term } from "./memory-store.ts";
 import { type WatchSource, waitGone, watchTerm } from "./memory-watch.ts";
 
 export interface MemoryBackendOptions {
@@ -59,20 +57,6 @@ export interface MemoryBackend extends Backend {
   revision(): bigint;
   /** The number of live leases: one per term; a claim that did not take or resume a term leaves none. */
   leaseCount(): number;
-}
-
-interface StoredLease {
-  name: string;
-  ttlMs: number;
-  /** Epoch ms on the injected clock. */
-  expiresAt: number;
-}
-
-interface Term {
-  leaseId: string;
-  token: bigint;
-  hold: bigint;
-  record: HolderRecord;
 }
 
 /**
@@ -101,21 +85,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
   if (typeof startRevision !== "bigint" || startRevision < 0n) {
     throw new InvalidArgumentError("startRevision", "must be a bigint, at least 0");
   }
-  const kv = memoryKv(startRevision);
-  const leases = new Map<string, StoredLease>();
-  const terms = new Map<string, Term>();
-  /** Candidates waiting per name, oldest first; a term's own candidate is the term itself. */
-  const queues = new Map<string, Queued[]>();
-  const queueOf = (name: string): Queued[] => {
-    const queue = queues.get(name) ?? [];
-    queues.set(name, queue);
-    return queue;
-  };
-  /** The observers' callbacks, told the name of every term written or ended, right after the write. */
-  const watchers = new Set<(name: string) => void>();
-  const changed = (name: string): void => {
-    for (const watcher of watchers) watcher(name);
-  };
+  const store = memoryStore(clock, startRevision);
+  const { kv, sweep, leaderOf } = store;
 
   const capabilities: BackendCapabilities = {
     atomicGuard: true,
@@ -126,117 +97,26 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     ...(options.campaign === false ? {} : { campaign: true }),
   };
 
-  /** Every lease carries exactly one term; as on etcd, deleting the term's keys is one revision. */
-  const revoke = (leaseId: string): void => {
-    const lease = leases.get(leaseId);
-    if (!lease) return;
-    leases.delete(leaseId);
-    if (terms.get(lease.name)?.leaseId === leaseId) terms.delete(lease.name);
-    const queue = queueOf(lease.name);
-    const at = queue.findIndex((c) => c.leaseId === leaseId);
-    if (at >= 0) queue.splice(at, 1);
-    kv.bump();
-    changed(lease.name);
-  };
-
-  const sweep = (): void => {
-    const now = clock.now();
-    for (const [id, lease] of leases) if (lease.expiresAt <= now) revoke(id);
-  };
-
-  /** @throws {LeaseLostError} the lease has expired or was revoked. */
-  const keepAlive = (leaseId: string, name: string): number => {
-    const lease = leases.get(leaseId);
-    if (!lease) throw new LeaseLostError(`lease ${name}: lease ${leaseId} has expired or was revoked`);
-    lease.expiresAt = clock.now() + lease.ttlMs;
-    return lease.ttlMs;
-  };
-
-  const infoOf = (term: Term): LeaderInfo => {
-    const { holder, ttlMs, value, state } = term.record;
-    return {
-      holder,
-      token: term.token,
-      ttlMs,
-      leaseId: term.leaseId,
-      parked: state === "parked",
-      ...(value === undefined ? {} : { value }),
-    };
-  };
-
-  /** Who leads `name`: its term, else its first queued candidate (not yet a term: reported as etcd does). */
-  const leaderOf = (name: string): LeaderInfo | null => {
-    const term = terms.get(name);
-    if (term) return infoOf(term);
-    const first = queueOf(name)[0];
-    if (!first) return null;
-    const { leaseId, token, value } = first;
-    return { holder: value, token, ttlMs: null, leaseId, value, parked: false };
-  };
-
-  /** The store's guard: the term's token and lease, and the hold of the invocation that holds it now. */
-  const holds = (term: Term | undefined, ref: TermRef): term is Term =>
-    term !== undefined &&
-    term.token === ref.token &&
-    term.leaseId === ref.leaseId &&
-    term.hold.toString() === ref.hold;
-
-  const write = (term: Term, record: HolderRecord): void => {
-    term.record = record;
-    term.hold = kv.bump();
-    const name = leases.get(term.leaseId)?.name;
-    if (name !== undefined) changed(name);
-  };
-
-  const heldOutcome = (name: string, term: Term): Extract<ClaimOutcome, { held: true }> => ({
-    held: true,
-    leader: infoOf(term),
-    grantedTtlMs: keepAlive(term.leaseId, name),
-    hold: term.hold.toString(),
-  });
-
-  const take = (req: ClaimRequest, run: string): ClaimOutcome => {
-    leases.set(run, { name: req.name, ttlMs: req.ttlMs, expiresAt: clock.now() + req.ttlMs });
-    const token = kv.bump();
-    const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run };
-    if (req.value !== undefined) record.value = req.value;
-    const term: Term = { leaseId: run, token, hold: token, record };
-    terms.set(req.name, term);
-    changed(req.name);
-    return heldOutcome(req.name, term);
-  };
-
   const source: WatchSource = {
     clock,
     sweep,
-    subscribe: (notice) => {
-      watchers.add(notice);
-      return () => watchers.delete(notice);
-    },
-    expiresAt: (leaseId) => leases.get(leaseId)?.expiresAt,
+    subscribe: store.subscribe,
+    expiresAt: store.expiresAt,
     reading: (name) => ({ leader: leaderOf(name), revision: kv.revision() }),
   };
 
   const queueing = () =>
     memoryQueue({
       sweep,
-      queueOf,
-      termOf: (name) => terms.get(name),
+      queueOf: store.queueOf,
+      termOf: store.term,
       bump: () => kv.bump(),
-      grant: (leaseId, name, ttlMs) => leases.set(leaseId, { name, ttlMs, expiresAt: clock.now() + ttlMs }),
-      keepAlive,
-      held: (name) => heldOutcome(name, terms.get(name) as Term),
-      lead: (req, candidate) => {
-        const run = req.claimId.toString();
-        const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run };
-        if (req.value !== undefined) record.value = req.value;
-        const term: Term = { leaseId: candidate.leaseId, token: candidate.token, hold: kv.bump(), record };
-        terms.set(req.name, term);
-        changed(req.name);
-        return heldOutcome(req.name, term);
-      },
+      grant: store.grant,
+      keepAlive: store.keepAlive,
+      held: (name) => store.held(name, store.term(name) as Term),
+      lead: (req, candidate) => store.begin(req, candidate.leaseId, candidate.token, kv.bump()),
       leaderOf,
-      changed,
+      changed: store.changed,
       waitGone: (name, leaseId, signal) => waitGone(source, name, leaseId, signal),
     });
 
@@ -248,50 +128,53 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     async claim(req): Promise<ClaimOutcome> {
       sweep();
       const run = req.claimId.toString();
-      const term = terms.get(req.name);
+      const term = store.term(req.name);
       if (!term) {
         const first = leaderOf(req.name);
-        return first ? { held: false, leader: first } : take(req, run);
+        if (first) return { held: false, leader: first };
+        store.grant(run, req.name, req.ttlMs);
+        const token = kv.bump();
+        return store.begin(req, run, token, token);
       }
       const parked = term.record.state === "parked";
       // An earlier try of this very claim took or resumed the term, and its answer was lost.
-      if (term.record.run === run && !parked) return heldOutcome(req.name, term);
-      if (term.record.holder !== req.holder || !parked) return { held: false, leader: infoOf(term) };
-      write(term, { ...term.record, state: "busy", run });
-      return heldOutcome(req.name, term);
+      if (term.record.run === run && !parked) return store.held(req.name, term);
+      if (term.record.holder !== req.holder || !parked) return { held: false, leader: store.infoOf(term) };
+      store.write(term, { ...term.record, state: "busy", run });
+      return store.held(req.name, term);
     },
 
     async renew(term: TermRef) {
       sweep();
-      return { grantedTtlMs: keepAlive(term.leaseId, term.name) };
+      return { grantedTtlMs: store.keepAlive(term.leaseId, term.name) };
     },
 
     /** Revokes the term's lease by its ID, as etcd does: the hold mark is not compared. */
     async release(term: TermRef) {
       sweep();
-      revoke(term.leaseId);
+      store.revoke(term.leaseId);
     },
 
     async park(ref: TermRef) {
       sweep();
-      const term = terms.get(ref.name);
-      if (!holds(term, ref)) return;
+      const term = store.term(ref.name);
+      if (!store.holds(term, ref)) return;
       const record: HolderRecord = { holder: ref.holder, ttlMs: ref.ttlMs, state: "parked" };
       if (ref.value !== undefined) record.value = ref.value;
-      write(term, record);
+      store.write(term, record);
     },
 
     async releaseParked(name, holder) {
       sweep();
-      const term = terms.get(name);
-      if (term?.record.state === "parked" && term.record.holder === holder) revoke(term.leaseId);
+      const term = store.term(name);
+      if (term?.record.state === "parked" && term.record.holder === holder) store.revoke(term.leaseId);
     },
 
     /** Exactly the time the lease has left on the clock (the memory store has no expiry slack). */
     async ttlLeft(leaseId) {
       sweep();
-      const lease = leases.get(leaseId);
-      return lease ? lease.expiresAt - clock.now() : null;
+      const expiresAt = store.expiresAt(leaseId);
+      return expiresAt === undefined ? null : expiresAt - clock.now();
     },
 
     async leader(name) {
@@ -301,7 +184,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
 
     async txn(req): Promise<TxnOutcome> {
       sweep();
-      if (!holds(terms.get(req.term.name), req.term)) return { applied: false, reason: "not-leader" };
+      if (!store.holds(store.term(req.term.name), req.term)) return { applied: false, reason: "not-leader" };
       if (!kv.matches(req.compares)) return { applied: false, reason: "condition-failed" };
       return { applied: true, results: kv.apply(req.ops) };
     },
@@ -315,7 +198,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     },
     leaseCount: () => {
       sweep();
-      return leases.size;
+      return store.leaseCount();
     },
 
     /**

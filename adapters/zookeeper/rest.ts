@@ -1,41 +1,41 @@
 /**
- * The SPEC v2 calls the backend makes: znodes (`/znodes/v1`) and REST sessions (`/sessions/v1`), each answer
- * mapped to an outcome or a typed error (rest-answers.ts). Only what Apache's Java gateway does is relied on
- * (see docs/zookeeper.md), plus the optional `/leasehold/v1` extension of leasehold-zk-gateway (rest-multi.ts,
- * rest-watch.ts).
+ * The SPEC v2 calls the backend makes: znodes (`/znodes/v1`, rest-znodes.ts) and REST sessions (`/sessions/v1`,
+ * rest-sessions.ts), each answer mapped to an outcome or a typed error (rest-answers.ts). Only what Apache's Java
+ * gateway does is relied on (see docs/zookeeper.md), plus the optional `/leasehold/v1` extension of
+ * leasehold-zk-gateway (rest-multi.ts, rest-watch.ts).
  */
-import {
-  type CallContext,
-  type HttpRequest,
-  type HttpResponse,
-  InvalidArgumentError,
-  type Transport,
-} from "../../src/backend-kit.ts";
+import type { CallContext, HttpResponse, Transport } from "../../src/backend-kit.ts";
 import { EXTENSION_PATH, extensionInfo, MULTI_PATH, type WatchAnswer } from "./extension.ts";
 import type { ZooKeeperAuth } from "./options.ts";
-import { splitPath, znodeUrl } from "./paths.ts";
-import {
-  type Conflict,
-  type CreateOutcome,
-  conflictOf,
-  createOutcome,
-  gatewayFailure,
-  messageOf,
-  throwFailure,
-} from "./rest-answers.ts";
-import { JSON_TYPE, NO_BODY, OCTET_TYPE, RestHttp } from "./rest-http.ts";
+import { znodeUrl } from "./paths.ts";
+import { type Conflict, type CreateOutcome, createOutcome, gatewayFailure } from "./rest-answers.ts";
+import { JSON_TYPE, OCTET_TYPE, RestHttp } from "./rest-http.ts";
 import { type MultiOutcome, multiBody, multiOutcome, type WireMultiOp } from "./rest-multi.ts";
+import {
+  checkSessionDeleted,
+  createdSession,
+  createSessionRequest,
+  heartbeatOutcome,
+  heartbeatRequest,
+  sessionUrl,
+} from "./rest-sessions.ts";
 import { watchOutcome, watchUrl } from "./rest-watch.ts";
-import { checkStat, parseWire, type StatEntity, sessionEntity, statEntity } from "./wire.ts";
+import {
+  createRequest,
+  deleteOutcome,
+  existsOutcome,
+  getRequest,
+  readNode,
+  setOutcome,
+  versionedDeleteOutcome,
+  versionedSetOutcome,
+  versionedSetRequest,
+  versionedUrl,
+} from "./rest-znodes.ts";
+import { parseWire, type StatEntity } from "./wire.ts";
 
 export type { Conflict, CreateOutcome } from "./rest-answers.ts";
 export type { MultiOutcome, WireMultiOp } from "./rest-multi.ts";
-
-/**
- * Room for a key's znode in an answer, in bytes: its data (ZooKeeper's jute.maxbuffer, 1 MiB by default) in
- * base64, or as escaped UTF-8 text. Lease answers keep the transport's default cap.
- */
-const ZNODE_ANSWER_BYTES = 8 * 1_048_576;
 
 export class RestClient {
   readonly #http: RestHttp;
@@ -54,48 +54,12 @@ export class RestClient {
    * znode of a transaction key, whose data may be large; else a leader znode, whose answer is small.
    */
   async getNode(path: string, ctx: CallContext, key = false): Promise<StatEntity | null> {
-    return this.#readNode(await this.#http.send(this.#getRequest(path, ctx, key)), path);
-  }
-
-  #getRequest(path: string, ctx: CallContext, key = false): HttpRequest {
-    return this.#http.request(
-      "GET",
-      znodeUrl(this.#http.base, path),
-      ctx,
-      undefined,
-      key ? ZNODE_ANSWER_BYTES : undefined,
-    );
-  }
-
-  #readNode(res: HttpResponse, path: string): StatEntity | null {
-    if (res.status === 404) return null;
-    if (res.status !== 200) throw gatewayFailure(res, `get ${path}`);
-    return checkStat(parseWire(statEntity, res.body, `get ${path}`), path, `get ${path}`);
+    return readNode(await this.#http.send(getRequest(this.#http, path, ctx, key)), path);
   }
 
   /** `HEAD /znodes/v1/<path>`: whether the znode exists. */
   async exists(path: string, ctx: CallContext): Promise<boolean> {
-    const res = await this.#http.call("HEAD", znodeUrl(this.#http.base, path), ctx);
-    if (res.status === 200 || res.status === 204) return true;
-    if (res.status === 404) return false;
-    throw gatewayFailure(res, `exists ${path}`);
-  }
-
-  #createRequest(
-    path: string,
-    data: Uint8Array | null,
-    options: { ephemeral: boolean; restSessionId?: string },
-    ctx: CallContext,
-  ): HttpRequest {
-    const [parent, name] = splitPath(path);
-    const query = new URLSearchParams({ op: "create", name });
-    if (options.ephemeral) query.set("ephemeral", "true");
-    if (options.restSessionId !== undefined) query.set("session", options.restSessionId);
-    if (data === null) query.set("null", "true");
-    return this.#http.request("POST", `${znodeUrl(this.#http.base, parent)}?${query}`, ctx, {
-      type: OCTET_TYPE,
-      data: data ?? new Uint8Array(0),
-    });
+    return existsOutcome(await this.#http.call("HEAD", znodeUrl(this.#http.base, path), ctx), path);
   }
 
   /** `POST /znodes/v1/<parent>?op=create&name=<name>`; `data: null` stores no data (`null=true`). */
@@ -105,7 +69,7 @@ export class RestClient {
     options: { ephemeral: boolean; restSessionId?: string },
     ctx: CallContext,
   ): Promise<CreateOutcome> {
-    return createOutcome(await this.#http.send(this.#createRequest(path, data, options, ctx)), path);
+    return createOutcome(await this.#http.send(createRequest(this.#http, path, data, options, ctx)), path);
   }
 
   /**
@@ -119,43 +83,20 @@ export class RestClient {
     ctx: CallContext,
   ): Promise<{ outcome: CreateOutcome; node: StatEntity | null }> {
     const [created, read] = this.#http.inOrder([
-      this.#createRequest(path, data, options, ctx),
-      this.#getRequest(path, ctx),
+      createRequest(this.#http, path, data, options, ctx),
+      getRequest(this.#http, path, ctx),
     ]) as [Promise<HttpResponse>, Promise<HttpResponse>];
     const [c, r] = await Promise.allSettled([created, read]);
     if (c.status === "rejected") throw c.reason;
     const outcome = createOutcome(c.value, path);
     if (r.status === "rejected") throw r.reason;
-    return { outcome, node: this.#readNode(r.value, path) };
+    return { outcome, node: readNode(r.value, path) };
   }
 
   /** `PUT /znodes/v1/<path>` (any version). False when the znode does not exist. */
   async setData(path: string, data: Uint8Array, ctx: CallContext): Promise<boolean> {
-    const res = await this.#http.call("PUT", znodeUrl(this.#http.base, path), ctx, {
-      type: OCTET_TYPE,
-      data,
-    });
-    if (res.status === 200) return true;
-    if (res.status === 404) return false;
-    throw gatewayFailure(res, `set ${path}`);
-  }
-
-  #versionedUrl(path: string, version: number, restSessionId: string): string {
-    const query = new URLSearchParams({ version: String(version), session: restSessionId });
-    return `${znodeUrl(this.#http.base, path)}?${query}`;
-  }
-
-  #setRequest(path: string, data: Uint8Array, version: number, restSessionId: string, ctx: CallContext) {
-    return this.#http.request("PUT", this.#versionedUrl(path, version, restSessionId), ctx, {
-      type: OCTET_TYPE,
-      data,
-    });
-  }
-
-  #setOutcome(res: HttpResponse, path: string): StatEntity | Conflict {
-    if (res.status === 200)
-      return checkStat(parseWire(statEntity, res.body, `set ${path}`), path, `set ${path}`);
-    return conflictOf(res) ?? throwFailure(res, `set ${path}`);
+    const url = znodeUrl(this.#http.base, path);
+    return setOutcome(await this.#http.call("PUT", url, ctx, { type: OCTET_TYPE, data }), path);
   }
 
   /**
@@ -170,10 +111,8 @@ export class RestClient {
     restSessionId: string,
     ctx: CallContext,
   ): Promise<StatEntity | Conflict> {
-    return this.#setOutcome(
-      await this.#http.send(this.#setRequest(path, data, version, restSessionId, ctx)),
-      path,
-    );
+    const req = versionedSetRequest(this.#http, path, data, version, restSessionId, ctx);
+    return versionedSetOutcome(await this.#http.send(req), path);
   }
 
   /**
@@ -188,20 +127,20 @@ export class RestClient {
     restSessionId: string,
     ctx: CallContext,
   ): Promise<{ set: StatEntity | Conflict; alive: boolean | null }> {
-    const setReq = this.#setRequest(path, data, version, restSessionId, ctx);
-    const beatReq = this.#heartbeatRequest(restSessionId, ctx);
+    const setReq = versionedSetRequest(this.#http, path, data, version, restSessionId, ctx);
+    const beatReq = heartbeatRequest(this.#http, restSessionId, ctx);
     if (!this.#http.transport.pipeline) {
-      const set = this.#setOutcome(await this.#http.send(setReq), path);
+      const set = versionedSetOutcome(await this.#http.send(setReq), path);
       if (typeof set === "string") return { set, alive: null };
-      return { set, alive: this.#heartbeatOutcome(await this.#http.send(beatReq)) };
+      return { set, alive: heartbeatOutcome(await this.#http.send(beatReq)) };
     }
     const [s, h] = await Promise.allSettled(
       this.#http.transport.pipeline([setReq, beatReq]) as [Promise<HttpResponse>, Promise<HttpResponse>],
     );
     if (s.status === "rejected") throw s.reason;
-    const set = this.#setOutcome(s.value, path);
+    const set = versionedSetOutcome(s.value, path);
     if (h.status === "rejected") throw h.reason;
-    return { set, alive: this.#heartbeatOutcome(h.value) };
+    return { set, alive: heartbeatOutcome(h.value) };
   }
 
   /**
@@ -214,17 +153,13 @@ export class RestClient {
     restSessionId: string,
     ctx: CallContext,
   ): Promise<"deleted" | Conflict> {
-    const res = await this.#http.call("DELETE", this.#versionedUrl(path, version, restSessionId), ctx);
-    if (res.status === 204 || res.status === 200) return "deleted";
-    return conflictOf(res) ?? throwFailure(res, `delete ${path}`);
+    const url = versionedUrl(this.#http, path, version, restSessionId);
+    return versionedDeleteOutcome(await this.#http.call("DELETE", url, ctx), path);
   }
 
   /** `DELETE /znodes/v1/<path>` (any version). False when the znode did not exist. */
   async delete(path: string, ctx: CallContext): Promise<boolean> {
-    const res = await this.#http.call("DELETE", znodeUrl(this.#http.base, path), ctx);
-    if (res.status === 204 || res.status === 200) return true;
-    if (res.status === 404) return false;
-    throw gatewayFailure(res, `delete ${path}`);
+    return deleteOutcome(await this.#http.call("DELETE", znodeUrl(this.#http.base, path), ctx), path);
   }
 
   /**
@@ -232,42 +167,17 @@ export class RestClient {
    * @throws {InvalidArgumentError} for `ttlMs` when the gateway refuses the expire (400).
    */
   async createSession(expireS: number, ctx: CallContext): Promise<string> {
-    const res = await this.#http.call(
-      "POST",
-      `${this.#http.base}/sessions/v1/?op=create&expire=${expireS}`,
-      ctx,
-      NO_BODY,
-    );
-    if (res.status === 201) return parseWire(sessionEntity, res.body, "session create").id;
-    if (res.status === 400) {
-      throw new InvalidArgumentError(
-        "ttlMs",
-        `the gateway refused a session expire of ${expireS} s${messageOf(res) ? `: ${messageOf(res)}` : ""}`,
-      );
-    }
-    throw gatewayFailure(res, "session create");
-  }
-
-  #heartbeatRequest(restSessionId: string, ctx: CallContext): HttpRequest {
-    return this.#http.request("PUT", `${this.#http.base}/sessions/v1/${restSessionId}`, ctx, NO_BODY);
-  }
-
-  #heartbeatOutcome(res: HttpResponse): boolean {
-    if (res.status === 200 || res.status === 204) return true;
-    if (res.status === 404) return false;
-    throw gatewayFailure(res, "session heartbeat");
+    return createdSession(await this.#http.send(createSessionRequest(this.#http, expireS, ctx)), expireS);
   }
 
   /** `PUT /sessions/v1/<id>`: true when the gateway renewed it, false when it no longer has it (404). */
   async heartbeat(restSessionId: string, ctx: CallContext): Promise<boolean> {
-    return this.#heartbeatOutcome(await this.#http.send(this.#heartbeatRequest(restSessionId, ctx)));
+    return heartbeatOutcome(await this.#http.send(heartbeatRequest(this.#http, restSessionId, ctx)));
   }
 
   /** `DELETE /sessions/v1/<id>`: closes the session; its ephemeral znodes go with it. */
   async deleteSession(restSessionId: string, ctx: CallContext): Promise<void> {
-    const res = await this.#http.call("DELETE", `${this.#http.base}/sessions/v1/${restSessionId}`, ctx);
-    if (res.status === 204 || res.status === 200 || res.status === 404) return;
-    throw gatewayFailure(res, "session delete");
+    checkSessionDeleted(await this.#http.call("DELETE", sessionUrl(this.#http, restSessionId), ctx));
   }
 
   /**

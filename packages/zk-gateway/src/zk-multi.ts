@@ -1,9 +1,11 @@
 /**
- * The ops of a ZooKeeper multi and their translation to node-zookeeper-client transactions; the results are
- * the extension's `MultiResult` (`leasehold/zookeeper/extension`).
+ * The ops of a ZooKeeper multi, their translation to a node-zookeeper-client transaction, and the client's
+ * answer read back as the extension's `MultiResult`s (`leasehold/zookeeper/extension`) or a {@link MultiError}.
  */
-import { CreateMode, type Transaction } from "node-zookeeper-client";
-import type { KeeperError } from "./zk-errors.ts";
+import type { MultiResult } from "leasehold/zookeeper/extension";
+import { CreateMode, type Stat, type Transaction } from "node-zookeeper-client";
+import { codeName, KeeperError } from "./zk-errors.ts";
+import { toZStat } from "./zk-stat.ts";
 
 /** One op of a ZooKeeper multi. Versions are ZooKeeper's (-1 = any). `data: null` stores no data. */
 export type MultiOp =
@@ -48,4 +50,38 @@ export function addOp(tx: Transaction, op: MultiOp): void {
   const ops = (tx as unknown as { ops: { version: number }[] }).ops;
   const pushed = ops[ops.length - 1];
   if (pushed) pushed.version = op.version;
+}
+
+/** What a committed client transaction answered: its result list, and whether ZooKeeper refused it. */
+export interface Committed {
+  results: unknown[];
+  failed: boolean;
+}
+
+/**
+ * The results of `ops` from the client's answer, one per op.
+ * @throws {MultiError} ZooKeeper refused the multi: the first op with an error code (`where` when none names one).
+ */
+export function multiResults(ops: readonly MultiOp[], committed: Committed, where: string): MultiResult[] {
+  const { results } = committed;
+  if (committed.failed) {
+    const index = Math.max(
+      0,
+      results.findIndex((r) => ((r as { err?: number }).err ?? 0) !== 0),
+    );
+    const err = (results[index] as { err?: number } | undefined)?.err ?? -1;
+    throw new MultiError(index, new KeeperError(codeName(err), ops[index]?.path ?? where));
+  }
+  return ops.map((op, i): MultiResult => {
+    const res = results[i] as { path?: string; stat?: Stat } | undefined;
+    switch (op.op) {
+      case "create":
+        return { op: "create", path: res?.path ?? op.path };
+      case "set":
+        if (!res?.stat) throw new Error("ZooKeeper multi: no stat for a setData op");
+        return { op: "set", stat: toZStat(res.stat) };
+      default:
+        return { op: op.op };
+    }
+  });
 }

@@ -1,68 +1,24 @@
 /**
- * Promise wrappers around one node-zookeeper-client connection (one ZooKeeper session), with a deadline on
- * every call. ZooKeeper's 64-bit stat fields arrive as 8-byte big-endian buffers and are kept as bigints.
+ * Promise wrappers around one node-zookeeper-client connection (one ZooKeeper session, zk-connection.ts), with a
+ * deadline on every call. Stats are kept with exact 64-bit fields (zk-stat.ts).
  */
-import type { MultiResult, ZnodeStat } from "leasehold/zookeeper/extension";
-import { type Client, CreateMode, createClient, type Stat } from "node-zookeeper-client";
-import { codeName, KeeperError, toKeeperError, ZkDetachedError, ZkTimeoutError } from "./zk-errors.ts";
-import { addOp, MultiError, type MultiOp } from "./zk-multi.ts";
+import type { MultiResult } from "leasehold/zookeeper/extension";
+import { type Client, CreateMode } from "node-zookeeper-client";
+import {
+  connect,
+  detachOnReconnect,
+  disconnect,
+  type ZkCredentials,
+  type ZkSessionOptions,
+} from "./zk-connection.ts";
+import { KeeperError, toKeeperError, ZkDetachedError, ZkTimeoutError } from "./zk-errors.ts";
+import { addOp, type Committed, MultiError, type MultiOp, multiResults } from "./zk-multi.ts";
+import { toZStat, type ZStat } from "./zk-stat.ts";
 
+export type { ZkCredentials, ZkSessionOptions } from "./zk-connection.ts";
 export { KeeperError, ZkDetachedError, ZkTimeoutError } from "./zk-errors.ts";
 export { MultiError, type MultiOp } from "./zk-multi.ts";
-
-/** A znode's stat with exact 64-bit fields, as the extension's answers carry it. */
-export type ZStat = ZnodeStat;
-
-const long = (buffer: Buffer): bigint => buffer.readBigInt64BE(0);
-
-function toZStat(stat: Stat): ZStat {
-  return {
-    czxid: long(stat.czxid),
-    mzxid: long(stat.mzxid),
-    ctime: long(stat.ctime),
-    mtime: long(stat.mtime),
-    version: stat.version,
-    cversion: stat.cversion,
-    aversion: stat.aversion,
-    ephemeralOwner: long(stat.ephemeralOwner),
-    dataLength: stat.dataLength,
-    numChildren: stat.numChildren,
-    pzxid: long(stat.pzxid),
-  };
-}
-
-export interface ZkSessionOptions {
-  /** The ZooKeeper session timeout to ask for, in ms; the server clamps it to its min/max. */
-  sessionTimeoutMs: number;
-  /** Deadline of each call and of the initial connection, in ms. */
-  callTimeoutMs: number;
-  /** Re-attach this existing session (its 8-byte ID and 16-byte password) instead of creating one. */
-  resume?: ZkCredentials;
-  /**
-   * False: once connected, a lost connection ends this object instead of reconnecting (every later call
-   * fails with {@link ZkDetachedError}, and `onDetached` listeners run); the session itself lives on in
-   * ZooKeeper until it expires or a new connection re-attaches it. Default true (reconnect, as ZooKeeper
-   * clients do).
-   */
-  reconnect?: boolean;
-}
-
-/** What re-attaches a ZooKeeper session from any connection. */
-export interface ZkCredentials {
-  /** The session ID, 8 bytes big-endian. */
-  id: Buffer;
-  /** The session password, 16 bytes. */
-  password: Buffer;
-}
-
-/** The connection manager inside node-zookeeper-client, which its typings leave out. */
-interface ConnectionManager {
-  connect(): void;
-  setState(state: number): void;
-}
-
-/** node-zookeeper-client's ConnectionManager.STATES.CLOSED: refuses every call with CONNECTION_LOSS. */
-const MANAGER_CLOSED = -2;
+export type { ZStat } from "./zk-stat.ts";
 
 /** A connected ZooKeeper session. Calls queue while the client reconnects, bounded by `callTimeoutMs`. */
 export class ZkSession {
@@ -84,45 +40,14 @@ export class ZkSession {
    *   closed, or the password is wrong).
    */
   static async open(connectString: string, options: ZkSessionOptions): Promise<ZkSession> {
-    const client = createClient(connectString, {
-      sessionTimeout: options.sessionTimeoutMs,
-      spinDelay: 200,
-      retries: 0,
-      // The client reads these (ConnectionManager) though its typings do not list them.
-      ...(options.resume ? { sessionId: options.resume.id, sessionPassword: options.resume.password } : {}),
-    });
-    const session = new ZkSession(client, options.callTimeoutMs);
-    const outcome = new Promise<"connected" | "expired">((resolve) => {
-      client.once("connected", () => resolve("connected"));
-      client.once("expired", () => resolve("expired"));
-    });
-    client.connect();
-    const result = await Promise.race([
-      outcome,
-      new Promise<"late">((r) => setTimeout(r, options.callTimeoutMs, "late").unref()),
-    ]);
-    if (result === "expired") throw new KeeperError("SESSIONEXPIRED", "/");
-    if (result === "late") {
-      await session.close();
-      throw new ZkTimeoutError("connect", connectString, options.callTimeoutMs);
-    }
-    if (options.reconnect === false) session.#stopReconnecting();
+    const session = new ZkSession(await connect(connectString, options), options.callTimeoutMs);
+    if (options.reconnect === false) detachOnReconnect(session.#client, () => session.#detach());
     return session;
   }
 
-  /**
-   * node-zookeeper-client reconnects by itself, with the session's ID and password. Two connections to one
-   * session would then take it from each other for ever (ZooKeeper closes the older connection when a
-   * newer one attaches): instead, the first reconnect attempt ends this object, and whoever needs the
-   * session next attaches it again.
-   */
-  #stopReconnecting(): void {
-    const manager = (this.#client as unknown as { connectionManager: ConnectionManager }).connectionManager;
-    manager.connect = () => {
-      manager.setState(MANAGER_CLOSED);
-      this.#detached = true;
-      for (const listener of this.#detachListeners.splice(0)) listener();
-    };
+  #detach(): void {
+    this.#detached = true;
+    for (const listener of this.#detachListeners.splice(0)) listener();
   }
 
   /** The session timeout the server granted, in ms. */
@@ -292,34 +217,14 @@ export class ZkSession {
       }
     });
     const where = ops[0]?.path ?? "/";
-    const outcome = await this.#call<{ results: unknown[]; failed: boolean }>("multi", where, (done) =>
+    const outcome = await this.#call<Committed>("multi", where, (done) =>
       tx.commit((error, res) => {
         // Without a result list the request itself failed (connection loss, expired session).
         if (error && !Array.isArray(res)) done(error);
         else done(null, { results: res as unknown[], failed: error !== null });
       }),
     );
-    const { results } = outcome;
-    if (outcome.failed) {
-      const index = Math.max(
-        0,
-        results.findIndex((r) => ((r as { err?: number }).err ?? 0) !== 0),
-      );
-      const err = (results[index] as { err?: number } | undefined)?.err ?? -1;
-      throw new MultiError(index, new KeeperError(codeName(err), ops[index]?.path ?? where));
-    }
-    return ops.map((op, i): MultiResult => {
-      const res = results[i] as { path?: string; stat?: Stat } | undefined;
-      switch (op.op) {
-        case "create":
-          return { op: "create", path: res?.path ?? op.path };
-        case "set":
-          if (!res?.stat) throw new Error("ZooKeeper multi: no stat for a setData op");
-          return { op: "set", stat: toZStat(res.stat) };
-        default:
-          return { op: op.op };
-      }
-    });
+    return multiResults(ops, outcome, where);
   }
 
   /**
@@ -329,15 +234,7 @@ export class ZkSession {
   close(): Promise<void> {
     // A detached connection has nothing to close; sending closeSession would need a reconnect.
     if (this.#detached) return Promise.resolve();
-    this.#closed ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.#callTimeoutMs);
-      timer.unref();
-      this.#client.once("disconnected", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.#client.close();
-    });
+    this.#closed ??= disconnect(this.#client, this.#callTimeoutMs);
     return this.#closed;
   }
 }

@@ -11,18 +11,7 @@ import {
   TransportError,
   UnsupportedError,
 } from "../../../src/index.ts";
-import {
-  BIG,
-  bytes,
-  del,
-  get,
-  LEADER_PATH,
-  leaderStat,
-  OWNER,
-  put,
-  stat,
-  TOKEN,
-} from "./txn-fixtures.ts";
+import { BIG, bytes, del, get, LEADER_PATH, leaderStat, OWNER, put, stat, TOKEN } from "./txn-fixtures.ts";
 
 const ctx = { signal: new AbortController().signal };
 const guard: Guard = { path: LEADER_PATH, restSessionOf: (node) => (node.czxid === TOKEN ? "s1" : null) };

@@ -1,0 +1,100 @@
+/**
+ * One node-zookeeper-client connection: connecting it within a deadline (a new ZooKeeper session, or an existing
+ * one re-attached), detaching it instead of letting the client reconnect, and closing it.
+ */
+import { type Client, createClient } from "node-zookeeper-client";
+import { KeeperError, ZkTimeoutError } from "./zk-errors.ts";
+
+export interface ZkSessionOptions {
+  /** The ZooKeeper session timeout to ask for, in ms; the server clamps it to its min/max. */
+  sessionTimeoutMs: number;
+  /** Deadline of each call and of the initial connection, in ms. */
+  callTimeoutMs: number;
+  /** Re-attach this existing session (its 8-byte ID and 16-byte password) instead of creating one. */
+  resume?: ZkCredentials;
+  /**
+   * False: once connected, a lost connection ends this object instead of reconnecting (every later call
+   * fails with `ZkDetachedError`, and `onDetached` listeners run); the session itself lives on in
+   * ZooKeeper until it expires or a new connection re-attaches it. Default true (reconnect, as ZooKeeper
+   * clients do).
+   */
+  reconnect?: boolean;
+}
+
+/** What re-attaches a ZooKeeper session from any connection. */
+export interface ZkCredentials {
+  /** The session ID, 8 bytes big-endian. */
+  id: Buffer;
+  /** The session password, 16 bytes. */
+  password: Buffer;
+}
+
+/** The connection manager inside node-zookeeper-client, which its typings leave out. */
+interface ConnectionManager {
+  connect(): void;
+  setState(state: number): void;
+}
+
+/** node-zookeeper-client's ConnectionManager.STATES.CLOSED: refuses every call with CONNECTION_LOSS. */
+const MANAGER_CLOSED = -2;
+
+/**
+ * A connected client: a new session, or `options.resume` re-attached.
+ * @throws {ZkTimeoutError} ZooKeeper did not establish the session in time (the client is closed again).
+ * @throws {KeeperError} SESSIONEXPIRED: ZooKeeper refused to re-attach (the session expired or was
+ *   closed, or the password is wrong).
+ */
+export async function connect(connectString: string, options: ZkSessionOptions): Promise<Client> {
+  const client = createClient(connectString, {
+    sessionTimeout: options.sessionTimeoutMs,
+    spinDelay: 200,
+    retries: 0,
+    // The client reads these (ConnectionManager) though its typings do not list them.
+    ...(options.resume ? { sessionId: options.resume.id, sessionPassword: options.resume.password } : {}),
+  });
+  const outcome = new Promise<"connected" | "expired">((resolve) => {
+    client.once("connected", () => resolve("connected"));
+    client.once("expired", () => resolve("expired"));
+  });
+  client.connect();
+  const result = await Promise.race([
+    outcome,
+    new Promise<"late">((r) => setTimeout(r, options.callTimeoutMs, "late").unref()),
+  ]);
+  if (result === "expired") throw new KeeperError("SESSIONEXPIRED", "/");
+  if (result === "late") {
+    await disconnect(client, options.callTimeoutMs);
+    throw new ZkTimeoutError("connect", connectString, options.callTimeoutMs);
+  }
+  return client;
+}
+
+/**
+ * node-zookeeper-client reconnects by itself, with the session's ID and password. Two connections to one
+ * session would then take it from each other for ever (ZooKeeper closes the older connection when a newer
+ * one attaches): instead, the first reconnect attempt closes the client for good and calls `onDetached`, and
+ * whoever needs the session next attaches it again.
+ */
+export function detachOnReconnect(client: Client, onDetached: () => void): void {
+  const manager = (client as unknown as { connectionManager: ConnectionManager }).connectionManager;
+  manager.connect = () => {
+    manager.setState(MANAGER_CLOSED);
+    onDetached();
+  };
+}
+
+/**
+ * Closes the session; ZooKeeper deletes its ephemeral znodes before it confirms. Resolves once the client has
+ * disconnected, or after `timeoutMs` (ZooKeeper then expires the session by itself).
+ */
+export function disconnect(client: Client, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    client.once("disconnected", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    client.close();
+  });
+}
