@@ -178,10 +178,7 @@ async function zookeeperScenario(): Promise<Scenario> {
     async history(lease) {
       const txns = await logs();
       const readNode = async (path: string) => {
-        const res = await fetch(`${gateway.url}/znodes/v1${path}?dataformat=utf8`, {
-          headers: { accept: "application/json" },
-          signal: AbortSignal.timeout(10_000),
-        });
+        const res = await readAfterHeal(`${gateway.url}/znodes/v1${path}?dataformat=utf8`);
         if (res.status === 404) return null;
         const text = await res.text();
         // The czxid is read from the text: a bare JSON number, exact only as digits.
@@ -208,3 +205,20 @@ export const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   "etcd-cluster": () => etcdScenario("etcd-cluster", 3),
   zookeeper: zookeeperScenario,
 };
+
+/**
+ * A read of the store's history just after `heal()`: the gateway may still be re-attaching its ZooKeeper session
+ * (it answers 503/504 meanwhile), so a 5xx is read again, up to 10 times over about 5 s. Only the replay reads
+ * this way; the workers' own requests never retry.
+ */
+async function readAfterHeal(url: string): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, {
+      headers: { accept: "application/json" },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status < 500 || attempt === 10) return res;
+    await res.body?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
