@@ -15,6 +15,7 @@ export type {
   ClaimRequest,
   ObservedTerm,
   TermRef,
+  TransferRequest,
   TxnRequest,
 } from "./backend.ts";
 export { decodeBase64, encodeBase64 } from "./base64.ts";

@@ -27,6 +27,12 @@ export interface BackendCapabilities {
    */
   campaign?: boolean;
   /**
+   * True when the backend can hand a term to a named queued candidate ({@link CampaignBackend.transfer}); needs
+   * `campaign`. Absent means false: `Elector.transfer` then throws `UnsupportedError` (ZooKeeper: its leader
+   * znode has no queue of candidates to hand it to).
+   */
+  transfer?: boolean;
+  /**
    * How long past its TTL the store may keep a lease that is not renewed, in ms (etcd: 500, its expiry check
    * interval). Default 0. Part of `LeaseState.ttlLeftMs`, an upper bound.
    */
@@ -200,6 +206,31 @@ export interface CampaignBackend {
     ahead: string,
     options: { signal: AbortSignal; requestTimeoutMs: number },
   ): Promise<void>;
+  /**
+   * Optional, with `capabilities.transfer`: ends `term` and hands it to the queued leasehold candidate of
+   * `req.toHolder`, which alone may lead for `req.windowMs` (whole seconds, at least the store's minimum TTL);
+   * after the window, whoever is first leads as before. Resolves once the store has ended the term (etcd: one
+   * read-only txn of the candidates and their queue markers `<prefix>#q/<name>/<lease ID hex>`; then
+   * `POST /v3/lease/grant` of the window's lease pipelined with ONE txn guarded by the term (candidate key,
+   * lease, the hold's mod revision) and by the create revisions of the target and of every candidate ahead of
+   * it and their markers, that deletes the term's candidate key and the candidates ahead (they queue again,
+   * behind the target) and puts the transfer record at `E` on the window's lease; then `POST /v3/lease/revoke`
+   * of the term's lease). The target leads by its next {@link step}, which replaces the transfer record with its
+   * term record.
+   * @throws {InvalidArgumentError} (field `toHolder`) refused before anything was written: no such queued
+   *   candidate, more than one, or a candidate that is not leasehold's (a Go candidate, `etcdctl elect`) queued
+   *   ahead of it; the term goes on.
+   * @throws {LeaseLostError} the term is no longer held. Any other error leaves the outcome in doubt.
+   */
+  transfer?(term: TermRef, req: TransferRequest, ctx: CallContext): Promise<void>;
+}
+
+/** What {@link CampaignBackend.transfer} hands on, and for how long. */
+export interface TransferRequest {
+  /** The holder of the queued candidate to lead next. */
+  toHolder: string;
+  /** How long only that candidate may lead, in ms: a whole number of seconds within the store's TTL range. */
+  windowMs: number;
 }
 
 /**

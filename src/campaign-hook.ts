@@ -3,7 +3,7 @@
  * campaign runs inside the handle's call queue with these ports, and the handle holds the term it won. Not part
  * of the `Lease` interface: a wrapped lease without it campaigns by claiming.
  */
-import type { CallContext, ClaimOutcome, ClaimRequest, LeaderInfo } from "./backend.ts";
+import type { CallContext, ClaimOutcome, ClaimRequest, LeaderInfo, TermRef } from "./backend.ts";
 import type { CallOptions } from "./lease.ts";
 
 export const campaignHook = Symbol("campaign");
@@ -17,7 +17,12 @@ export interface CampaignPorts {
   call<T>(options: CallOptions | undefined, fn: (ctx: CallContext) => Promise<T>): Promise<T>;
   /** The election's leader while queued, for `state()`; the caller has checked it (`checkLeader`). */
   seen(leader: LeaderInfo | null): void;
+  /** The term this handle holds (for a transfer of it, src/elector-transfer.ts), or null. */
+  term(): TermRef | null;
 }
 
-/** What a campaign won, its leader checked (`checkLeader`), and when its lease's renewal was sent (local ms). */
-export type Won = { outcome: Extract<ClaimOutcome, { held: true }>; sentAt: number };
+/**
+ * What a campaign won, its leader checked (`checkLeader`), and when its lease's renewal was sent (local ms); or
+ * null when the run ended the term this handle held (a transfer): the handle then holds nothing.
+ */
+export type Won = { outcome: Extract<ClaimOutcome, { held: true }>; sentAt: number } | null;

@@ -8,7 +8,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import { awaitBarrier, type Barrier, TermHistory } from "./elector-barrier.ts";
 import { canQueue, campaign as queue } from "./elector-campaign.ts";
 import { electorSettings } from "./elector-options.ts";
-import { InvalidArgumentError } from "./errors.ts";
+import { type TransferOptions, transferTerm } from "./elector-transfer.ts";
+import { InvalidArgumentError, LeaseLostError } from "./errors.ts";
 import { type ElectorEvent, type ElectorEventBody, withRenewEvents } from "./events.ts";
 import type { Lease, LeaseState } from "./lease.ts";
 import { observe } from "./observe.ts";
@@ -32,7 +33,8 @@ export interface ElectorOptions {
    */
   onElected?: (state: LeaseState, signal: AbortSignal) => unknown;
   /**
-   * Called when a term ends, with how it ended (see {@link TermEnd}), always after that term's `onElected` has
+   * Called when a term ends, with how it ended (see {@link TermEnd}: `transferred` after
+   * {@link Elector.transfer}), always after that term's `onElected` has
    * returned or thrown, and after the promise it returned has settled; only then does the elector campaign
    * again. An `onElected` that ignores its signal therefore delays this, and the next campaign. A term that
    * ended during its barrier, before `onElected`, gets neither callback.
@@ -104,6 +106,23 @@ export interface Elector {
    *   release failed; the loop has stopped all the same, and the term ends by its TTL.
    */
   stop(options?: { release?: boolean }): Promise<void>;
+  /**
+   * Hands the term this elector leads to the queued candidate of `toHolder` (another elector of the same lease
+   * name, campaigning by queueing): only it may lead for `windowMs` (default: the lease's TTL); if it does not
+   * take the term by then, whoever is first in the queue leads. Resolves once the store has ended this term
+   * (etcd: 3 round trips, see `CampaignBackend.transfer`); `onDemoted` then gets `transferred`, and this elector
+   * queues again, behind the target. The target leads with a larger fencing token; the candidates queued ahead
+   * of it queue again behind it.
+   * @throws {LeaseLostError} this elector does not lead now.
+   * @throws {InvalidArgumentError} `toHolder` or `windowMs` is invalid, or (field `toHolder`) no such candidate
+   *   is queued, more than one is, or a candidate that is not leasehold's (a Go candidate, `etcdctl elect`) is
+   *   queued ahead of it: the term goes on.
+   * @throws {UnsupportedError} the backend cannot transfer (`capabilities.transfer`: ZooKeeper, `etcd()`
+   *   without the watch), or the lease is not a handle from `createLease`.
+   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} the
+   *   outcome is in doubt: the term was released all the same (its lease revoked, best effort).
+   */
+  transfer(toHolder: string, options?: TransferOptions): Promise<void>;
 }
 
 /**
@@ -200,13 +219,15 @@ export function startElector(options: ElectorOptions): Elector {
       : Promise.resolve();
 
   const renewing = withRenewEvents(lease, clock, emit);
+  /** The term being led: aborted (with the target) once a transfer has ended it. */
+  let leading: AbortController | null = null;
 
   /** One term: the barrier, then onElected while keepTerm renews; onDemoted once onElected has settled. */
   const lead = async (elected: LeaseState, campaignedAt: number) => {
     const electedAt = clock.now();
     const term = new AbortController();
     const token = elected.token as bigint;
-    const leading = (async () => {
+    const running = (async () => {
       const barrierAt = clock.now();
       try {
         await awaitBarrier({
@@ -231,9 +252,22 @@ export function startElector(options: ElectorOptions): Elector {
       await call(onElected && (() => onElected(lease.state(), term.signal)));
       return true;
     })();
-    const end = await keepTerm(renewing, renewMs, clock, signal, (error) => report(error, "renew"));
-    term.abort(end.reason === "stopped" ? signal.reason : end.error);
-    if (end.reason !== "stopped") {
+    const transferred = new AbortController();
+    leading = transferred;
+    const kept = await keepTerm(renewing, renewMs, clock, AbortSignal.any([signal, transferred.signal]), (error) =>
+      report(error, "renew"),
+    );
+    leading = null;
+    const toHolder = transferred.signal.aborted ? (transferred.signal.reason as string) : null;
+    const end: TermEnd = toHolder === null ? kept : { reason: "transferred", toHolder };
+    term.abort(
+      end.reason === "stopped"
+        ? signal.reason
+        : end.reason === "transferred"
+          ? new LeaseLostError(`lease ${lease.name}: transferred to ${JSON.stringify(toHolder)}`)
+          : end.error,
+    );
+    if (end.reason === "lost" || end.reason === "expired") {
       emit({
         type: "lost",
         reason: end.reason,
@@ -242,7 +276,7 @@ export function startElector(options: ElectorOptions): Elector {
         durationMs: clock.now() - electedAt,
       });
     }
-    if (!(await leading)) return;
+    if (!(await running)) return;
     await call(onDemoted && (() => onDemoted(end)));
     emit({ type: "demoted", reason: end.reason, token, durationMs: clock.now() - electedAt });
   };
@@ -298,6 +332,11 @@ export function startElector(options: ElectorOptions): Elector {
       // Parked first, the term tells a successor's barrier or lock-delay that its onDemoted has returned.
       if (barrier === "clean" || lockDelayMs > 0) await lease.park();
       await lease.release();
+    },
+    async transfer(toHolder, transferOptions = {}) {
+      const term = leading;
+      if (!term) throw new LeaseLostError(`lease ${lease.name}: this elector does not lead; nothing to transfer`);
+      await transferTerm(lease, toHolder, transferOptions, () => term.abort(toHolder));
     },
   };
 }

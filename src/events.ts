@@ -61,7 +61,7 @@ export interface LostEvent extends Base {
 /** `onDemoted` returned (any end, `stopped` included): `durationMs` is the term's length. */
 export interface DemotedEvent extends Base {
   type: "demoted";
-  reason: "lost" | "expired" | "stopped";
+  reason: "lost" | "expired" | "stopped" | "transferred";
   token: bigint;
 }
 

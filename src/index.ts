@@ -6,6 +6,7 @@ export type { Backend, BackendCapabilities, LeaderInfo } from "./backend.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { type Elector, type ElectorOptions, startElector } from "./elector.ts";
 export type { Barrier } from "./elector-barrier.ts";
+export type { TransferOptions } from "./elector-transfer.ts";
 export {
   AuthError,
   HttpStatusError,
@@ -54,7 +55,7 @@ export {
   observe,
 } from "./observe.ts";
 export { type LeaseOptions, type LeaseRuleOptions, validateLeaseOptions } from "./options.ts";
-export { keepTerm, type TermEnd } from "./term.ts";
+export { type KeptTermEnd, keepTerm, type TermEnd } from "./term.ts";
 export {
   type Bytes,
   bytesToText,

@@ -158,13 +158,15 @@ export class LeaseHandle implements Lease {
   /** See {@link CampaignPorts}: a queued campaign runs in this handle's call queue and holds what it won. */
   [campaignHook](run: (ports: CampaignPorts) => Promise<Won>): Promise<LeaseState> {
     return this.#serial(async () => {
-      const { outcome, sentAt } = await run({
+      const won = await run({
         request: (claimId) => this.#request(claimId),
         claimOnce: (ctx) => this.#claimOnce(ctx),
         call: (options, fn) => this.#call(options, false, fn),
         seen: (leader) => this.#see(leader),
+        term: () => this.#term && this.#termRef(this.#term),
       });
-      this.#hold(outcome.leader, outcome.hold, outcome.grantedTtlMs, sentAt);
+      if (won) this.#hold(won.outcome.leader, won.outcome.hold, won.outcome.grantedTtlMs, won.sentAt);
+      else this.#forget();
       return this.state();
     });
   }

@@ -12,9 +12,16 @@ import type { Lease } from "./lease.ts";
  * - `expired`: the local `validUntil` passed first (renewals kept failing with retryable errors, or the process
  *   could not run in time); `error` is the last renewal's error, or a `LeaseLostError` when there was none;
  * - `stopped`: the caller's signal aborted; the term may still be held: hand it on with `lease.park()` (the
- *   holder's next invocation resumes it) or `lease.release()` (anyone may take over at once).
+ *   holder's next invocation resumes it) or `lease.release()` (anyone may take over at once);
+ * - `transferred`: only from an Elector, whose `transfer(toHolder)` handed the term to that candidate.
  */
-export type TermEnd = { reason: "lost" | "expired"; error: unknown } | { reason: "stopped" };
+export type TermEnd =
+  | { reason: "lost" | "expired"; error: unknown }
+  | { reason: "stopped" }
+  | { reason: "transferred"; toHolder: string };
+
+/** The ends {@link keepTerm} reports: every {@link TermEnd} but `transferred`. */
+export type KeptTermEnd = Exclude<TermEnd, { reason: "transferred" }>;
 
 /**
  * Renews `lease` (one `renew()` per round) every `renewIntervalMs` ms, waking no later than the term's
@@ -29,10 +36,10 @@ export async function keepTerm(
   clock: Clock,
   signal: AbortSignal,
   onRenewError?: (error: unknown) => void,
-): Promise<TermEnd> {
+): Promise<KeptTermEnd> {
   let lastError: unknown;
-  const expired = (): TermEnd => ({
-    reason: "expired",
+  const expired = () => ({
+    reason: "expired" as const,
     error: lastError ?? new LeaseLostError(`lease ${lease.name}: the term's validUntil passed`),
   });
   for (;;) {

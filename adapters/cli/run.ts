@@ -10,7 +10,7 @@ import {
   LeaseLostError,
   type LeaseState,
   systemClock,
-  type TermEnd,
+  type KeptTermEnd,
 } from "../../src/backend-kit.ts";
 import { type Child, type ChildEnd, exitCodeOf, startChild } from "./child.ts";
 import { claimLease, describeHolder } from "./claim.ts";
@@ -97,7 +97,7 @@ async function handOff(lease: Lease, keep: boolean, report: Reporter): Promise<v
 async function termEnded(
   lease: Lease,
   a: RunArgs,
-  why: TermEnd | "valid-until",
+  why: KeptTermEnd | "valid-until",
   end: ChildEnd,
   report: Reporter,
 ) {

@@ -32,6 +32,7 @@ import { candidateKey, type Election, election } from "./layout.ts";
 import { validateAuth, validateEndpoints } from "./options.ts";
 import { equal, grantedTtl, IDEMPOTENT, keptAlive, parseOk, putRecord, range } from "./requests.ts";
 import { termFrom } from "./term.ts";
+import { markerKey, takeOver, transfer } from "./transfer.ts";
 import type { EtcdWatchOptions, WatchStreams } from "./watch-stream.ts";
 import { kvOf, malformed, positive, responsesOf, txnResponse } from "./wire.ts";
 
@@ -48,17 +49,21 @@ export function etcdCampaign(
     auth,
   });
   const campaign: CampaignBackend = {
-    enqueue: (req, ctx) => enqueue(dispatcher, election(prefix, req.name), req, ctx),
+    enqueue: (req, ctx) => enqueue(dispatcher, prefix, req, ctx),
     step: (req, candidate, ctx) => step(dispatcher, election(prefix, req.name), req, candidate, ctx),
     waitGone: (name, ahead, o) => waitGone(streams, name, ahead, o),
+    transfer: (term, req, ctx) => transfer(dispatcher, prefix, term, req, ctx),
   };
   return auth ? redacting(campaign, () => dispatcher.secrets()) : campaign;
 }
 
-async function enqueue(dispatcher: Dispatcher, e: Election, req: ClaimRequest, ctx: CallContext) {
+async function enqueue(dispatcher: Dispatcher, prefix: string, req: ClaimRequest, ctx: CallContext) {
+  const e = election(prefix, req.name);
   const leaseId = req.claimId.toString();
   const key = candidateKey(e, leaseId);
   const proclaimed = encodeBase64(toBytes(req.value ?? req.holder));
+  // The queue marker (transfer.ts): same txn, same lease, so the same create revision as the candidate key.
+  const marker = { key: markerKey(prefix, req.name, leaseId), value: encodeBase64(toBytes(req.holder)), lease: leaseId };
   const [grant, put] = (await dispatcher.postInOrder(
     [
       { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
@@ -66,7 +71,7 @@ async function enqueue(dispatcher: Dispatcher, e: Election, req: ClaimRequest, c
         path: "/v3/kv/txn",
         body: {
           compare: [equal(key, "CREATE", "create_revision", "0")],
-          success: [{ request_put: { key, value: proclaimed, lease: leaseId } }],
+          success: [{ request_put: { key, value: proclaimed, lease: leaseId } }, { request_put: marker }],
           failure: [range(key)],
         },
       },
@@ -77,7 +82,7 @@ async function enqueue(dispatcher: Dispatcher, e: Election, req: ClaimRequest, c
   // A retried enqueue finds its own lease ("already exists") and its own key.
   const grantedTtlMs = await grantedTtl(dispatcher, grant, leaseId, req.ttlMs, ctx);
   const txn = parseOk(put, txnResponse, "candidate txn");
-  const responses = responsesOf(txn, "p", "candidate txn", "r");
+  const responses = responsesOf(txn, "pp", "candidate txn", "r");
   if (txn.succeeded) return { leaseId, token: positive(txn.header.revision, "candidate txn"), grantedTtlMs };
   const kv = kvOf(responses[0], key);
   if (kv?.lease !== leaseId) throw malformed("candidate txn");
@@ -151,7 +156,15 @@ async function step(
   if (current?.record?.run === run && !current.info.parked && current.info.token === token) {
     return { held: true, leader, grantedTtlMs, hold: current.recordRevision };
   }
-  // First in line, yet a record of another lease stands: wait for it to go with its lease.
+  const first = !kvOf(responses[1]);
+  const recordKv = kvOf(responses[3], e.record);
+  if (first && recordKv && recordKv.lease !== leaseId) {
+    // The record may be a transfer to this candidate: it leads now, in the window only it may lead in.
+    const hold = await takeOver(dispatcher, e, { key, leaseId, token }, record, recordKv, ctx);
+    if (hold) return { held: true, leader, grantedTtlMs, hold };
+  }
+  // First in line, yet a record of another lease stands (a term's, or a transfer's to another candidate): wait
+  // for it to go with its lease.
   const ahead = kvOf(responses[1])?.key ?? e.record;
   return {
     held: false,

@@ -53,7 +53,7 @@ export function etcdWithWatch(options: EtcdWatchOptions): Backend {
   return Object.assign(backend, {
     observe,
     campaign,
-    capabilities: { ...backend.capabilities, campaign: true },
+    capabilities: { ...backend.capabilities, campaign: true, transfer: true },
   });
 }
 

@@ -27,6 +27,7 @@ import {
   type HolderRecord,
   InvalidArgumentError,
   type KeyValue,
+  LeaseLostError,
   systemClock,
   type TermRef,
   type TxnOutcome,
@@ -94,7 +95,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     maxTtlMs: 9_000_000_000_000,
     ttlGranularityMs: 1000,
     compareTargets: ["value", "version", "createRevision", "modRevision"],
-    ...(options.campaign === false ? {} : { campaign: true }),
+    ...(options.campaign === false ? {} : { campaign: true, transfer: true }),
   };
 
   const source: WatchSource = {
@@ -102,6 +103,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
     sweep,
     subscribe: store.subscribe,
     expiresAt: store.expiresAt,
+    live: store.live,
     reading: (name) => ({ leader: leaderOf(name), revision: kv.revision() }),
   };
 
@@ -110,6 +112,10 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       sweep,
       queueOf: store.queueOf,
       termOf: store.term,
+      transferOf: store.transferOf,
+      putTransfer: store.putTransfer,
+      holds: (ref) => store.holds(store.term(ref.name), ref),
+      revoke: store.revoke,
       bump: () => kv.bump(),
       grant: store.grant,
       keepAlive: store.keepAlive,
@@ -132,6 +138,12 @@ export function memoryBackend(options: MemoryBackendOptions = {}): MemoryBackend
       if (!term) {
         const first = leaderOf(req.name);
         if (first) return { held: false, leader: first };
+        // As on etcd, where the record of a transfer stands at the term record's key while its window lasts.
+        if (store.transferOf(req.name)) {
+          throw new LeaseLostError(`lease ${req.name}: a transfer's window is open; claim again`, {
+            retryable: true,
+          });
+        }
         store.grant(run, req.name, req.ttlMs);
         const token = kv.bump();
         return store.begin(req, run, token, token);

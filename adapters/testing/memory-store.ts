@@ -31,12 +31,24 @@ interface StoredLease {
   expiresAt: number;
 }
 
+/** A transfer's record: on a lease of its own (the window), naming the target candidate's lease. */
+export interface Transfer {
+  leaseId: string;
+  target: string;
+}
+
 export interface MemoryStore {
   readonly kv: MemoryKv;
   /** The term of `name`, if it has one. */
   term(name: string): Term | undefined;
   /** Candidates waiting for `name`, oldest first; a term's own candidate is the term itself. */
   queueOf(name: string): Queued[];
+  /** The transfer record of `name` while its window lasts. */
+  transferOf(name: string): Transfer | undefined;
+  /** Puts `name`'s transfer record on a new lease of `windowMs`. */
+  putTransfer(name: string, target: string, windowMs: number): void;
+  /** True while lease `leaseId` holds `name`'s term, a queued candidate of it or its transfer record. */
+  live(name: string, leaseId: string): boolean;
   /** When lease `leaseId` expires (epoch ms on the clock), or undefined when the store no longer has it. */
   expiresAt(leaseId: string): number | undefined;
   /** The number of live leases. */
@@ -75,6 +87,7 @@ export function memoryStore(clock: Clock, startRevision: bigint): MemoryStore {
     queues.set(name, queue);
     return queue;
   };
+  const transfers = new Map<string, Transfer>();
   const watchers = new Set<(name: string) => void>();
   const changed = (name: string): void => {
     for (const watcher of watchers) watcher(name);
@@ -85,6 +98,7 @@ export function memoryStore(clock: Clock, startRevision: bigint): MemoryStore {
     if (!lease) return;
     leases.delete(leaseId);
     if (terms.get(lease.name)?.leaseId === leaseId) terms.delete(lease.name);
+    if (transfers.get(lease.name)?.leaseId === leaseId) transfers.delete(lease.name);
     const queue = queueOf(lease.name);
     const at = queue.findIndex((c) => c.leaseId === leaseId);
     if (at >= 0) queue.splice(at, 1);
@@ -122,6 +136,19 @@ export function memoryStore(clock: Clock, startRevision: bigint): MemoryStore {
     kv,
     term: (name) => terms.get(name),
     queueOf,
+    transferOf: (name) => transfers.get(name),
+    putTransfer: (name, target, windowMs) => {
+      // Window lease IDs lie below the claim IDs' [2^62, 2^63): never one of a claim or candidate.
+      const leaseId = ((1n << 61n) + kv.bump()).toString();
+      leases.set(leaseId, { name, ttlMs: windowMs, expiresAt: clock.now() + windowMs });
+      transfers.set(name, { leaseId, target });
+      changed(name);
+    },
+    live: (name, leaseId) =>
+      leases.has(leaseId) &&
+      (terms.get(name)?.leaseId === leaseId ||
+        transfers.get(name)?.leaseId === leaseId ||
+        queueOf(name).some((c) => c.leaseId === leaseId)),
     expiresAt: (leaseId) => leases.get(leaseId)?.expiresAt,
     leaseCount: () => leases.size,
     subscribe: (notice) => {

@@ -1,6 +1,6 @@
 /**
  * The memory backend's watches, as on etcd: `watchTerm` follows one lease name's term (every write or end of it,
- * expiry included), `waitGone` waits for one lease to go. Both wake on the store's change notices and on the
+ * expiry included), `waitGone` waits for one lease to go (or to hold nothing of the lease name any more). Both wake on the store's change notices and on the
  * injected clock reaching a lease's deadline, so that a fake clock drives expiry without real waiting.
  */
 import type { Clock, ObservedTerm } from "../../src/backend-kit.ts";
@@ -14,6 +14,8 @@ export interface WatchSource {
   subscribe(notice: (name: string) => void): () => void;
   /** When lease `leaseId` expires (epoch ms on the clock), or undefined when the store no longer has it. */
   expiresAt(leaseId: string): number | undefined;
+  /** True while lease `leaseId` holds `name`'s term, a queued candidate of it or its transfer record. */
+  live(name: string, leaseId: string): boolean;
   /** The term of `name` as `leader()` reports it, at the store's current revision. */
   reading(name: string): ObservedTerm;
 }
@@ -88,7 +90,7 @@ export async function waitGone(source: WatchSource, name: string, leaseId: strin
     source.sweep();
     signal.throwIfAborted();
     const deadline = source.expiresAt(leaseId);
-    if (deadline === undefined) return;
+    if (deadline === undefined || !source.live(name, leaseId)) return;
     await nextChange(source, name, deadline, signal);
   }
 }
