@@ -12,6 +12,7 @@ import { guardCases } from "./guard-cases.ts";
 import { lifecycleCases } from "./lifecycle-cases.ts";
 import { ownershipCases } from "./ownership-cases.ts";
 import type { ConformanceTarget } from "./target.ts";
+import { transferCases } from "./transfer-cases.ts";
 
 export function runConformance(target: ConformanceTarget): void {
   const context = suiteContext(target);
@@ -22,6 +23,7 @@ export function runConformance(target: ConformanceTarget): void {
     guardCases(context);
     faultCases(context);
     campaignCases(context);
+    transferCases(context);
     electorCases(context);
   });
 }
