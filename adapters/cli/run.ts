@@ -5,12 +5,12 @@
  */
 import { constants } from "node:os";
 import {
+  type KeptTermEnd,
   keepTerm,
   type Lease,
   LeaseLostError,
   type LeaseState,
   systemClock,
-  type KeptTermEnd,
 } from "../../src/backend-kit.ts";
 import { type Child, type ChildEnd, exitCodeOf, startChild } from "./child.ts";
 import { claimLease, describeHolder } from "./claim.ts";

@@ -63,7 +63,11 @@ async function enqueue(dispatcher: Dispatcher, prefix: string, req: ClaimRequest
   const key = candidateKey(e, leaseId);
   const proclaimed = encodeBase64(toBytes(req.value ?? req.holder));
   // The queue marker (transfer.ts): same txn, same lease, so the same create revision as the candidate key.
-  const marker = { key: markerKey(prefix, req.name, leaseId), value: encodeBase64(toBytes(req.holder)), lease: leaseId };
+  const marker = {
+    key: markerKey(prefix, req.name, leaseId),
+    value: encodeBase64(toBytes(req.holder)),
+    lease: leaseId,
+  };
   const [grant, put] = (await dispatcher.postInOrder(
     [
       { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
@@ -156,16 +160,17 @@ async function step(
   if (current?.record?.run === run && !current.info.parked && current.info.token === token) {
     return { held: true, leader, grantedTtlMs, hold: current.recordRevision };
   }
-  const first = !kvOf(responses[1]);
+  // etcd counts the whole range before it filters by create revision: the count says nothing here.
+  const predecessor = responses[1]?.response_range?.kvs?.[0];
   const recordKv = kvOf(responses[3], e.record);
-  if (first && recordKv && recordKv.lease !== leaseId) {
+  if (!predecessor && recordKv && recordKv.lease !== leaseId) {
     // The record may be a transfer to this candidate: it leads now, in the window only it may lead in.
     const hold = await takeOver(dispatcher, e, { key, leaseId, token }, record, recordKv, ctx);
     if (hold) return { held: true, leader, grantedTtlMs, hold };
   }
   // First in line, yet a record of another lease stands (a term's, or a transfer's to another candidate): wait
   // for it to go with its lease.
-  const ahead = kvOf(responses[1])?.key ?? e.record;
+  const ahead = predecessor?.key ?? e.record;
   return {
     held: false,
     leader: current?.info ?? null,

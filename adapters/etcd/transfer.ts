@@ -102,7 +102,8 @@ export function planTransfer(
   const at = queued.findIndex((c) => c.holder === toHolder);
   const quoted = JSON.stringify(toHolder);
   const target = queued[at];
-  if (!target) throw new InvalidArgumentError("toHolder", `${quoted} is not a queued candidate of lease ${name}`);
+  if (!target)
+    throw new InvalidArgumentError("toHolder", `${quoted} is not a queued candidate of lease ${name}`);
   if (queued.some((c, i) => i > at && c.holder === toHolder)) {
     throw new InvalidArgumentError("toHolder", `${quoted} is queued more than once for lease ${name}`);
   }
@@ -117,7 +118,8 @@ export function planTransfer(
 }
 
 const decoder = new TextDecoder();
-const text = (value: string | undefined, e: string) => decoder.decode(decodeBase64(value ?? "", `etcd election ${e}`));
+const text = (value: string | undefined, e: string) =>
+  decoder.decode(decodeBase64(value ?? "", `etcd election ${e}`));
 
 /** The txn that ends `term` and puts the transfer record on lease `windowId` (see the module's comment). */
 export function transferTxn(e: Election, term: TermRef, plan: TransferPlan, windowId: string) {
@@ -195,9 +197,13 @@ export async function transfer(
       throw new LeaseLostError(`lease ${term.name}: this handle no longer leads; nothing to transfer`);
     }
   }
-  throw new InvalidArgumentError("toHolder", `the candidates of lease ${term.name} kept changing; try again`, {
-    retryable: true,
-  });
+  throw new InvalidArgumentError(
+    "toHolder",
+    `the candidates of lease ${term.name} kept changing; try again`,
+    {
+      retryable: true,
+    },
+  );
 }
 
 function kvsOf(res: WireResponseOp): WireKeyValue[] {
@@ -231,7 +237,13 @@ export async function takeOver(
     compare: [
       equal(own.key, "CREATE", "create_revision", own.token.toString()),
       equal(own.key, "LEASE", "lease", own.leaseId),
-      { key: e.from, range_end: e.to, target: "CREATE", result: "GREATER", create_revision: (own.token - 1n).toString() },
+      {
+        key: e.from,
+        range_end: e.to,
+        target: "CREATE",
+        result: "GREATER",
+        create_revision: (own.token - 1n).toString(),
+      },
       equal(e.record, "MOD", "mod_revision", recordKv.mod_revision ?? "0"),
     ],
     success: [putRecord(e, record, own.leaseId)],

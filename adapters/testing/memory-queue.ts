@@ -110,10 +110,16 @@ export function memoryQueue(store: QueueStore): CampaignBackend {
       const target = queue[at];
       const quoted = JSON.stringify(toHolder);
       if (!target) {
-        throw new InvalidArgumentError("toHolder", `${quoted} is not a queued candidate of lease ${ref.name}`);
+        throw new InvalidArgumentError(
+          "toHolder",
+          `${quoted} is not a queued candidate of lease ${ref.name}`,
+        );
       }
       if (queue.some((c, i) => i > at && c.holder === toHolder)) {
-        throw new InvalidArgumentError("toHolder", `${quoted} is queued more than once for lease ${ref.name}`);
+        throw new InvalidArgumentError(
+          "toHolder",
+          `${quoted} is queued more than once for lease ${ref.name}`,
+        );
       }
       queue.splice(0, at);
       store.putTransfer(ref.name, target.leaseId, windowMs);

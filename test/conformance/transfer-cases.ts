@@ -85,9 +85,13 @@ export function transferCases({ target, caps, fresh, lease, call, ttlMs, claimId
           // Queued in this order: each has enqueued before the next starts.
           await pass(100);
         }
-        await a.transfer("d");
+        const windowMs = 3 * ttlMs;
+        const transferredAt = target.clock.now();
+        await a.transfer("d", { windowMs });
         await eventually(() => elected.length === 2);
         expect(elected[1]?.who).toBe("d");
+        // It took the term at once, not at the window's end.
+        expect((elected[1]?.at as number) - transferredAt).toBeLessThan(ttlMs);
         expect(elected[1]?.token).toBeGreaterThan(elected[0]?.token as bigint);
         await eventually(() => ended.length === 1);
         expect(ended[0]).toEqual({ who: "a", end: { reason: "transferred", toHolder: "d" } });
