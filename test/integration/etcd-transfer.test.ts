@@ -3,8 +3,7 @@
  * leasehold's (`etcdctl elect`, clientv3/concurrency) queued ahead of the target makes the transfer refused
  * (nothing written, the term goes on, the Go candidate keeps its place); and a leader whose last step (the
  * revoke of its own lease) never reaches etcd (answered without being sent), as if it crashed right after the
- * transfer txn: the target leads
- * at once all the same.
+ * transfer txn: the target leads at once all the same.
  */
 import { afterAll, afterEach, expect, inject, it } from "vitest";
 import { etcdWithWatch } from "../../adapters/etcd/watch.ts";
