@@ -4,9 +4,10 @@
  * runs meanwhile). Afterwards the handle holds nothing, whatever the outcome, unless the backend refused before
  * writing anything.
  */
-import type { Lease } from "./lease.ts";
+
 import { type CampaignPorts, campaignHook, type Won } from "./campaign-hook.ts";
 import { InvalidArgumentError, LeaseLostError, UnsupportedError } from "./errors.ts";
+import type { Lease } from "./lease.ts";
 import { validateHolder } from "./names.ts";
 
 export interface TransferOptions {
