@@ -254,8 +254,12 @@ export function startElector(options: ElectorOptions): Elector {
     })();
     const transferred = new AbortController();
     leading = transferred;
-    const kept = await keepTerm(renewing, renewMs, clock, AbortSignal.any([signal, transferred.signal]), (error) =>
-      report(error, "renew"),
+    const kept = await keepTerm(
+      renewing,
+      renewMs,
+      clock,
+      AbortSignal.any([signal, transferred.signal]),
+      (error) => report(error, "renew"),
     );
     leading = null;
     const toHolder = transferred.signal.aborted ? (transferred.signal.reason as string) : null;
@@ -335,7 +339,8 @@ export function startElector(options: ElectorOptions): Elector {
     },
     async transfer(toHolder, transferOptions = {}) {
       const term = leading;
-      if (!term) throw new LeaseLostError(`lease ${lease.name}: this elector does not lead; nothing to transfer`);
+      if (!term)
+        throw new LeaseLostError(`lease ${lease.name}: this elector does not lead; nothing to transfer`);
       await transferTerm(lease, toHolder, transferOptions, () => term.abort(toHolder));
     },
   };

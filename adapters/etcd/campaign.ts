@@ -5,11 +5,13 @@
  * candidate key. Go candidates and `etcdctl elect` queue in the same line. Requests (etcd v3 JSON gateway):
  *
  * - enqueue: `POST /v3/lease/grant` (the claim ID as lease ID) pipelined with ONE txn that puts the candidate
- *   key only while it is absent, else reads it;
+ *   key and its queue marker (transfer.ts) only while the key is absent, else reads it;
  * - step: ONE txn comparing the candidate key's create revision and lease, every key of `E/` created at or
  *   after it, and `E` absent, putting the busy term record; else reading the candidate, its predecessor (the
  *   highest create revision below its own), the first candidate and the record; pipelined with one
  *   `POST /v3/lease/keepalive` of the candidate's lease;
+ * - a first candidate that finds a transfer record naming it at `E` takes the term over (transfer.ts);
+ * - transfer: transfer.ts;
  * - waitGone: `POST /v3/watch` on the predecessor's key from the step's revision + 1, until its DELETE.
  */
 import {
