@@ -25,6 +25,8 @@ export interface CampaignOptions {
   signal: AbortSignal;
   /** Every failure the campaign survives (it goes on at the next renewal). */
   onError?(error: unknown): void;
+  /** Called once per backend call the campaign makes: try-claim, enqueue, step, wait, withdrawal. */
+  onRequest?(): void;
 }
 
 /** True when `lease` can campaign by queueing: its backend queues and it is a handle from `createLease`. */
@@ -49,8 +51,14 @@ export function campaign(lease: Lease, options: CampaignOptions): Promise<LeaseS
       ...options,
       backend,
       request: ports.request(randomClaimId()),
-      call: (bound, fn) => ports.call(bound ? { signal: options.signal } : undefined, fn),
-      tryClaim: () => ports.call({ signal: options.signal }, (ctx) => ports.claimOnce(ctx)),
+      call: (bound, fn) => {
+        options.onRequest?.();
+        return ports.call(bound ? { signal: options.signal } : undefined, fn);
+      },
+      tryClaim: () => {
+        options.onRequest?.();
+        return ports.call({ signal: options.signal }, (ctx) => ports.claimOnce(ctx));
+      },
       onLeader: (leader) => {
         if (leader) checkLeader(leader, backend.kind);
         ports.seen(leader);
@@ -100,6 +108,7 @@ async function campaignTerm(run: CampaignRun): Promise<Won> {
     const done = new AbortController();
     const until = AbortSignal.any([signal, done.signal]);
     const tick = clock.sleep(run.renewIntervalMs, until).catch(() => undefined);
+    run.onRequest?.();
     const gone = queue
       .waitGone(request.name, ahead, { signal: until, requestTimeoutMs: run.requestTimeoutMs })
       .catch((error: unknown) => {

@@ -219,6 +219,7 @@ export function startElector(options: ElectorOptions): Elector {
     while (campaign && !signal.aborted) {
       const campaignedAt = clock.now();
       let state: LeaseState | undefined;
+      let requests = 0;
       try {
         state = queued
           ? await queue(lease, {
@@ -227,6 +228,7 @@ export function startElector(options: ElectorOptions): Elector {
               renewIntervalMs: renewMs,
               requestTimeoutMs: Math.min(5000, lease.ttlMs),
               onError: (e) => report(e, "claim"),
+              onRequest: () => requests++,
             })
           : await lease.claim({ signal });
         emit({
@@ -237,7 +239,7 @@ export function startElector(options: ElectorOptions): Elector {
           leader: state.holder,
           token: state.token,
           durationMs: clock.now() - campaignedAt,
-          ...(queued ? {} : { requests: 1 }),
+          requests: queued ? requests : 1,
         });
       } catch (error) {
         if (!signal.aborted) report(error, "claim", campaignedAt);

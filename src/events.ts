@@ -19,8 +19,9 @@ interface Base {
 /**
  * A campaign round ended: `durationMs` from its start (a queued candidate's whole wait) to the answer.
  * `queued` is true when it campaigned by queueing (`Backend.campaign`), false for one try-claim; `requests` is
- * the number of backend calls for a try-claim (1; on etcd one round trip, or two to take a free lease), absent
- * for a queued campaign. `leader` and `token` are the term it found (its own when `isLeader`; null when free);
+ * the number of backend calls it made: 1 for a try-claim (on etcd one round trip, or two to take a free lease);
+ * for a queued campaign every try-claim, enqueue, step (one round trip each on etcd), wait for a predecessor
+ * (one watch stream) and withdrawal. `leader` and `token` are the term it found (its own when `isLeader`; null when free);
  * `busy` as in `LeaseState`.
  */
 export interface ClaimEvent extends Base {
@@ -30,7 +31,7 @@ export interface ClaimEvent extends Base {
   busy: boolean;
   leader: string | null;
   token: bigint | null;
-  requests?: number;
+  requests: number;
 }
 
 /** One renewal of the held term: `ok` false when it failed (the error is also an `error` event). */

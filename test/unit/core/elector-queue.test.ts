@@ -6,7 +6,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { fakeClock, memoryBackend } from "../../../adapters/testing/index.ts";
-import { createLease, type Elector, type LeaseState, startElector } from "../../../src/index.ts";
+import {
+  createLease,
+  type Elector,
+  type ElectorEvent,
+  type LeaseState,
+  startElector,
+} from "../../../src/index.ts";
 
 const settle = async () => {
   for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r));
@@ -56,6 +62,21 @@ describe("startElector on a queueing backend", () => {
     expect(elected[2]?.token).toBeGreaterThan(elected[1]?.token as bigint);
     await c.stop({ release: true });
     expect(backend.leaseCount()).toBe(0);
+  });
+
+  it("counts a queued campaign's backend calls in its claim event: try-claim, enqueue, step, wait, step", async () => {
+    const { start } = setup();
+    const a = start("a");
+    await settle();
+    const events: ElectorEvent[] = [];
+    const b = start("b", { onEvent: (e: ElectorEvent) => events.push(e) });
+    await settle();
+    await a.stop({ release: true });
+    await settle();
+    expect(events.filter((e) => e.type === "claim")).toEqual([
+      expect.objectContaining({ type: "claim", queued: true, isLeader: true, leader: "b", requests: 5 }),
+    ]);
+    await b.stop({ release: true });
   });
 
   it("keeps a term its lease handle already holds: same token, no candidate queued behind it", async () => {
