@@ -37,7 +37,8 @@ type Round = ClaimOutcome | { responses: WireResponseOp[] };
 
 /**
  * Claims lease `req.name` in election `e` (see the module's comment).
- * @throws {LeaseLostError} (retryable) the election changed under every one of {@link CLAIM_ROUNDS} rounds.
+ * @throws {LeaseLostError} (retryable) the election changed under every one of {@link CLAIM_ROUNDS} rounds, or a
+ *   transfer's window reserves the lease for a target that went (nothing is written then).
  */
 export async function claim(
   dispatcher: Dispatcher,
@@ -51,6 +52,8 @@ export async function claim(
     const term = termFrom(e, responses);
     let next: Round;
     if (!term) {
+      // A transfer record alone (its target went): nobody may take the lease until its window ends.
+      if (kvOf(responses[1], e.record)) break;
       next = await take(dispatcher, e, req, ctx);
     } else {
       const { info, record } = term;
@@ -65,9 +68,12 @@ export async function claim(
     if ("held" in next) return next;
     responses = next.responses;
   }
-  throw new LeaseLostError(`lease ${req.name}: the election kept changing; claim again`, {
-    retryable: true,
-  });
+  throw new LeaseLostError(
+    `lease ${req.name}: the election is changing (lost races, or a transfer); claim again`,
+    {
+      retryable: true,
+    },
+  );
 }
 
 /** The election looked empty: grant the lease and create the term, pipelined. Losers revoke their lease. */

@@ -37,6 +37,9 @@ function decodeRecord(text: string, where: string): HolderRecord {
   return lastRecord.record;
 }
 
+/** How a transfer record (`{"transfer":...}`, transfer.ts) begins, in base64. */
+const TRANSFER_RECORD_B64 = "eyJ0cmFuc2ZlciI6";
+
 /** The read-only txn of {@link readOps}; returns its two range responses. */
 export async function readElection(
   dispatcher: Dispatcher,
@@ -57,8 +60,9 @@ export function termFrom(e: Election, responses: readonly WireResponseOp[]): Ter
   const recordKv = kvOf(responses[1], e.record);
   const where = `etcd election ${e.name}`;
   if (!kv) {
-    // The record goes with its candidate key (one lease, one txn): alone, the answer is inconsistent.
-    if (recordKv) throw malformed(where);
+    // A term record goes with its candidate key (one lease, one txn): alone, the answer is inconsistent. A
+    // transfer record (transfer.ts) alone is a window whose target went: nobody leads until it ends.
+    if (recordKv && !recordKv.value?.startsWith(TRANSFER_RECORD_B64)) throw malformed(where);
     return null;
   }
   const leaseId = positive(kv.lease, `${where} lease`).toString();

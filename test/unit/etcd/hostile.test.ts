@@ -192,6 +192,28 @@ describe("etcd: leader() only from the leader key", () => {
   });
 });
 
+describe("etcd: a transfer record alone", () => {
+  it("is a transfer window whose target went: nobody leads (a term record alone stays inconsistent)", async () => {
+    const leader = replayEdited(fixture, "leader-held", (s) =>
+      editJson(txns(s)[0], (b) => {
+        b.responses[0].response_range = { header: {} };
+        b.responses[1].response_range.kvs[0].value = b64(JSON.stringify({ transfer: "b", lease: "7" }));
+      }),
+    );
+    await expect(leader).resolves.toBeNull();
+  });
+
+  it("refuses a claim in that window with a retryable LeaseLostError, after the read alone (no grant)", async () => {
+    const claimed = replayEdited(fixture, "claim-held-by-other", (s) =>
+      editJson(txns(s)[0], (b) => {
+        b.responses[0].response_range = { header: {} };
+        b.responses[1].response_range.kvs[0].value = b64(JSON.stringify({ transfer: "b", lease: "7" }));
+      }),
+    );
+    await expect(claimed).rejects.toMatchObject({ name: "LeaseLostError", retryable: true });
+  });
+});
+
 describe("etcd: redirects and secrets", () => {
   it("a 307 from /v3/auth/authenticate is an HttpStatusError, not an AuthError", async () => {
     const claimed = replayEdited(fixture, "claim-free", (s) => {
