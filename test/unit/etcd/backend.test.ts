@@ -9,36 +9,15 @@ import {
   createLease,
   encodeHolderRecord,
   type HolderRecord,
-  type HttpRequest,
   type HttpResponse,
   HttpStatusError,
   InvalidArgumentError,
   LeaseLostError,
   MalformedResponseError,
-  type Transport,
   TransportError,
 } from "../../../src/backend-kit.ts";
+import { ok, type Script, scriptedTransport } from "./scripted-transport.ts";
 
-type Script = (path: string, body: Record<string, unknown>) => HttpResponse | Error;
-
-function scriptedTransport(
-  script: Script,
-): Transport & { sent: { path: string; body: Record<string, unknown> }[] } {
-  const sent: { path: string; body: Record<string, unknown> }[] = [];
-  return {
-    sent,
-    async request(req: HttpRequest) {
-      const path = new URL(req.url).pathname;
-      const body = JSON.parse(String(req.body)) as Record<string, unknown>;
-      sent.push({ path, body });
-      const answer = script(path, body);
-      if (answer instanceof Error) throw answer;
-      return answer;
-    },
-  };
-}
-
-const ok = (json: unknown): HttpResponse => ({ status: 200, headers: {}, body: JSON.stringify(json) });
 const fail = (status: number, code: number, message: string): HttpResponse => ({
   status,
   headers: {},
@@ -284,7 +263,7 @@ describe("etcd backend: renew, park, release, doIfLeader", () => {
     const { lease: a } = lease((path, body) =>
       path === "/v3/lease/keepalive"
         ? ok({ result: { header: { revision: "3" }, ID: body.ID } })
-        : freeStore()(path, body),
+        : freeStore()(path, body, []),
     );
     await a.claim();
     await expect(a.renew()).rejects.toBeInstanceOf(LeaseLostError);
@@ -293,7 +272,7 @@ describe("etcd backend: renew, park, release, doIfLeader", () => {
 
   it("refuses a keepalive answer for another lease", async () => {
     const { lease: a } = lease((path, body) =>
-      path === "/v3/lease/keepalive" ? ok({ result: { ID: "12", TTL: "3" } }) : freeStore()(path, body),
+      path === "/v3/lease/keepalive" ? ok({ result: { ID: "12", TTL: "3" } }) : freeStore()(path, body, []),
     );
     await a.claim();
     await expect(a.renew()).rejects.toBeInstanceOf(MalformedResponseError);
@@ -322,7 +301,7 @@ describe("etcd backend: renew, park, release, doIfLeader", () => {
     const { lease: a } = lease((path, body) => {
       if (path === "/v3/lease/grant") id = body.ID as string;
       if (path !== "/v3/kv/txn" || isRead(path, body) || (body as Txn).compare?.length === 2) {
-        return freeStore()(path, body);
+        return freeStore()(path, body, []);
       }
       const record = termRecord(id, recordRevision, { holder: "a", ttlMs: 3000 });
       return ok({ header: { revision: "8" }, responses: [range(candidate(id, "7")), range(record)] });
@@ -424,7 +403,7 @@ describe("etcd backend: renew, park, release, doIfLeader", () => {
     const { lease: b } = lease((path, body) =>
       path === "/v3/lease/revoke"
         ? fail(404, 5, "etcdserver: requested lease not found")
-        : freeStore()(path, body),
+        : freeStore()(path, body, []),
     );
     await b.claim();
     await expect(b.release()).resolves.toBeUndefined();

@@ -7,29 +7,12 @@ import { describe, expect, it } from "vitest";
 import { etcdWithWatch } from "../../../adapters/etcd/watch.ts";
 import {
   type Backend,
-  type HttpRequest,
-  type HttpResponse,
   LeaseLostError,
   MalformedResponseError,
   type Transport,
 } from "../../../src/backend-kit.ts";
+import { ok, scriptedTransport } from "./scripted-transport.ts";
 
-type Script = (path: string, body: Record<string, unknown>) => HttpResponse;
-
-function scripted(script: Script): Transport & { sent: { path: string; body: Record<string, unknown> }[] } {
-  const sent: { path: string; body: Record<string, unknown> }[] = [];
-  return {
-    sent,
-    async request(req: HttpRequest) {
-      const path = new URL(req.url).pathname;
-      const body = JSON.parse(String(req.body)) as Record<string, unknown>;
-      sent.push({ path, body });
-      return script(path, body);
-    },
-  };
-}
-
-const ok = (json: unknown): HttpResponse => ({ status: 200, headers: {}, body: JSON.stringify(json) });
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const E = "leasehold/jobs/x";
 const LEASE = "4611686018427387905";
@@ -47,7 +30,7 @@ function queueOf(transport: Transport) {
 
 describe("etcd campaign step", () => {
   it("leads with the candidate's create revision as token, guarded by the candidate key and the whole queue", async () => {
-    const transport = scripted((path) =>
+    const transport = scriptedTransport((path) =>
       path === "/v3/lease/keepalive"
         ? keptAlive
         : ok({ header, succeeded: true, responses: [{ response_put: { header: {} } }] }),
@@ -78,11 +61,11 @@ describe("etcd campaign step", () => {
   });
 
   it("fails closed on a garbled answer and on a success without its put", async () => {
-    const garbled = scripted((path) =>
+    const garbled = scriptedTransport((path) =>
       path === "/v3/lease/keepalive" ? keptAlive : ok({ header: { revision: "x" } }),
     );
     await expect(queueOf(garbled).step(req, candidate, ctx())).rejects.toBeInstanceOf(MalformedResponseError);
-    const hollow = scripted((path) =>
+    const hollow = scriptedTransport((path) =>
       path === "/v3/lease/keepalive" ? keptAlive : ok({ header, succeeded: true }),
     );
     await expect(queueOf(hollow).step(req, candidate, ctx())).rejects.toBeInstanceOf(MalformedResponseError);
@@ -90,7 +73,7 @@ describe("etcd campaign step", () => {
 
   it("reports a candidate whose key is gone as LeaseLostError, to enqueue again", async () => {
     const empty = { response_range: { header: {} } };
-    const transport = scripted((path) =>
+    const transport = scriptedTransport((path) =>
       path === "/v3/lease/keepalive"
         ? keptAlive
         : ok({ header, succeeded: false, responses: [empty, empty, empty, empty] }),

@@ -9,7 +9,6 @@ import { describe, expect, it } from "vitest";
 import { etcdWithWatch } from "../../../adapters/etcd/watch.ts";
 import {
   type Backend,
-  type HttpRequest,
   type HttpResponse,
   InvalidArgumentError,
   LeaseLostError,
@@ -17,24 +16,8 @@ import {
   type TermRef,
   type Transport,
 } from "../../../src/backend-kit.ts";
+import { ok, scriptedTransport } from "./scripted-transport.ts";
 
-type Sent = { path: string; body: Record<string, unknown> };
-type Script = (path: string, body: Record<string, unknown>, sent: Sent[]) => HttpResponse;
-
-function scripted(script: Script): Transport & { sent: Sent[] } {
-  const sent: Sent[] = [];
-  return {
-    sent,
-    async request(req: HttpRequest) {
-      const path = new URL(req.url).pathname;
-      const body = JSON.parse(String(req.body)) as Record<string, unknown>;
-      sent.push({ path, body });
-      return script(path, body, sent);
-    },
-  };
-}
-
-const ok = (json: unknown): HttpResponse => ({ status: 200, headers: {}, body: JSON.stringify(json) });
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const P = "leasehold/";
 const E = `${P}jobs/x`;
@@ -96,7 +79,7 @@ function transferOf(transport: Transport) {
 
 /** A store that reads `cands` and answers the txn with `txn` (the grant and revoke succeed). */
 const store = (cands: Cand[], txn: (body: Record<string, unknown>) => HttpResponse) =>
-  scripted((path, body) => {
+  scriptedTransport((path, body) => {
     if (path === "/v3/lease/grant") return ok({ ID: body.ID, TTL: "4" });
     if (path === "/v3/lease/revoke") return ok({ header });
     return "compare" in body ? txn(body) : read(cands);
@@ -171,7 +154,7 @@ describe("etcd transfer", () => {
 
   it("a marker of another create revision or lease makes the candidate foreign", async () => {
     const stale = { ...b, holder: "b" };
-    const transport = scripted((path) =>
+    const transport = scriptedTransport((path) =>
       path === "/v3/kv/txn"
         ? ok({
             header,
@@ -208,7 +191,7 @@ describe("etcd transfer", () => {
     await expect(transferOf(garbled)("b")).rejects.toBeInstanceOf(MalformedResponseError);
     const http = store([leader, b], () => ({ status: 500, headers: {}, body: "{}" }));
     await expect(transferOf(http)("b")).rejects.toThrow();
-    const badRead = scripted(() =>
+    const badRead = scriptedTransport(() =>
       ok({ header, succeeded: true, responses: [{ response_range: { header: {} } }] }),
     );
     await expect(transferOf(badRead)("b")).rejects.toBeInstanceOf(MalformedResponseError);
@@ -216,7 +199,7 @@ describe("etcd transfer", () => {
 
   it("recognises its own earlier commit when the retried txn fails on the record it put", async () => {
     let windowId = "";
-    const transport = scripted((path, body) => {
+    const transport = scriptedTransport((path, body) => {
       if (path === "/v3/lease/grant") {
         windowId = String(body.ID);
         return ok({ ID: body.ID, TTL: "4" });
