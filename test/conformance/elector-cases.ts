@@ -6,19 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { type LeaderInfo, type LeaseState, observe, startElector } from "../../src/index.ts";
 import { LEASE_NAME, type SuiteContext } from "./context.ts";
+import { settle, waits } from "./waits.ts";
 
 export function electorCases({ target, fresh, lease, call, ttlMs }: SuiteContext): void {
-  const settle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
-  /** Lets time pass in 25 ms steps until `check` holds, for at most `ms`. */
-  const eventually = async (check: () => boolean, ms = 5000) => {
-    for (let waited = 0; !check(); waited += 25) {
-      if (waited > ms) throw new Error(`not within ${ms} ms`);
-      await target.elapse(25);
-      await settle();
-    }
-  };
+  const { eventually } = waits(target);
   const describeTerm = (l: LeaderInfo | null) => (l ? `${l.holder}${l.parked ? " parked" : ""}` : "free");
 
   describe("observe", () => {

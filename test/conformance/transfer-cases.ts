@@ -17,27 +17,11 @@ import {
   UnsupportedError,
 } from "../../src/index.ts";
 import { LEASE_NAME, type SuiteContext } from "./context.ts";
+import { settle, waits } from "./waits.ts";
 
 export function transferCases({ target, caps, fresh, lease, call, ttlMs, claimId }: SuiteContext): void {
   const transfers = caps.transfer ? it : it.skip;
-  const settle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
-  /** Lets time pass in 25 ms steps until `check` holds, for at most `ms`. */
-  const eventually = async (check: () => boolean, ms = 5000) => {
-    for (let waited = 0; !check(); waited += 25) {
-      if (waited > ms) throw new Error(`not within ${ms} ms`);
-      await target.elapse(25);
-      await settle();
-    }
-  };
-  /** Lets `ms` pass in 25 ms steps, so that renewals keep up on a fake clock. */
-  const pass = async (ms: number) => {
-    for (let waited = 0; waited < ms; waited += 25) {
-      await target.elapse(25);
-      await settle();
-    }
-  };
+  const { eventually, pass } = waits(target);
   /** Electors of one election that record who is elected, in order, and how each term ended. */
   const election = (backend: Backend) => {
     const elected: { who: string; token: bigint; at: number }[] = [];
