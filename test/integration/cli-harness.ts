@@ -2,15 +2,14 @@
  * Spawning the `leasehold` bin as users run it (the pinned Node running adapters/cli/main.ts) against the
  * integration etcd, for the CLI tests: each test file that imports this gets a key prefix of its own.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
 import { etcd } from "../../adapters/etcd/index.ts";
 import { createLease } from "../../src/index.ts";
 
-export const MAIN = fileURLToPath(new URL("../../adapters/cli/main.ts", import.meta.url));
-export const NODE = process.execPath;
+import { type Cli, NODE, spawnCli } from "./cli-process.ts";
+
+export { type Cli, MAIN, NODE } from "./cli-process.ts";
 export const endpoint = inject("etcdEndpoint");
 export const prefix = `cli-${Date.now()}-${Math.floor(Math.random() * 1e9)}/`;
 export const backend = etcd({ endpoints: [endpoint], prefix });
@@ -22,46 +21,9 @@ export const nodeChild = (code: string) => ["--", NODE, "-e", code];
 /** Prints "ready <pid>", then keeps running; SIGTERM only prints "term" (so only SIGKILL ends it). */
 export const STUBBORN = `process.on("SIGTERM", () => console.log("term")); console.log("ready " + process.pid); setInterval(() => {}, 1000);`;
 
-export interface Cli {
-  process: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves once stdout (or stderr) matches `pattern`; rejects after `timeoutMs` or when the CLI exits first. */
-  waitFor(pattern: RegExp, timeoutMs?: number, from?: "stdout" | "stderr"): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
-}
-
+/** Spawns the CLI on the integration etcd, under this file's key prefix. */
 export function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Cli {
-  const started = Date.now();
-  const child = spawn(NODE, [MAIN, ...args], {
-    env: { ...process.env, LEASEHOLD_ETCD_ENDPOINTS: endpoint, LEASEHOLD_ETCD_PREFIX: prefix, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal, ms: Date.now() - started })),
-  );
-  const waitFor = async (pattern: RegExp, timeoutMs = 5000, from: "stdout" | "stderr" = "stdout") => {
-    const until = Date.now() + timeoutMs;
-    let done = false;
-    void exited.then(() => {
-      done = true;
-    });
-    for (;;) {
-      const match = pattern.exec(from === "stdout" ? out : err);
-      if (match) return match;
-      if (done || Date.now() > until) throw new Error(`no ${pattern} in stdout ${out} / stderr ${err}`);
-      await sleep(20);
-    }
-  };
-  return { process: child, stdout: () => out, stderr: () => err, waitFor, exited };
+  return spawnCli(args, { LEASEHOLD_ETCD_ENDPOINTS: endpoint, LEASEHOLD_ETCD_PREFIX: prefix, ...env });
 }
 
 /** Runs the CLI to completion. */

@@ -4,14 +4,12 @@
  * term lost under the child (its REST session deleted at the gateway) stopping the child with exit 70, and observe
  * following the gateway's watch while another process claims and releases.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { zookeeper } from "../../adapters/zookeeper/index.ts";
 import { ZkSession } from "../../packages/zk-gateway/src/zk.ts";
 import { createLease } from "../../src/index.ts";
+import { spawnCli } from "./cli-process.ts";
 
-const MAIN = fileURLToPath(new URL("../../adapters/cli/main.ts", import.meta.url));
 const url = inject("zkGatewayUrl");
 const prefix = `/cli-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
 const backend = zookeeper({ url, prefix });
@@ -24,32 +22,14 @@ beforeAll(async () => {
 });
 afterAll(() => zk.close());
 
-/** Spawns the CLI on the gateway; `out()` is its stdout so far, `exited` its end. */
-function cli(args: readonly string[]): {
-  process: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-} {
+/** Spawns the CLI on the gateway; `out()` is its stdout so far, `exited` its exit code. */
+function cli(args: readonly string[]) {
   const [command, ...rest] = args;
-  const child = spawn(
-    process.execPath,
-    [MAIN, command as string, "--zookeeper", url, "--prefix", prefix, ...rest],
-    {
-      env: { ...process.env, ETCD_LOCK_KEY: "stale", ETCD_LOCK_REV: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
+  const c = spawnCli([command as string, "--zookeeper", url, "--prefix", prefix, ...rest], {
+    ETCD_LOCK_KEY: "stale",
+    ETCD_LOCK_REV: "1",
   });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  return { process: child, out: () => out, err: () => err, exited };
+  return { process: c.process, out: c.stdout, err: c.stderr, exited: c.exited.then((end) => end.code) };
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
