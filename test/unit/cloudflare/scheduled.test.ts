@@ -241,20 +241,28 @@ describe("leaderOnlyScheduled", () => {
     expect(await current(backend)).toMatchObject({ holder: "eu", token: START + 1n, parked: true });
   });
 
-  it("parks also when the handler throws, and rejects with the handler's error", async () => {
-    const { clock, backend } = setup();
-    const scheduled = leaderOnlyScheduled(
-      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000, holder: "eu" },
-      async () => {
-        throw new RangeError("job failed");
-      },
-    );
-    const ctx = executionContext();
-    await expect(scheduled(controller(), {}, ctx)).rejects.toThrow(RangeError);
-    expect(ctx.pending).toHaveLength(1);
-    await Promise.all(ctx.pending);
-    expect(await current(backend)).toMatchObject({ holder: "eu", parked: true });
-  });
+  it.each([
+    { afterRun: "park", term: { holder: "eu", parked: true }, leases: 1 },
+    { afterRun: "release", term: null, leases: 0 },
+  ] as const)(
+    "hands on with afterRun: $afterRun through ctx.waitUntil also when the handler throws, rejecting with its error",
+    async ({ afterRun, term, leases }) => {
+      const { clock, backend } = setup();
+      const scheduled = leaderOnlyScheduled(
+        { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000, holder: "eu", afterRun },
+        async () => {
+          throw new RangeError("job failed");
+        },
+      );
+      const ctx = executionContext();
+      await expect(scheduled(controller(), {}, ctx)).rejects.toThrow(RangeError);
+      expect(ctx.pending).toHaveLength(1);
+      await Promise.all(ctx.pending);
+      if (term) expect(await current(backend)).toMatchObject(term);
+      else expect(await current(backend)).toBeNull();
+      expect(backend.leaseCount()).toBe(leases);
+    },
+  );
 
   it("keeps a parked term from other holders until it expires", async () => {
     const { clock, backend } = setup();
@@ -327,22 +335,6 @@ describe("leaderOnlyScheduled", () => {
     ]);
     done.open();
     await first;
-  });
-
-  it('releases through ctx.waitUntil with afterRun: "release", also when the handler throws', async () => {
-    const { clock, backend } = setup();
-    const scheduled = leaderOnlyScheduled(
-      { backend: () => backend, clock, name: "cron/job", ttlMs: 10_000, afterRun: "release" },
-      async () => {
-        throw new RangeError("job failed");
-      },
-    );
-    const ctx = executionContext();
-    await expect(scheduled(controller(), {}, ctx)).rejects.toThrow(RangeError);
-    expect(ctx.pending).toHaveLength(1);
-    await Promise.all(ctx.pending);
-    expect(await current(backend)).toBeNull();
-    expect(backend.leaseCount()).toBe(0);
   });
 
   it('sends nothing with afterRun: "hold": a late duplicate of the same holder finds the term busy until it expires', async () => {
