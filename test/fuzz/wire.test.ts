@@ -67,6 +67,14 @@ async function runCase(
   return problem;
 }
 
+/** A backend of `fixture`'s kind that gets its answers from `replay`, in this process (no socket). */
+const inProcess = (fixture: Fixture, replay: Replay) =>
+  backendFor(
+    fixture,
+    "http://127.0.0.1:1",
+    replayTransport(() => replay),
+  );
+
 const caseArb = (steps: number, mutation: fc.Arbitrary<Mutation>) =>
   fc.record({ step: fc.nat({ max: steps - 1 }), target: fc.nat({ max: 100 }), mutation });
 
@@ -84,12 +92,7 @@ describe.each(fixtures)("wire fuzz: $backend", (fixture) => {
         fixture,
         step,
         replay,
-        () =>
-          backendFor(
-            fixture,
-            "http://127.0.0.1:1",
-            replayTransport(() => replay),
-          ),
+        () => inProcess(fixture, replay),
         LOCAL_TIMEOUT_MS,
         null,
       );
@@ -110,12 +113,7 @@ describe.each(fixtures)("wire fuzz: $backend", (fixture) => {
               fixture,
               s,
               replay,
-              () =>
-                backendFor(
-                  fixture,
-                  "http://127.0.0.1:1",
-                  replayTransport(() => replay),
-                ),
+              () => inProcess(fixture, replay),
               LOCAL_TIMEOUT_MS,
               mutation,
             );
