@@ -6,6 +6,7 @@
  * Each fault action heals before it returns, and says what it did.
  */
 
+import { KeeperError, ZkSession } from "../../packages/zk-gateway/src/zk.ts";
 import { type FaultProxy, startFaultProxy } from "../lib/fault-proxy.ts";
 import { createGatewayProcess } from "../lib/gateway-process.ts";
 import { createRestartableEtcd, startAll } from "../lib/restartable-etcd.ts";
@@ -145,6 +146,7 @@ async function zookeeperScenario(): Promise<Scenario> {
   const logs = once(() => readTxnLogs(`${zk.dir}/data`));
   let zkDown = false;
   let gatewayDown = false;
+  let reader: ZkSession | undefined;
   return {
     name: "zookeeper",
     store: "zookeeper",
@@ -177,22 +179,24 @@ async function zookeeperScenario(): Promise<Scenario> {
     },
     async history(lease) {
       const txns = await logs();
+      // ZooKeeper itself is read, not the gateway: the verdict is about what the store holds, and a gateway
+      // still re-attaching its ZooKeeper session after heal() would only answer 503/504 meanwhile.
+      reader ??= await ZkSession.open(zk.connectString, { sessionTimeoutMs: 10_000, callTimeoutMs: 10_000 });
+      const store = reader;
       const readNode = async (path: string) => {
-        const res = await readAfterHeal(`${gateway.url}/znodes/v1${path}?dataformat=utf8`);
-        if (res.status === 404) return null;
-        const text = await res.text();
-        // The czxid is read from the text: a bare JSON number, exact only as digits.
-        const czxid = /"czxid":\s*(\d+)/.exec(text)?.[1];
-        const value = (JSON.parse(text) as { dataUtf8?: string | null }).dataUtf8;
-        if (!res.ok || czxid === undefined || typeof value !== "string") {
-          throw new Error(`GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-        }
-        return { value, czxid: BigInt(czxid) };
+        const node = await store.getData(path).catch((error: unknown) => {
+          if (error instanceof KeeperError && error.code === "NONODE") return null;
+          throw error;
+        });
+        if (node === null) return null;
+        if (node.data === null) throw new Error(`GET ${path}: a znode without data`);
+        return { value: node.data.toString("utf8"), czxid: node.stat.czxid };
       };
       const leader = `/leasehold/${lease.name.replaceAll("/", "^")}`;
       return replayZooKeeper(txns, leader, `/${lease.writePrefix}`, readNode);
     },
     async teardown() {
+      await reader?.close();
       await proxy.close();
       await gateway.kill();
       await zk.remove();
@@ -205,20 +209,3 @@ export const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   "etcd-cluster": () => etcdScenario("etcd-cluster", 3),
   zookeeper: zookeeperScenario,
 };
-
-/**
- * A read of the store's history just after `heal()`: the gateway may still be re-attaching its ZooKeeper session
- * (it answers 503/504 meanwhile), so a 5xx is read again, up to 10 times over about 5 s. Only the replay reads
- * this way; the workers' own requests never retry.
- */
-async function readAfterHeal(url: string): Promise<Response> {
-  for (let attempt = 1; ; attempt++) {
-    const res = await fetch(url, {
-      headers: { accept: "application/json" },
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (res.status < 500 || attempt === 10) return res;
-    await res.body?.cancel();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
