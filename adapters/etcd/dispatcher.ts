@@ -98,13 +98,15 @@ export class Dispatcher {
    */
   async post(path: string, body: unknown, ctx: CallContext, options: SendOptions): Promise<Answer> {
     const text = JSON.stringify(body);
-    const post = posting(options);
+    const { maxResponseBytes } = options;
     const [outcome] = await this.#attempts(
       (endpoint, headers, signal) =>
-        this.#transport.request({ ...post, url: endpoint + path, headers, body: text, signal }).then(
-          (res) => [readAnswer(res)],
-          (error) => [failed(error)],
-        ),
+        this.#transport
+          .request({ method: "POST", url: endpoint + path, headers, body: text, signal, maxResponseBytes })
+          .then(
+            (res) => [readAnswer(res)],
+            (error) => [failed(error)],
+          ),
       ctx,
       options,
     );
@@ -162,7 +164,7 @@ export class Dispatcher {
     const start = this.#preferred;
     let outcomes: Outcome[] = [];
     /** Each endpoint tried and its last failure, for the error of a call that none served. */
-    const failures = new Map<string, string>();
+    let failures: Map<string, string> | undefined;
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
       // The backoff sleep rejects once the call's signal fires: then the last outcome stands.
       const slept =
@@ -208,10 +210,11 @@ export class Dispatcher {
         return outcomes;
       }
       if (index === this.#preferred) this.#preferred = (index + 1) % endpoints.length;
+      failures ??= new Map();
       failures.set(endpoint, attemptFailure(outcomes));
       if (verdict === "fail") break;
     }
-    return failures.size > 1 ? allFailed(outcomes, failures, endpoints.length) : outcomes;
+    return failures && failures.size > 1 ? allFailed(outcomes, failures, endpoints.length) : outcomes;
   }
 
   /**
