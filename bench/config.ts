@@ -44,7 +44,7 @@ export const FULL: BenchConfig = {
   quick: false,
   warmupOps: 200,
   timedOps: 2000,
-  blockOps: 100,
+  blockOps: 25,
   networkWarmupOps: 30,
   networkTimedOps: 300,
   networkBlockOps: 25,
