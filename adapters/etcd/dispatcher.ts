@@ -93,11 +93,12 @@ export class Dispatcher {
 
   /**
    * POSTs `body` as JSON to `path` (e.g. `/v3/kv/txn`) and returns its answer, whatever its status: the direct
-   * path of a single request.
+   * path of a single request. A string `body` is taken as the JSON text itself: a request sent again and again
+   * (an election's read) is serialised once by its caller.
    * @throws {LeaseError} no answer (the transport's error, or the token's when authentication failed).
    */
-  async post(path: string, body: unknown, ctx: CallContext, options: SendOptions): Promise<Answer> {
-    const text = JSON.stringify(body);
+  async post(path: string, body: object | string, ctx: CallContext, options: SendOptions): Promise<Answer> {
+    const text = typeof body === "string" ? body : JSON.stringify(body);
     const { maxResponseBytes } = options;
     const [outcome] = await this.#attempts(
       (endpoint, headers, signal) =>

@@ -23,6 +23,8 @@ export interface Election {
   to: string;
   /** The last candidate key encoded, with its lease ID: a term's calls use the same one until it ends. */
   candidate?: [leaseId: string, key: string];
+  /** The JSON text of the election's read-only txn (term.ts), the same for every read. */
+  readBody?: string;
 }
 
 const b64 = (text: string) => encodeBase64(toBytes(text));

@@ -34,10 +34,13 @@ export function parseOk<T>(res: Answer, schema: ZodMiniType<T>, what: string): T
   return parseWire(schema, res.body, what);
 }
 
-/** One `POST /v3/kv/txn`, parsed. Only the caller's guarded txn is not `idempotent` (see `SendOptions`). */
+/**
+ * One `POST /v3/kv/txn`, parsed. `body` is the TxnRequest, or its JSON text (see `Dispatcher.post`). Only the
+ * caller's guarded txn is not `idempotent` (see `SendOptions`).
+ */
 export async function sendTxn(
   dispatcher: Dispatcher,
-  body: object,
+  body: object | string,
   ctx: CallContext,
   what: string,
   idempotent = true,

@@ -46,7 +46,8 @@ export async function readElection(
   e: Election,
   ctx: CallContext,
 ): Promise<WireResponseOp[]> {
-  return responsesOf(await sendTxn(dispatcher, { success: readOps(e) }, ctx, "range"), "rr", "range");
+  e.readBody ??= JSON.stringify({ success: readOps(e) });
+  return responsesOf(await sendTxn(dispatcher, e.readBody, ctx, "range"), "rr", "range");
 }
 
 /**
