@@ -99,15 +99,13 @@ export class Dispatcher {
    */
   async post(path: string, body: object | string, ctx: CallContext, options: SendOptions): Promise<Answer> {
     const text = typeof body === "string" ? body : JSON.stringify(body);
-    const { maxResponseBytes } = options;
+    const post = posting(options);
     const [outcome] = await this.#attempts(
       (endpoint, headers, signal) =>
-        this.#transport
-          .request({ method: "POST", url: endpoint + path, headers, body: text, signal, maxResponseBytes })
-          .then(
-            (res) => [readAnswer(res)],
-            (error) => [failed(error)],
-          ),
+        this.#transport.request({ ...post, url: endpoint + path, headers, body: text, signal }).then(
+          (res) => [readAnswer(res)],
+          (error) => [failed(error)],
+        ),
       ctx,
       options,
     );
@@ -165,7 +163,7 @@ export class Dispatcher {
     const start = this.#preferred;
     let outcomes: Outcome[] = [];
     /** Each endpoint tried and its last failure, for the error of a call that none served. */
-    let failures: Map<string, string> | undefined;
+    const failures = new Map<string, string>();
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
       // The backoff sleep rejects once the call's signal fires: then the last outcome stands.
       const slept =
@@ -211,11 +209,10 @@ export class Dispatcher {
         return outcomes;
       }
       if (index === this.#preferred) this.#preferred = (index + 1) % endpoints.length;
-      failures ??= new Map();
       failures.set(endpoint, attemptFailure(outcomes));
       if (verdict === "fail") break;
     }
-    return failures && failures.size > 1 ? allFailed(outcomes, failures, endpoints.length) : outcomes;
+    return failures.size > 1 ? allFailed(outcomes, failures, endpoints.length) : outcomes;
   }
 
   /**

@@ -58,6 +58,16 @@ function opResultFromWire(op: NormalizedOp, res: WireResponseOp): OpResult {
   return { type: "get", kv: kv ? toKeyValue(kv) : null };
 }
 
+/** The term's guards and the failure branch's reads as JSON text, kept on `e` while the term keeps its hold. */
+function termParts(e: Election, key: string, term: TxnRequest["term"]) {
+  const hold = `${term.leaseId}/${term.token}/${term.hold}`;
+  if (e.guarded?.hold !== hold) {
+    const guards = JSON.stringify(termGuards(e, term.leaseId, term.token, term.hold)).slice(1, -1);
+    e.guarded = { hold, guards, failure: JSON.stringify([range(key), range(e.record)]) };
+  }
+  return e.guarded;
+}
+
 /**
  * Commits `req.ops` only while `req.term` holds election `e` and every compare matches. Not idempotent: a
  * resend after a lost answer could commit twice. A failed txn reads the term's keys to tell "not-leader" from
@@ -72,13 +82,11 @@ export async function guardedTxn(
   const { term, ops } = req;
   const key = candidateKey(e, term.leaseId);
   const what = "guarded txn";
+  const { guards, failure } = termParts(e, key, term);
+  const compares = req.compares.map((c) => `,${JSON.stringify(compareToWire(c))}`).join("");
   const txn = await sendTxn(
     dispatcher,
-    {
-      compare: [...termGuards(e, term.leaseId, term.token, term.hold), ...req.compares.map(compareToWire)],
-      success: ops.map(opToWire),
-      failure: [range(key), range(e.record)],
-    },
+    `{"compare":[${guards}${compares}],"success":${JSON.stringify(ops.map(opToWire))},"failure":${failure}}`,
     ctx,
     what,
     false,

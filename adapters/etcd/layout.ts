@@ -25,6 +25,11 @@ export interface Election {
   candidate?: [leaseId: string, key: string];
   /** The JSON text of the election's read-only txn (term.ts), the same for every read. */
   readBody?: string;
+  /**
+   * The JSON text of the last held term's parts of a guarded txn (guarded-txn.ts): its guards, without the
+   * brackets of the compare list, and the failure branch's reads. The same for every doIfLeader of one hold.
+   */
+  guarded?: { hold: string; guards: string; failure: string };
 }
 
 const b64 = (text: string) => encodeBase64(toBytes(text));

@@ -83,11 +83,8 @@ export const grantedMs = (ttlS: bigint, askedMs: number) => Math.min(askedMs, Nu
  */
 export function keptAlive(res: Answer, leaseId: string, askedMs: number, retryable = false): number {
   const what = "lease keepalive";
-  // The gateway streams one JSON message per line; one request body yields one message (a trailing newline is
-  // whitespace to JSON.parse, so only a second line is cut off).
-  const nl = res.body.indexOf("\n");
-  const answer = nl < 0 || nl === res.body.length - 1 ? res : { ...res, body: res.body.slice(0, nl) };
-  const { result } = parseOk(answer, keepAliveResponse, what);
+  // The gateway streams one JSON message per line; one request body yields one message.
+  const { result } = parseOk({ ...res, body: res.body.split("\n", 1)[0] as string }, keepAliveResponse, what);
   if (result.ID !== leaseId) throw malformed(what);
   const ttlS = int(result.TTL);
   if (ttlS <= 0n) throw new LeaseLostError(`etcd lease ${leaseId} has expired or was revoked`, { retryable });
