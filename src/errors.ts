@@ -93,13 +93,16 @@ export class TransportError extends LeaseError {
  */
 const NOT_THIS_SERVER = [501, 505, 506, 508, 510, 511];
 
-/** Whether an answer of `status` may differ when the request is sent again: 5xx but {@link NOT_THIS_SERVER}. */
+/**
+ * Whether an answer of `status` may differ when the request is sent again: 5xx but {@link NOT_THIS_SERVER},
+ * 408 (Request Timeout) and 429 (Too Many Requests).
+ */
 export const isRetryableStatus = (status: number): boolean =>
-  status >= 500 && !NOT_THIS_SERVER.includes(status);
+  (status >= 500 && !NOT_THIS_SERVER.includes(status)) || status === 408 || status === 429;
 
 /**
- * The store answered with an HTTP status the operation does not expect. Retryable for 5xx, except statuses
- * that no retry changes (501, 505, …), whose message says so.
+ * The store answered with an HTTP status the operation does not expect. Retryable for 5xx, 408 and 429, except
+ * 5xx statuses that no retry changes (501, 505, …), whose message says so.
  */
 export class HttpStatusError extends LeaseError {
   readonly status: number;

@@ -31,15 +31,13 @@ const failed = (o: Outcome): o is { error: unknown } => "error" in o;
 /** The one decision after every attempt; `outcomes` has one entry per request of the attempt, in order. */
 export function resend(outcomes: readonly Outcome[], attempt: Attempt): Verdict {
   if (attempt.freshToken && outcomes.some((o) => !failed(o) && tokenRejected(o))) return "token";
-  // A failure the transport calls retryable, or a retryable 5xx (not 501, 505, … which every server of this
-  // kind repeats), 429, or a gRPC code that means "this member cannot serve now": Unavailable (14: no leader,
-  // leader changed) or ResourceExhausted (8).
+  // A failure the transport calls retryable, or a retryable status (5xx but 501, 505, … which every server of
+  // this kind repeats; 408, 429), or a gRPC code that means "this member cannot serve now": Unavailable (14:
+  // no leader, leader changed) or ResourceExhausted (8).
   const endpointDown = outcomes.some((o) =>
     failed(o)
       ? isLeaseError(o.error) && o.error.retryable
-      : isRetryableStatus(o.status) ||
-        o.status === 429 ||
-        (o.status >= 400 && (o.grpcCode === 14 || o.grpcCode === 8)),
+      : isRetryableStatus(o.status) || (o.status >= 400 && (o.grpcCode === 14 || o.grpcCode === 8)),
   );
   if (!endpointDown) return "ok";
   if (!attempt.retry) return "fail";

@@ -54,7 +54,8 @@ export function notLeaderResponse(c: Context, state: LeaseState, fallbackTtlMs: 
 /**
  * The HTTP status for a `LeaseError`:
  * - 500: `INVALID_ARGUMENT`, `UNSUPPORTED` (the route's configuration is wrong);
- * - 503 with `Retry-After: 1`: retryable failures (timeout, transport error, store 5xx) and `LEASE_LOST`;
+ * - 503 with `Retry-After: 1`: retryable failures (timeout, transport error, store 5xx, 408 or 429) and
+ *   `LEASE_LOST`;
  * - 502: the store answered but not usefully (`AUTH`, `MALFORMED_RESPONSE`, other HTTP statuses).
  */
 export function leaseErrorStatus(error: LeaseError): 500 | 502 | 503 {

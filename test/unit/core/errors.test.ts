@@ -24,6 +24,11 @@ describe("errors", () => {
     expect(new TransportError("x", { cause })).toMatchObject({ code: "TRANSPORT", retryable: true, cause });
     expect(new HttpStatusError(503, "busy")).toMatchObject({ code: "HTTP", status: 503, retryable: true });
     expect(new HttpStatusError(400, "bad")).toMatchObject({ retryable: false, message: "HTTP 400: bad" });
+    expect(new HttpStatusError(429, "slow down")).toMatchObject({
+      retryable: true,
+      message: "HTTP 429: slow down",
+    });
+    expect(new HttpStatusError(408, "too slow")).toMatchObject({ retryable: true });
     expect(new MalformedResponseError("m")).toMatchObject({ code: "MALFORMED_RESPONSE", retryable: false });
     expect(new LeaseLostError("l")).toMatchObject({ code: "LEASE_LOST", retryable: false });
     expect(new AuthError("a")).toMatchObject({ code: "AUTH" });
