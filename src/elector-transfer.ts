@@ -30,7 +30,8 @@ function windowOf(lease: Lease, windowMs: number | undefined): number {
 
 /**
  * Transfers the term `lease` holds to the queued candidate of `toHolder` (see `Elector.transfer`). `ended` is
- * called once the term is over in the store, before the handle drops it.
+ * called once the term is over in the store, before the handle drops it: with no argument when the transfer
+ * was made, with the error when its outcome is in doubt (the term was released) or the term was already lost.
  * @throws {InvalidArgumentError} `toHolder` or `windowMs` is invalid, or the backend refused (field `toHolder`):
  *   the term goes on.
  * @throws {UnsupportedError} the backend cannot transfer (`capabilities.transfer`), or `lease` is not a handle
@@ -43,7 +44,7 @@ export async function transferTerm(
   lease: Lease,
   toHolder: string,
   options: TransferOptions,
-  ended: () => void,
+  ended: (error?: unknown) => void,
 ): Promise<void> {
   const { backend } = lease;
   const move = backend.campaign?.transfer;
@@ -74,7 +75,7 @@ export async function transferTerm(
         await ports.call(undefined, (ctx) => backend.release(term, ctx)).catch(() => undefined);
       }
     }
-    ended();
+    ended(failure);
     return null;
   });
   if (failure !== undefined) throw failure;

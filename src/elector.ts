@@ -18,6 +18,9 @@ import type { Lease, LeaseState } from "./lease.ts";
 import { observe } from "./observe.ts";
 import { keepTerm, type TermEnd } from "./term.ts";
 
+/** How `transfer()` ended the term it aborts: made, to `toHolder`, or ended by `error` (in doubt, or lost). */
+type TransferEnd = { toHolder: string } | { error: unknown };
+
 export interface Elector {
   /** The lease's local view (no I/O). */
   state(): LeaseState;
@@ -50,7 +53,8 @@ export interface Elector {
    * @throws {UnsupportedError} the backend cannot transfer (`capabilities.transfer`: ZooKeeper, `etcd()`
    *   without the watch), or the lease is not a handle from `createLease`.
    * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} the
-   *   outcome is in doubt: the term was released all the same (its lease revoked, best effort).
+   *   outcome is in doubt: the term was released all the same (its lease revoked, best effort), and
+   *   `onDemoted` gets `lost` with this error, not `transferred`.
    */
   transfer(toHolder: string, options?: TransferOptions): Promise<void>;
 }
@@ -192,13 +196,19 @@ export function startElector(options: ElectorOptions): Elector {
       (error) => report(error, "renew"),
     );
     leading = null;
-    const toHolder = transferred.signal.aborted ? (transferred.signal.reason as string) : null;
-    const end: TermEnd = toHolder === null ? kept : { reason: "transferred", toHolder };
+    // A transfer ends the term as `transferred` only when it was made; in doubt, the term was released: lost.
+    const handOver = transferred.signal.aborted ? (transferred.signal.reason as TransferEnd) : null;
+    const end: TermEnd =
+      handOver === null
+        ? kept
+        : "error" in handOver
+          ? { reason: "lost", error: handOver.error }
+          : { reason: "transferred", toHolder: handOver.toHolder };
     term.abort(
       end.reason === "stopped"
         ? signal.reason
         : end.reason === "transferred"
-          ? new LeaseLostError(`lease ${lease.name}: transferred to ${JSON.stringify(toHolder)}`)
+          ? new LeaseLostError(`lease ${lease.name}: transferred to ${JSON.stringify(end.toHolder)}`)
           : end.error,
     );
     if (end.reason === "lost" || end.reason === "expired") {
@@ -273,7 +283,9 @@ export function startElector(options: ElectorOptions): Elector {
       const term = leading;
       if (!term)
         throw new LeaseLostError(`lease ${lease.name}: this elector does not lead; nothing to transfer`);
-      await transferTerm(lease, toHolder, transferOptions, () => term.abort(toHolder));
+      await transferTerm(lease, toHolder, transferOptions, (error) =>
+        term.abort(error === undefined ? { toHolder } : { error }),
+      );
     },
   };
 }

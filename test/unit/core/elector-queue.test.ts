@@ -1,17 +1,20 @@
 /**
  * The elector on a backend that queues (the memory backend, fake clock): candidates lead in the order they
  * queued, try-claims never jump the queue, a queued candidate's lease is renewed while it waits and withdrawn
- * when it stops, a crashed leader is succeeded once its lease expires, and a queued campaigner of the same holder
- * resumes that holder's parked term.
+ * when it stops, a crashed leader is succeeded once its lease expires, a queued campaigner of the same holder
+ * resumes that holder's parked term, and a transfer whose answer was lost ends the term as lost.
  */
 import { describe, expect, it } from "vitest";
 import { fakeClock, memoryBackend } from "../../../adapters/testing/index.ts";
 import {
+  type Backend,
   createLease,
   type Elector,
   type ElectorEvent,
   type LeaseState,
+  LeaseTimeoutError,
   startElector,
+  type TermEnd,
 } from "../../../src/index.ts";
 
 const settle = async () => {
@@ -195,5 +198,43 @@ describe("startElector on a queueing backend", () => {
       expect(elected[i]?.token).toBeGreaterThan(elected[i - 1]?.token as bigint);
     }
     await Promise.all([...electors.values()].map((e) => e.stop({ release: true })));
+  });
+});
+
+describe("a transfer whose outcome is in doubt", () => {
+  it("releases the term, rethrows, and reports the term lost with that error, not transferred", async () => {
+    const { clock, backend } = setup();
+    const campaign = backend.campaign as NonNullable<Backend["campaign"]>;
+    const lost = new LeaseTimeoutError("transfer txn: answer lost (scripted)");
+    // The store makes the transfer, and its answer never arrives.
+    const doubtful: Backend = {
+      ...backend,
+      campaign: {
+        ...campaign,
+        transfer: async (term, req, ctx) => {
+          await campaign.transfer?.(term, req, ctx);
+          throw lost;
+        },
+      },
+    };
+    const ends: { who: string; end: TermEnd }[] = [];
+    const start = (who: string) =>
+      startElector({
+        lease: createLease({ backend: doubtful, clock, name: "jobs/queued", holder: who, ttlMs: 3000 }),
+        clock,
+        onDemoted: (end) => {
+          ends.push({ who, end });
+        },
+      });
+    const a = start("a");
+    await settle();
+    const b = start("b");
+    await settle();
+    expect(a.state().isLeader).toBe(true);
+    await expect(a.transfer("b")).rejects.toBe(lost);
+    await settle();
+    expect(ends).toEqual([{ who: "a", end: { reason: "lost", error: lost } }]);
+    expect(a.state().isLeader).toBe(false);
+    await Promise.all([a.stop({ release: true }), b.stop({ release: true })]);
   });
 });
