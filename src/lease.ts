@@ -120,6 +120,11 @@ export interface Lease {
    * @throws {InvalidArgumentError} bad ops or compares, or a compare target the backend does not support
    *   (nothing is sent).
    * @throws {UnsupportedError} the backend's guard is not atomic and `allowNonAtomicGuard` is not set.
+   * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} no
+   *   usable answer: the ops may or may not have been committed (the txn is never sent twice, unless its
+   *   connection was refused). `retryable` says another call may succeed, not that repeating these ops is safe:
+   *   a repeat commits them again if the first did, so make them idempotent or add a compare (e.g. on a key's
+   *   `modRevision`) that a first commit fails.
    */
   doIfLeader(
     ops: readonly TxnOp[],
