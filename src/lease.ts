@@ -121,8 +121,8 @@ export interface Lease {
    *   (nothing is sent).
    * @throws {UnsupportedError} the backend's guard is not atomic and `allowNonAtomicGuard` is not set.
    * @throws {LeaseTimeoutError | TransportError | HttpStatusError | MalformedResponseError | AuthError} no
-   *   usable answer: the ops may or may not have been committed (the txn is never sent twice, unless its
-   *   connection was refused). `retryable` says another call may succeed, not that repeating these ops is safe:
+   *   usable answer: the ops may or may not have been committed (the txn goes to another endpoint only after a
+   *   refused connection, which proves it never left). `retryable` says another call may succeed, not that repeating these ops is safe:
    *   a repeat commits them again if the first did, so make them idempotent or add a compare (e.g. on a key's
    *   `modRevision`) that a first commit fails.
    */
