@@ -1,7 +1,16 @@
 import { setImmediate } from "node:timers/promises";
 import { describe, expect, it, vi } from "vitest";
-import { type LeaderRun, leaderOnlyScheduled } from "../../../adapters/cloudflare/index.ts";
-import { fakeClock, type MemoryBackend, memoryBackend } from "../../../adapters/testing/index.ts";
+import {
+  type LeaderOnlyScheduledOptions,
+  type LeaderRun,
+  leaderOnlyScheduled,
+} from "../../../adapters/cloudflare/index.ts";
+import {
+  type FakeClock,
+  fakeClock,
+  type MemoryBackend,
+  memoryBackend,
+} from "../../../adapters/testing/index.ts";
 import {
   type Backend,
   InvalidArgumentError,
@@ -62,6 +71,37 @@ function recordingTerms(backend: Backend) {
 
 const current = (backend: MemoryBackend, name = "cron/job") => backend.leader(name, { signal: signal() });
 
+/**
+ * One invocation on `backend` (lease `cron/job`, TTL 3 s unless `options` say otherwise) whose handler runs until
+ * the test calls `finish()`; `run` is its LeaderRun once it leads.
+ */
+async function runningInvocation(
+  backend: Backend,
+  clock: FakeClock,
+  options: Partial<LeaderOnlyScheduledOptions<unknown>> = {},
+) {
+  const done = gate();
+  const ctx = executionContext();
+  let run: LeaderRun | undefined;
+  const scheduled = leaderOnlyScheduled(
+    { backend: () => backend, clock, name: "cron/job", ttlMs: 3000, ...options },
+    async (_c, _e, _x, r) => {
+      run = r;
+      await done.opened;
+    },
+  );
+  const result = scheduled(controller(), {}, ctx);
+  await settle();
+  return {
+    run: run as LeaderRun,
+    ctx,
+    finish: async () => {
+      done.open();
+      await result;
+    },
+  };
+}
+
 describe("leaderOnlyScheduled", () => {
   it("runs the handler on exactly one of several concurrent invocations", async () => {
     const { clock, backend } = setup();
@@ -94,30 +134,18 @@ describe("leaderOnlyScheduled", () => {
 
   it("renews the lease every TTL/3 while the handler runs, and stops when it returns", async () => {
     const { clock, backend } = setup();
-    const done = gate();
     const renew = vi.spyOn(backend, "renew");
-    let run: LeaderRun | undefined;
-    const scheduled = leaderOnlyScheduled(
-      { backend: () => backend, clock, name: "cron/job", ttlMs: 3000 },
-      async (_c, _e, _x, r) => {
-        run = r;
-        await done.opened;
-      },
-    );
-    const ctx = executionContext();
-    const result = scheduled(controller(), {}, ctx);
-    await settle();
+    const { run, ctx, finish } = await runningInvocation(backend, clock);
     for (let i = 0; i < 9; i++) {
       clock.advance(1000);
       await settle();
     }
     expect(renew).toHaveBeenCalledTimes(9);
-    expect(run?.signal.aborted).toBe(false);
-    expect(run?.lease.state().isLeader).toBe(true);
-    expect((await current(backend))?.holder).toBe(run?.lease.holder);
+    expect(run.signal.aborted).toBe(false);
+    expect(run.lease.state().isLeader).toBe(true);
+    expect((await current(backend))?.holder).toBe(run.lease.holder);
 
-    done.open();
-    await result;
+    await finish();
     await Promise.all(ctx.pending);
     clock.advance(3000);
     await settle();
@@ -128,26 +156,15 @@ describe("leaderOnlyScheduled", () => {
   it("aborts run.signal when a renewal finds the lease gone", async () => {
     const { clock, backend } = setup();
     const { terms, wrapped } = recordingTerms(backend);
-    const done = gate();
-    let run: LeaderRun | undefined;
-    const scheduled = leaderOnlyScheduled(
-      { backend: () => wrapped, clock, name: "cron/job", ttlMs: 3000, renewIntervalMs: 500 },
-      async (_c, _e, _x, r) => {
-        run = r;
-        await done.opened;
-      },
-    );
-    const result = scheduled(controller(), {}, executionContext());
-    await settle();
+    const { run, finish } = await runningInvocation(wrapped, clock, { renewIntervalMs: 500 });
     expect(terms).toHaveLength(1);
     // The store drops the term behind the invocation's back (an operator's revoke).
     await backend.release(terms[0] as TermRef, { signal: signal() });
     clock.advance(500);
     await settle();
-    expect(run?.signal.aborted).toBe(true);
-    expect(run?.signal.reason).toBeInstanceOf(LeaseLostError);
-    done.open();
-    await result;
+    expect(run.signal.aborted).toBe(true);
+    expect(run.signal.reason).toBeInstanceOf(LeaseLostError);
+    await finish();
   });
 
   it("retries a renewal that failed transiently while the term is still valid", async () => {
@@ -160,27 +177,14 @@ describe("leaderOnlyScheduled", () => {
         return backend.renew(term, ctx);
       },
     };
-    const done = gate();
-    let run: LeaderRun | undefined;
-    const scheduled = leaderOnlyScheduled(
-      { backend: () => flaky, clock, name: "cron/job", ttlMs: 3000 },
-      async (_c, _e, _x, r) => {
-        run = r;
-        await done.opened;
-      },
-    );
-    const result = scheduled(controller(), {}, executionContext());
-    await settle();
-    clock.advance(1000);
-    await settle();
-    clock.advance(1000);
-    await settle();
-    clock.advance(1000);
-    await settle();
-    expect(run?.signal.aborted).toBe(false);
-    expect(run?.lease.state().isLeader).toBe(true);
-    done.open();
-    await result;
+    const { run, finish } = await runningInvocation(flaky, clock);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await settle();
+    }
+    expect(run.signal.aborted).toBe(false);
+    expect(run.lease.state().isLeader).toBe(true);
+    await finish();
   });
 
   it("aborts run.signal once transient failures outlast the term", async () => {
@@ -191,28 +195,17 @@ describe("leaderOnlyScheduled", () => {
         throw new TransportError("connection refused");
       },
     };
-    const done = gate();
-    let run: LeaderRun | undefined;
-    const scheduled = leaderOnlyScheduled(
-      { backend: () => down, clock, name: "cron/job", ttlMs: 3000 },
-      async (_c, _e, _x, r) => {
-        run = r;
-        await done.opened;
-      },
-    );
-    const result = scheduled(controller(), {}, executionContext());
-    await settle();
+    const { run, finish } = await runningInvocation(down, clock);
     for (let i = 0; i < 2; i++) {
       clock.advance(1000);
       await settle();
     }
-    expect(run?.signal.aborted).toBe(false);
+    expect(run.signal.aborted).toBe(false);
     clock.advance(1000);
     await settle();
-    expect(run?.signal.aborted).toBe(true);
-    expect(run?.signal.reason).toBeInstanceOf(TransportError);
-    done.open();
-    await result;
+    expect(run.signal.aborted).toBe(true);
+    expect(run.signal.reason).toBeInstanceOf(TransportError);
+    await finish();
   });
 
   it("parks through ctx.waitUntil by default: the next invocation of the same holder resumes the term", async () => {
