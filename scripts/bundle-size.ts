@@ -26,13 +26,14 @@ const root = resolve(import.meta.dirname, "..");
  * The budget for core + etcd adapter, in gzip bytes: 16.7 KB (the figure this round's work measured, 16.5 KB,
  * plus the handling of a transfer record alone at the term record's key, 62 bytes, plus 143 bytes for the JSON
  * text of an election's read and of a held term's guards kept instead of serialised on every call, about 1 µs
- * of client CPU per leader() and per doIfLeader). The error messages that
+ * of client CPU per leader() and per doIfLeader, plus 39 bytes for the grant+txn helper that claim shares with
+ * the queued campaign). The error messages that
  * name a failure's cause and fix (src/failure-reason.ts, the etcd adapter's endpoint, auth and all-endpoints
  * messages) take about 1.35 KB of it. The aim of 12 KB is out of reach while zod/mini
  * validates every answer (about 5 KB of the bundle) and `createLease` + `etcd` reach every backend method: see
  * docs/edge.md#bundle-size.
  */
-export const CORE_ETCD_BUDGET_BYTES = 17_100;
+export const CORE_ETCD_BUDGET_BYTES = 17_140;
 
 /** How far the docs' figure may drift from the measurement, in bytes, before `--check` asks for `--write`. */
 export const DOC_TOLERANCE_BYTES = 256;

@@ -32,7 +32,7 @@ import {
 import { type Answer, Dispatcher } from "./dispatcher.ts";
 import { candidateKey, type Election, election } from "./layout.ts";
 import { validateAuth, validateEndpoints } from "./options.ts";
-import { equal, grantedTtl, IDEMPOTENT, keptAlive, parseOk, putRecord, range } from "./requests.ts";
+import { equal, grantWithTxn, IDEMPOTENT, keptAlive, parseOk, putRecord, range } from "./requests.ts";
 import { termFrom } from "./term.ts";
 import { markerKey, takeOver, transfer } from "./transfer.ts";
 import type { EtcdWatchOptions, WatchStreams } from "./watch-stream.ts";
@@ -70,25 +70,20 @@ async function enqueue(dispatcher: Dispatcher, prefix: string, req: ClaimRequest
     value: encodeBase64(toBytes(req.holder)),
     lease: leaseId,
   };
-  const [grant, put] = (await dispatcher.postInOrder(
-    [
-      { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
-      {
-        path: "/v3/kv/txn",
-        body: {
-          compare: [equal(key, "CREATE", "create_revision", "0")],
-          success: [{ request_put: { key, value: proclaimed, lease: leaseId } }, { request_put: marker }],
-          failure: [range(key)],
-        },
-      },
-    ],
-    ctx,
-    IDEMPOTENT,
-  )) as [Answer, Answer];
   // A retried enqueue finds its own lease ("already exists") and its own key.
-  const grantedTtlMs = await grantedTtl(dispatcher, grant, leaseId, req.ttlMs, ctx);
-  const txn = parseOk(put, txnResponse, "candidate txn");
-  const responses = responsesOf(txn, "pp", "candidate txn", "r");
+  const { grantedTtlMs, txn, responses } = await grantWithTxn(
+    dispatcher,
+    leaseId,
+    req.ttlMs,
+    {
+      compare: [equal(key, "CREATE", "create_revision", "0")],
+      success: [{ request_put: { key, value: proclaimed, lease: leaseId } }, { request_put: marker }],
+      failure: [range(key)],
+    },
+    ctx,
+    "candidate txn",
+    "r",
+  );
   if (txn.succeeded) return { leaseId, token: positive(txn.header.revision, "candidate txn"), grantedTtlMs };
   const kv = kvOf(responses[0], key);
   if (kv?.lease !== leaseId) throw malformed("candidate txn");

@@ -17,7 +17,7 @@ import type { Answer, Dispatcher } from "./dispatcher.ts";
 import { candidateKey, type Election, proclamation } from "./layout.ts";
 import {
   equal,
-  grantedTtl,
+  grantWithTxn,
   IDEMPOTENT,
   keepAlive,
   keptAlive,
@@ -86,30 +86,25 @@ async function take(
   const leaseId = req.claimId.toString();
   const record: HolderRecord = { holder: req.holder, ttlMs: req.ttlMs, state: "busy", run: leaseId };
   if (req.value !== undefined) record.value = req.value;
-  const [grant, put] = (await dispatcher.postInOrder(
-    [
-      { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(req.ttlMs / 1000) } },
-      {
-        path: "/v3/kv/txn",
-        body: {
-          compare: [
-            { ...equal(e.from, "CREATE", "create_revision", "0"), range_end: e.to },
-            equal(e.record, "CREATE", "create_revision", "0"),
-          ],
-          success: [
-            { request_put: { key: candidateKey(e, leaseId), value: proclamation(record), lease: leaseId } },
-            putRecord(e, record, leaseId),
-          ],
-          failure: readOps(e),
-        },
-      },
-    ],
+  const { grantedTtlMs, txn, responses } = await grantWithTxn(
+    dispatcher,
+    leaseId,
+    req.ttlMs,
+    {
+      compare: [
+        { ...equal(e.from, "CREATE", "create_revision", "0"), range_end: e.to },
+        equal(e.record, "CREATE", "create_revision", "0"),
+      ],
+      success: [
+        { request_put: { key: candidateKey(e, leaseId), value: proclamation(record), lease: leaseId } },
+        putRecord(e, record, leaseId),
+      ],
+      failure: readOps(e),
+    },
     ctx,
-    IDEMPOTENT,
-  )) as [Answer, Answer];
-  const grantedTtlMs = await grantedTtl(dispatcher, grant, leaseId, req.ttlMs, ctx);
-  const txn = parseOk(put, txnResponse, "claim txn");
-  const responses = responsesOf(txn, "pp", "claim txn", "rr");
+    "claim txn",
+    "rr",
+  );
   if (txn.succeeded) {
     const token = positive(txn.header.revision, "claim txn header");
     const leader: LeaderInfo = { holder: req.holder, token, ttlMs: req.ttlMs, leaseId, parked: false };

@@ -19,6 +19,7 @@ import {
   malformed,
   parseWire,
   positive,
+  responsesOf,
   txnResponse,
 } from "./wire.ts";
 
@@ -118,6 +119,33 @@ export function grantedTtl(
   const granted = parseOk(res, grantResponse, "lease grant");
   if (granted.ID !== leaseId) throw malformed("lease grant");
   return grantedMs(positive(granted.TTL, "lease grant"), askedMs);
+}
+
+/**
+ * A lease grant and a txn that creates keys on that lease, pipelined (one round trip with `undiciTransport`);
+ * idempotent by the client-chosen lease ID. Returns the granted TTL in ms (see {@link grantedTtl}) and the txn's
+ * answer, its responses checked: two puts when it succeeded, `failed` (see `responsesOf`) otherwise.
+ */
+export async function grantWithTxn(
+  dispatcher: Dispatcher,
+  leaseId: string,
+  ttlMs: number,
+  txn: object,
+  ctx: CallContext,
+  what: string,
+  failed: string,
+) {
+  const [grant, put] = (await dispatcher.postInOrder(
+    [
+      { path: "/v3/lease/grant", body: { ID: leaseId, TTL: String(ttlMs / 1000) } },
+      { path: "/v3/kv/txn", body: txn },
+    ],
+    ctx,
+    IDEMPOTENT,
+  )) as [Answer, Answer];
+  const grantedTtlMs = await grantedTtl(dispatcher, grant, leaseId, ttlMs, ctx);
+  const answer = parseOk(put, txnResponse, what);
+  return { grantedTtlMs, txn: answer, responses: responsesOf(answer, "pp", what, failed) };
 }
 
 /** One `POST /v3/lease/revoke`, which deletes the lease's keys; a lease already gone is fine. */
